@@ -1,0 +1,55 @@
+//! An LLB builder in the spirit of BuildKit's `client/llb`.
+//!
+//! A [`State`] is an immutable value: every method returns a new `State`
+//! that shares its history through `Arc`s, so a build graph can branch and
+//! join freely and cloning is cheap. Each kind of operation (source, exec,
+//! file, merge, diff) implements one trait, [`Vertex`], with three duties:
+//! name its inputs, validate itself, and turn itself into a `pb::Op`.
+//!
+//! [`State::marshal`] walks the graph children first, de-duplicates ops by
+//! the sha256 digest of their exact bytes and ends with the input-only
+//! terminal op BuildKit expects. Every map in the protocol types is a
+//! `BTreeMap` and prost writes fields in tag order, so the same graph always
+//! marshals to byte-identical definitions — and so to the same cache keys on
+//! every machine.
+//!
+//! Where a step came from is just another op option: a [`SourceLocation`]
+//! in an op's [`Constraints`] becomes a `pb::Locations` entry for that op's
+//! digest, which is how a failing step points back at its line.
+
+pub mod caps;
+mod constraints;
+mod exec;
+mod file;
+mod marshal;
+mod merge;
+mod source;
+mod state;
+mod vertex;
+
+pub use bollard_buildkit_proto::pb;
+pub use constraints::{Constraints, SourceLocation, SourceMap};
+pub use exec::{CacheSharing, Exec, Mount, NetMode};
+pub use file::{ChownOpt, CopyOptions, FileAction, MkdirOptions, MkfileOptions};
+pub use marshal::{digest_of, Marshalled};
+pub use merge::{diff, merge};
+pub use source::{Image, Local, ResolveMode};
+pub use state::{Platform, State};
+pub use vertex::{Output, Vertex};
+
+/// Errors the builder reports. They are programming errors of the caller
+/// (an op that BuildKit would reject), caught before anything is sent.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// An op failed its own validation.
+    #[error("invalid {op}: {reason}")]
+    Invalid {
+        /// The kind of op, e.g. `exec`.
+        op: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

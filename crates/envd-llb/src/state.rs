@@ -1,0 +1,167 @@
+//! The immutable build state that every builder method returns anew.
+
+use std::sync::Arc;
+
+use crate::exec::Exec;
+use crate::file::FileAction;
+use crate::file::FileOp;
+use crate::vertex::Output;
+use crate::{pb, Constraints};
+
+/// An OCI platform, e.g. `linux/amd64`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Platform {
+    /// `linux`.
+    pub os: String,
+    /// `amd64`, `arm64`, ...
+    pub architecture: String,
+    /// `v8`, or empty.
+    pub variant: String,
+}
+
+impl Platform {
+    /// Parses `os/arch[/variant]`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.trim().split('/');
+        let os = parts.next().filter(|p| !p.is_empty())?.to_owned();
+        let architecture = parts.next().filter(|p| !p.is_empty())?.to_owned();
+        let variant = parts.next().unwrap_or_default().to_owned();
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self { os, architecture, variant })
+    }
+
+    /// The protocol form.
+    pub fn to_pb(&self) -> pb::Platform {
+        pb::Platform {
+            os: self.os.clone(),
+            architecture: self.architecture.clone(),
+            variant: self.variant.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if !self.variant.is_empty() {
+            write!(f, "/{}", self.variant)?;
+        }
+        Ok(())
+    }
+}
+
+/// The process settings a state hands to the execs run on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ExecDefaults {
+    env: Vec<(String, String)>,
+    cwd: String,
+    user: String,
+    platform: Option<Platform>,
+}
+
+/// A file system (the output of an op, or scratch) plus the environment,
+/// working directory, user and platform that later execs inherit.
+///
+/// States are immutable and cheap to clone: methods return new states.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    output: Option<Output>,
+    defaults: Arc<ExecDefaults>,
+}
+
+impl State {
+    /// The empty file system.
+    pub fn scratch() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn from_output(output: Output) -> Self {
+        Self { output: Some(output), defaults: Arc::default() }
+    }
+
+    /// The op output this state stands for; `None` for scratch.
+    pub fn output(&self) -> Option<&Output> {
+        self.output.as_ref()
+    }
+
+    /// The same settings on another file system.
+    pub(crate) fn with_output(&self, output: Option<Output>) -> Self {
+        Self { output, defaults: Arc::clone(&self.defaults) }
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut ExecDefaults)) -> Self {
+        let mut d = (*self.defaults).clone();
+        f(&mut d);
+        Self { output: self.output.clone(), defaults: Arc::new(d) }
+    }
+
+    /// Sets (or replaces) an environment variable for later execs.
+    pub fn add_env(&self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let (key, value) = (key.into(), value.into());
+        self.edit(|d| match d.env.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => d.env.push((key, value)),
+        })
+    }
+
+    /// Sets the working directory for later execs. A relative path is
+    /// joined to the current one, as a Dockerfile `WORKDIR` is.
+    pub fn dir(&self, dir: impl AsRef<str>) -> Self {
+        let dir = dir.as_ref();
+        self.edit(|d| {
+            d.cwd = if dir.starts_with('/') || d.cwd.is_empty() {
+                dir.to_owned()
+            } else {
+                format!("{}/{}", d.cwd.trim_end_matches('/'), dir)
+            }
+        })
+    }
+
+    /// Sets the user for later execs.
+    pub fn user(&self, user: impl Into<String>) -> Self {
+        let user = user.into();
+        self.edit(|d| d.user = user)
+    }
+
+    /// Sets the platform later ops are built for.
+    pub fn with_platform(&self, platform: Platform) -> Self {
+        self.edit(|d| d.platform = Some(platform))
+    }
+
+    /// The environment later execs get, in insertion order.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.defaults.env
+    }
+
+    /// The working directory later execs get ("" means `/`).
+    pub fn get_dir(&self) -> &str {
+        &self.defaults.cwd
+    }
+
+    /// The user later execs run as ("" means root).
+    pub fn get_user(&self) -> &str {
+        &self.defaults.user
+    }
+
+    /// The platform, if one was set.
+    pub fn platform(&self) -> Option<&Platform> {
+        self.defaults.platform.as_ref()
+    }
+
+    /// Starts an exec of `args` on this state; see [`Exec`].
+    pub fn run<I, S>(&self, args: I) -> Exec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Exec::new(self.clone(), args.into_iter().map(Into::into).collect())
+    }
+
+    /// Applies file actions, in order, as one FileOp.
+    pub fn file(&self, actions: Vec<FileAction>, constraints: Constraints) -> Self {
+        FileOp::apply(self, actions, constraints)
+    }
+}
