@@ -67,7 +67,10 @@ impl Marshaller {
             }
             let resolved: Vec<pb::Input> = inputs
                 .iter()
-                .map(|o: &Output| pb::Input { digest: self.done[&key(&o.vertex)].clone(), index: o.index })
+                .map(|o: &Output| pb::Input {
+                    digest: self.done[&key(&o.vertex)].clone(),
+                    index: o.index,
+                })
                 .collect();
             v.validate()?;
             let (op, op_caps) = v.marshal(&resolved)?;
@@ -80,14 +83,23 @@ impl Marshaller {
                 for loc in &c.locations {
                     let index = self.map_index(&loc.map);
                     let range = pb::Range {
-                        start: Some(pb::Position { line: loc.start_line as i32, character: 0 }),
-                        end: Some(pb::Position { line: loc.end_line as i32, character: 0 }),
+                        start: Some(pb::Position {
+                            line: loc.start_line as i32,
+                            character: 0,
+                        }),
+                        end: Some(pb::Position {
+                            line: loc.end_line as i32,
+                            character: 0,
+                        }),
                     };
                     self.locations
                         .entry(digest.clone())
                         .or_default()
                         .locations
-                        .push(pb::Location { source_index: index, ranges: vec![range] });
+                        .push(pb::Location {
+                            source_index: index,
+                            ranges: vec![range],
+                        });
                 }
             }
             self.done.insert(key(&v), digest);
@@ -96,7 +108,11 @@ impl Marshaller {
     }
 
     fn map_index(&mut self, map: &Arc<SourceMap>) -> i32 {
-        match self.maps.iter().position(|m| Arc::ptr_eq(m, map) || **m == **map) {
+        match self
+            .maps
+            .iter()
+            .position(|m| Arc::ptr_eq(m, map) || **m == **map)
+        {
             Some(i) => i as i32,
             None => {
                 self.maps.push(Arc::clone(map));
@@ -111,17 +127,35 @@ impl State {
     /// on, inputs first and each once, then the terminal op.
     pub fn marshal(&self) -> Result<Marshalled> {
         let Some(out) = self.output() else {
-            return Ok(Marshalled { definition: pb::Definition::default(), root: None });
+            return Ok(Marshalled {
+                definition: pb::Definition::default(),
+                root: None,
+            });
         };
         let mut m = Marshaller::default();
         let root = m.visit(&out.vertex)?;
 
-        let terminal = pb::Op { inputs: vec![pb::Input { digest: root.clone(), index: out.index }], ..Default::default() };
+        let terminal = pb::Op {
+            inputs: vec![pb::Input {
+                digest: root.clone(),
+                index: out.index,
+            }],
+            ..Default::default()
+        };
         let bytes = terminal.encode_to_vec();
         let digest = digest_of(&bytes);
         m.def.push(bytes);
-        let terminal_caps = [caps::CONSTRAINTS, caps::PLATFORM].iter().map(|c| ((*c).to_owned(), true)).collect();
-        m.metadata.insert(digest, pb::OpMetadata { caps: terminal_caps, ..Default::default() });
+        let terminal_caps = [caps::CONSTRAINTS, caps::PLATFORM]
+            .iter()
+            .map(|c| ((*c).to_owned(), true))
+            .collect();
+        m.metadata.insert(
+            digest,
+            pb::OpMetadata {
+                caps: terminal_caps,
+                ..Default::default()
+            },
+        );
 
         let source = (!m.maps.is_empty()).then(|| pb::Source {
             locations: m.locations,
@@ -137,7 +171,11 @@ impl State {
                 .collect(),
         });
         Ok(Marshalled {
-            definition: pb::Definition { def: m.def, metadata: m.metadata, source },
+            definition: pb::Definition {
+                def: m.def,
+                metadata: m.metadata,
+                source,
+            },
             root: Some(root),
         })
     }

@@ -1,0 +1,106 @@
+//! Errors of the gateway client, and the one place where an error with a
+//! build-file location becomes BuildKit's source-annotated status.
+
+use base64::Engine as _;
+use bollard_buildkit_proto::google::{protobuf::Any, rpc::Status};
+use serde_json::json;
+
+/// The type URL BuildKit registers for `errdefs.Source`; its value is the
+/// JSON form of the Go struct (bytes as base64), not protobuf.
+pub const SOURCE_TYPE_URL: &str = "github.com/moby/buildkit/errdefs.Source+json";
+
+/// `google.rpc.Code.UNKNOWN`: what a plain Go error becomes, and the code
+/// that makes buildx print the message without a prefix.
+const CODE_UNKNOWN: i32 = 2;
+
+/// A failure talking to BuildKit.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The connection could not be set up.
+    #[error("cannot connect to BuildKit: {0}")]
+    Connect(#[from] tonic::transport::Error),
+    /// BuildKit answered an RPC with an error.
+    #[error("{call}: {}", .status.message())]
+    Rpc {
+        /// The RPC, e.g. `ReadFile`.
+        call: &'static str,
+        /// BuildKit's status.
+        status: tonic::Status,
+    },
+    /// BuildKit answered in a way this client does not understand.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl Error {
+    pub(crate) fn rpc(call: &'static str) -> impl FnOnce(tonic::Status) -> Self {
+        move |status| Self::Rpc { call, status }
+    }
+
+    /// The gRPC code, when BuildKit answered with one.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            Self::Rpc { status, .. } => Some(status.code()),
+            _ => None,
+        }
+    }
+}
+
+/// Lines `start..=end` of a file, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceRange {
+    /// First line, 1-based.
+    pub start: u32,
+    /// Last line, 1-based, inclusive.
+    pub end: u32,
+}
+
+/// An error that points at lines of a build file; buildx prints those
+/// lines above the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    /// One sentence saying what is wrong.
+    pub message: String,
+    /// The file's name as the user knows it (`build.envd`).
+    pub filename: String,
+    /// The whole file, so buildx can show the lines.
+    pub data: Vec<u8>,
+    /// The lines at fault.
+    pub ranges: Vec<SourceRange>,
+}
+
+impl SourceError {
+    /// The `google.rpc.Status` for `ReturnRequest.error`.
+    pub fn to_status(&self) -> Status {
+        let value = json!({
+            "info": {
+                "filename": self.filename,
+                "data": base64::engine::general_purpose::STANDARD.encode(&self.data),
+                "language": "starlark",
+            },
+            // Both ends are always set: buildx dereferences them unchecked.
+            "ranges": self.ranges.iter().map(|r| json!({
+                "start": { "line": r.start.max(1) },
+                "end": { "line": r.end.max(r.start).max(1) },
+            })).collect::<Vec<_>>(),
+        });
+        let detail = Any {
+            type_url: SOURCE_TYPE_URL.to_owned(),
+            value: value.to_string().into_bytes(),
+        };
+        Status {
+            code: CODE_UNKNOWN,
+            message: self.message.clone(),
+            details: vec![detail],
+        }
+    }
+}
+
+/// The status for an error with no location.
+pub fn plain_status(message: impl Into<String>) -> Status {
+    Status {
+        code: CODE_UNKNOWN,
+        message: message.into(),
+        details: Vec::new(),
+    }
+}
