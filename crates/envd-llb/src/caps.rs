@@ -37,4 +37,3 @@ pub const META_DESCRIPTION: &str = "meta.description";
 pub const META_IGNORE_CACHE: &str = "meta.ignorecache";
 pub const CONSTRAINTS: &str = "constraints";
 pub const PLATFORM: &str = "platform";
-pub const SOURCE_MAP: &str = "source.map";

@@ -104,9 +104,6 @@ impl Constraints {
         if self.ignore_cache {
             caps.insert(crate::caps::META_IGNORE_CACHE.to_owned(), true);
         }
-        if !self.locations.is_empty() {
-            caps.insert(crate::caps::SOURCE_MAP.to_owned(), true);
-        }
         pb::OpMetadata {
             ignore_cache: self.ignore_cache,
             description: self.description.clone(),

@@ -23,7 +23,7 @@ mod exec;
 mod file;
 mod marshal;
 mod merge;
-mod source;
+pub mod source;
 mod state;
 mod vertex;
 

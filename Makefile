@@ -1,0 +1,37 @@
+# The two commands a newcomer needs are `make demo` and `make test`.
+# Everything else is a step of those, callable on its own.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+
+.PHONY: help demo test setup image unit e2e lint fmt
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+demo: setup image ## install what is missing, build the frontend image, build and run examples/hello
+	bash scripts/demo.sh
+
+test: lint unit e2e ## every test: formatting, clippy, unit and end-to-end
+
+setup: ## install and start dockerd, buildx and the registry; make the local base images
+	bash scripts/setup.sh all
+
+image: ## build the static binary and the aiges/envd-frontend:latest image
+	bash scripts/setup.sh engine
+	bash scripts/frontend-image.sh
+
+unit: ## unit and in-process tests of every crate
+	$(CARGO) test --workspace --exclude envd-e2e --locked
+
+e2e: setup image ## end-to-end tests: real docker buildx builds through the frontend image
+	$(CARGO) test -p envd-e2e --locked -- --test-threads=2
+
+lint: ## rustfmt and clippy, warnings are errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all

@@ -1,0 +1,160 @@
+//! One build: load build.envd, evaluate it, resolve the base, lower, solve.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use envd_gateway::Client;
+use envd_lang::{EvalOptions, Span};
+use envd_llb::{Constraints, Local, SourceMap};
+use envd_lower::{ImageConfig, LlbCaps, LowerOptions, ResolvedBase};
+
+use crate::config::Config;
+
+/// The language tag recorded with the build file's source info.
+const LANGUAGE: &str = "starlark";
+
+/// Why a build failed, and where in build.envd if anywhere.
+#[derive(Debug)]
+pub struct Failure {
+    /// One sentence.
+    pub message: String,
+    /// The place in the build file.
+    pub span: Option<Span>,
+    /// The build file, once it was read.
+    pub source: Option<Arc<SourceMap>>,
+}
+
+impl Failure {
+    fn plain(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            span: None,
+            source: None,
+        }
+    }
+}
+
+impl From<envd_gateway::Error> for Failure {
+    fn from(e: envd_gateway::Error) -> Self {
+        Self::plain(e.to_string())
+    }
+}
+
+/// A finished build, ready to return.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The solved result.
+    pub ref_id: String,
+    /// Its definition.
+    pub definition: envd_llb::pb::Definition,
+    /// Result metadata (`containerimage.config`).
+    pub metadata: HashMap<String, Vec<u8>>,
+}
+
+/// Runs the build described by `config` against `client`.
+pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Failure> {
+    let source = load_definition(config, client).await?;
+    let with_source = |message: String, span: Option<Span>| Failure {
+        message,
+        span,
+        source: Some(source.clone()),
+    };
+
+    let text = std::str::from_utf8(&source.data)
+        .map_err(|_| with_source(format!("{} is not UTF-8 text", config.filename), None))?;
+    let opts = EvalOptions {
+        target: config.target.clone(),
+    };
+    let plan = envd_lang::evaluate(&config.filename, text, &opts)
+        .map_err(|e| with_source(e.to_string(), e.span))?;
+
+    let choice = envd_lower::base_reference(&plan, &config.build_args);
+    let reference = envd_llb::source::normalize_reference(&choice.reference);
+    let resolved = client
+        .resolve_image(
+            &reference,
+            Some(config.platform.to_pb()),
+            &config.image_resolve_mode,
+            &format!("[internal] load metadata for {reference}"),
+        )
+        .await
+        .map_err(|e| {
+            with_source(
+                format!("cannot resolve base image {reference}: {e}"),
+                Some(plan.base.span.clone()),
+            )
+        })?;
+    let base_config = ImageConfig::parse(&resolved.config).map_err(|e| {
+        with_source(
+            format!("base image {reference}: {e}"),
+            Some(plan.base.span.clone()),
+        )
+    })?;
+    let pinned = match (resolved.digest.is_empty(), resolved.reference.contains('@')) {
+        (false, false) => format!("{}@{}", resolved.reference, resolved.digest),
+        _ => resolved.reference.clone(),
+    };
+
+    let lower_opts = LowerOptions {
+        platform: config.platform.clone(),
+        source: source.clone(),
+        caps: LlbCaps {
+            merge_diff: client.caps().llb(envd_llb::caps::MERGE_OP)
+                && client.caps().llb(envd_llb::caps::DIFF_OP),
+        },
+        no_cache: config.no_cache,
+        labels: config.labels.clone(),
+    };
+    let lowered = envd_lower::lower(
+        &plan,
+        &ResolvedBase {
+            reference: pinned,
+            config: base_config,
+        },
+        &lower_opts,
+    )
+    .map_err(|e| with_source(e.message, e.span))?;
+    let marshalled = lowered
+        .state
+        .marshal()
+        .map_err(|e| with_source(format!("internal error: {e}"), None))?;
+    let ref_id = client
+        .solve(marshalled.definition.clone(), &config.cache_imports)
+        .await?;
+    let metadata = HashMap::from([(
+        "containerimage.config".to_owned(),
+        lowered.config.to_bytes(),
+    )]);
+    Ok(Outcome {
+        ref_id,
+        definition: marshalled.definition,
+        metadata,
+    })
+}
+
+/// Reads the build file from its local, the way the Dockerfile frontend
+/// reads a Dockerfile: only that file is transferred, with no content
+/// comparison, under the progress name buildx users know.
+async fn load_definition(config: &Config, client: &mut Client) -> Result<Arc<SourceMap>, Failure> {
+    let local = Local::new(&config.definition_local)
+        .session_id(&config.session_id)
+        .shared_key_hint(&config.definition_local)
+        .follow_paths(vec![config.filename.clone()])
+        .differ("none")
+        .constraints(Constraints::named(format!(
+            "[internal] load build definition from {}",
+            config.filename
+        )));
+    let def = local
+        .into_state()
+        .marshal()
+        .map_err(|e| Failure::plain(format!("internal error: {e}")))?;
+    let r = client.solve(def.definition, &[]).await?;
+    let data = client.read_file(&r, &config.filename).await.map_err(|e| {
+        Failure::plain(format!(
+            "cannot read {} from the build's {} directory: {e}",
+            config.filename, config.definition_local
+        ))
+    })?;
+    Ok(SourceMap::new(&config.filename, data, LANGUAGE))
+}

@@ -1,0 +1,316 @@
+//! Frontend options, parsed once into a typed [`Config`].
+//!
+//! The keys are the ones BuildKit's `dockerui` reads, so that buildx flags
+//! mean here what they mean for a Dockerfile. Each key has one parse
+//! function, and every error names the key.
+
+use std::collections::BTreeMap;
+
+use envd_gateway::{CacheImport, FrontendEnv};
+use envd_llb::Platform;
+
+/// The file name read when `filename` is not given.
+pub const DEFAULT_FILENAME: &str = "build.envd";
+
+const KEY_FILENAME: &str = "filename";
+const KEY_DOCKERFILE_LOCAL: &str = "dockerfilekey";
+const KEY_CONTEXT_LOCAL: &str = "contextkey";
+const KEY_TARGET: &str = "target";
+const KEY_PLATFORM: &str = "platform";
+const KEY_NO_CACHE: &str = "no-cache";
+const KEY_CACHE_IMPORTS: &str = "cache-imports";
+const KEY_CACHE_FROM: &str = "cache-from";
+const KEY_IMAGE_RESOLVE_MODE: &str = "image-resolve-mode";
+const KEY_REQUEST_ID: &str = "requestid";
+const PREFIX_BUILD_ARG: &str = "build-arg:";
+const PREFIX_LABEL: &str = "label:";
+const PREFIX_CONTEXT: &str = "context:";
+
+/// A frontend option that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("frontend option {key}: {reason}")]
+pub struct ConfigError {
+    /// The option key, e.g. `platform`.
+    pub key: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Everything the build needs from the options and environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The build file's name inside its local.
+    pub filename: String,
+    /// The local holding the build file (`dockerfile`).
+    pub definition_local: String,
+    /// The local holding the build context (`context`).
+    pub context_local: String,
+    /// The client session serving the locals.
+    pub session_id: String,
+    /// `--target`: the build.envd function to evaluate.
+    pub target: Option<String>,
+    /// `--platform`, or the worker's.
+    pub platform: Platform,
+    /// `--build-arg`s, without BuildKit's own `BUILDKIT_*`.
+    pub build_args: BTreeMap<String, String>,
+    /// `--label`s.
+    pub labels: Vec<(String, String)>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--cache-from`.
+    pub cache_imports: Vec<CacheImport>,
+    /// How to resolve the base image: `default`, `pull` or `local`.
+    pub image_resolve_mode: String,
+}
+
+impl Config {
+    /// Parses the options of one run.
+    pub fn from_env(env: &FrontendEnv) -> Result<Self, ConfigError> {
+        let opts = &env.opts;
+        reject_unsupported(opts)?;
+        Ok(Self {
+            filename: parse_filename(opts)?,
+            definition_local: opts
+                .get(KEY_DOCKERFILE_LOCAL)
+                .cloned()
+                .unwrap_or_else(|| "dockerfile".into()),
+            context_local: opts
+                .get(KEY_CONTEXT_LOCAL)
+                .cloned()
+                .unwrap_or_else(|| "context".into()),
+            session_id: env.session_id.clone(),
+            target: opts.get(KEY_TARGET).filter(|t| !t.is_empty()).cloned(),
+            platform: parse_platform(opts, &env.worker_platforms)?,
+            build_args: parse_build_args(opts),
+            labels: prefixed(opts, PREFIX_LABEL).collect(),
+            no_cache: opts.contains_key(KEY_NO_CACHE),
+            cache_imports: parse_cache_imports(opts)?,
+            image_resolve_mode: parse_resolve_mode(opts)?,
+        })
+    }
+}
+
+fn prefixed<'a>(
+    opts: &'a BTreeMap<String, String>,
+    prefix: &'a str,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    opts.iter().filter_map(move |(k, v)| {
+        k.strip_prefix(prefix)
+            .map(|name| (name.to_owned(), v.clone()))
+    })
+}
+
+fn reject_unsupported(opts: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    if let Some(id) = opts.get(KEY_REQUEST_ID) {
+        return Err(bad(
+            KEY_REQUEST_ID,
+            format!("the subrequest {id:?} (buildx --call/--check) is not supported"),
+        ));
+    }
+    if let Some((k, _)) = opts.iter().find(|(k, _)| k.starts_with(PREFIX_CONTEXT)) {
+        return Err(bad(
+            k,
+            "named build contexts (--build-context) are not supported",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_filename(opts: &BTreeMap<String, String>) -> Result<String, ConfigError> {
+    let name = opts
+        .get(KEY_FILENAME)
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_FILENAME);
+    // buildx passes only the base name; the directory is the local's root.
+    let base = name.rsplit('/').next().unwrap_or(name);
+    if base.is_empty() || base == "." || base == ".." {
+        return Err(bad(KEY_FILENAME, format!("{name:?} is not a file name")));
+    }
+    Ok(base.to_owned())
+}
+
+fn parse_platform(
+    opts: &BTreeMap<String, String>,
+    worker: &[String],
+) -> Result<Platform, ConfigError> {
+    if let Some(list) = opts.get(KEY_PLATFORM).filter(|v| !v.trim().is_empty()) {
+        let items: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items.len() > 1 {
+            return Err(bad(
+                KEY_PLATFORM,
+                format!("{list:?} names several platforms; build them one at a time"),
+            ));
+        }
+        return Platform::parse(items[0]).ok_or_else(|| {
+            bad(
+                KEY_PLATFORM,
+                format!("{:?} is not of the form os/arch[/variant]", items[0]),
+            )
+        });
+    }
+    if let Some(p) = worker.first().and_then(|p| Platform::parse(p)) {
+        return Ok(p);
+    }
+    Ok(Platform {
+        os: "linux".into(),
+        architecture: host_arch().into(),
+        variant: String::new(),
+    })
+}
+
+/// The OCI name of the architecture this binary runs on.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn parse_build_args(opts: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    // BuildKit's own switches (BUILDKIT_SYNTAX, BUILDKIT_INLINE_CACHE, ...)
+    // steer BuildKit, not the build.
+    prefixed(opts, PREFIX_BUILD_ARG)
+        .filter(|(k, _)| !k.starts_with("BUILDKIT_"))
+        .collect()
+}
+
+fn parse_cache_imports(opts: &BTreeMap<String, String>) -> Result<Vec<CacheImport>, ConfigError> {
+    let mut imports = match opts.get(KEY_CACHE_IMPORTS).filter(|v| !v.is_empty()) {
+        Some(json) => serde_json::from_str::<Vec<CacheImport>>(json).map_err(|e| {
+            bad(
+                KEY_CACHE_IMPORTS,
+                format!("is not a JSON list of {{Type, Attrs}}: {e}"),
+            )
+        })?,
+        None => Vec::new(),
+    };
+    if let Some(list) = opts.get(KEY_CACHE_FROM) {
+        for r in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            imports.push(CacheImport {
+                kind: "registry".into(),
+                attrs: BTreeMap::from([("ref".into(), r.into())]),
+            });
+        }
+    }
+    Ok(imports)
+}
+
+fn parse_resolve_mode(opts: &BTreeMap<String, String>) -> Result<String, ConfigError> {
+    match opts.get(KEY_IMAGE_RESOLVE_MODE).map(String::as_str) {
+        None | Some("") | Some("default") => Ok("default".into()),
+        Some(m @ ("pull" | "local")) => Ok(m.into()),
+        Some(other) => Err(bad(
+            KEY_IMAGE_RESOLVE_MODE,
+            format!("{other:?} is not one of default, pull, local"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(opts: &[(&str, &str)]) -> FrontendEnv {
+        FrontendEnv {
+            opts: opts
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            session_id: "s".into(),
+            worker_platforms: vec!["linux/arm64".into()],
+        }
+    }
+
+    #[test]
+    fn defaults_follow_buildx() {
+        let c = Config::from_env(&env(&[])).unwrap();
+        assert_eq!(c.filename, "build.envd");
+        assert_eq!(c.definition_local, "dockerfile");
+        assert_eq!(c.context_local, "context");
+        assert_eq!(
+            c.platform.to_string(),
+            "linux/arm64",
+            "the worker's platform"
+        );
+        assert!(!c.no_cache);
+        assert_eq!(c.image_resolve_mode, "default");
+    }
+
+    #[test]
+    fn options_parse_into_their_fields() {
+        let c = Config::from_env(&env(&[
+            ("filename", "sub/my.envd"),
+            ("target", "gpu"),
+            ("platform", "linux/amd64"),
+            ("build-arg:VERSION", "1.2"),
+            ("build-arg:BUILDKIT_SYNTAX", "aiges/envd-frontend"),
+            ("label:team", "ml"),
+            ("no-cache", ""),
+            (
+                "cache-imports",
+                r#"[{"Type":"registry","Attrs":{"ref":"127.0.0.1:5000/c"}}]"#,
+            ),
+            ("cache-from", "127.0.0.1:5000/d"),
+            ("image-resolve-mode", "pull"),
+        ]))
+        .unwrap();
+        assert_eq!(c.filename, "my.envd");
+        assert_eq!(c.target.as_deref(), Some("gpu"));
+        assert_eq!(c.platform.to_string(), "linux/amd64");
+        assert_eq!(
+            c.build_args,
+            BTreeMap::from([("VERSION".to_owned(), "1.2".to_owned())])
+        );
+        assert_eq!(c.labels, [("team".to_owned(), "ml".to_owned())]);
+        assert!(c.no_cache);
+        let refs: Vec<&str> = c
+            .cache_imports
+            .iter()
+            .map(|i| i.attrs["ref"].as_str())
+            .collect();
+        assert_eq!(refs, ["127.0.0.1:5000/c", "127.0.0.1:5000/d"]);
+        assert_eq!(c.image_resolve_mode, "pull");
+    }
+
+    #[test]
+    fn bad_options_name_their_key() {
+        let cases = [
+            (("platform", "linux"), "frontend option platform: \"linux\" is not of the form os/arch[/variant]"),
+            (
+                ("platform", "linux/amd64,linux/arm64"),
+                "frontend option platform: \"linux/amd64,linux/arm64\" names several platforms; build them one at a time",
+            ),
+            (("image-resolve-mode", "sometimes"), "frontend option image-resolve-mode: \"sometimes\" is not one of default, pull, local"),
+            (("filename", ".."), "frontend option filename: \"..\" is not a file name"),
+            (("context:base", "docker-image://x"), "frontend option context:base: named build contexts (--build-context) are not supported"),
+            (
+                ("requestid", "frontend.outline"),
+                "frontend option requestid: the subrequest \"frontend.outline\" (buildx --call/--check) is not supported",
+            ),
+        ];
+        for ((k, v), want) in cases {
+            assert_eq!(
+                Config::from_env(&env(&[(k, v)])).unwrap_err().to_string(),
+                want
+            );
+        }
+        let e = Config::from_env(&env(&[("cache-imports", "{")])).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("frontend option cache-imports: is not a JSON list"),
+            "{e}"
+        );
+    }
+}

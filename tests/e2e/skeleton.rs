@@ -1,0 +1,151 @@
+//! The walking skeleton, end to end: buildx starts the frontend image,
+//! which reads build.envd and returns LLB and an image config.
+
+use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, Context};
+
+fn hello(base: &str) -> String {
+    format!("def build():\n    base(image=\"{base}\")\n    run(commands=[\"echo hi > /hi\", \"pwd > /pwd\", \"echo $LD_LIBRARY_PATH > /ld\"])\n")
+}
+
+/// Asserts that `tag` was built from the CPU base with the hello steps.
+fn assert_hello_image(tag: &str) {
+    assert_eq!(docker_ok(&["run", "--rm", tag, "cat", "/hi"]), "hi\n");
+    // The step ran in the base's WorkingDir, with its Env.
+    assert_eq!(
+        docker_ok(&["run", "--rm", tag, "cat", "/pwd"]),
+        "/home/aiges\n"
+    );
+    assert_eq!(
+        docker_ok(&["run", "--rm", tag, "cat", "/ld"]),
+        "/home/aiges/library\n"
+    );
+    let base = image_config(&cpu_base());
+    let built = image_config(tag);
+    for key in ["WorkingDir", "Env", "Cmd", "Entrypoint", "User"] {
+        assert_eq!(built[key], base[key], "{key} comes from the base");
+    }
+    assert_eq!(built["Labels"]["org.aiges.base"], "cpu");
+}
+
+#[test]
+fn builds_with_buildkit_syntax_build_arg() {
+    ensure_env();
+    let ctx = Context::new("syntax-arg");
+    ctx.write("build.envd", &hello(&cpu_base()));
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "build failed:\n{}", r.stderr);
+    assert_hello_image(&ctx.tag);
+}
+
+#[test]
+fn builds_with_a_syntax_first_line() {
+    ensure_env();
+    let ctx = Context::new("syntax-line");
+    ctx.write(
+        "build.envd",
+        &format!("# syntax={}\n{}", envd_e2e::FRONTEND, hello(&cpu_base())),
+    );
+    let file = ctx.dir().join("build.envd").to_string_lossy().into_owned();
+    let r = ctx.build(&["-f", &file]);
+    assert!(r.ok, "build failed:\n{}", r.stderr);
+    assert_hello_image(&ctx.tag);
+}
+
+#[test]
+fn a_second_identical_build_is_all_cached() {
+    ensure_env();
+    let ctx = Context::new("cached");
+    ctx.write("build.envd", &hello(&cpu_base()));
+    let first = ctx.build_envd(&[]);
+    assert!(first.ok, "build failed:\n{}", first.stderr);
+    let second = ctx.build_envd(&[]);
+    assert!(second.ok, "rebuild failed:\n{}", second.stderr);
+    let steps = steps(&second.stderr);
+    assert_eq!(steps.len(), 2, "base and run steps in:\n{}", second.stderr);
+    assert!(
+        steps[1].0.starts_with("[2/2] run echo hi > /hi"),
+        "{steps:?}"
+    );
+    for (name, cached) in &steps {
+        assert!(cached, "step {name} was not CACHED:\n{}", second.stderr);
+    }
+}
+
+#[test]
+fn a_syntax_error_names_build_envd_and_the_line() {
+    ensure_env();
+    let ctx = Context::new("syntax-error");
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    base(image=\"{}\")\n    run(commands=[\"true\"]\n",
+            cpu_base()
+        ),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(!r.ok, "a broken build.envd must fail");
+    // buildx prints the file name and line, then the offending lines.
+    assert!(
+        r.stderr.contains("build.envd:3"),
+        "no build.envd:3 in:\n{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(">>>"),
+        "buildx did not show the source lines:\n{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Parse error"), "{}", r.stderr);
+}
+
+#[test]
+fn a_failing_run_step_points_at_its_line() {
+    ensure_env();
+    let ctx = Context::new("failing-run");
+    ctx.write(
+        "build.envd",
+        &format!("def build():\n    base(image=\"{}\")\n\n    run(commands=[\"echo about to fail\", \"exit 7\"])\n", cpu_base()),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(!r.ok, "exit 7 must fail the build");
+    assert!(
+        r.stderr.contains("build.envd:4"),
+        "no build.envd:4 in:\n{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("exit code: 7"), "{}", r.stderr);
+}
+
+#[test]
+fn an_unknown_target_lists_the_ones_that_exist() {
+    ensure_env();
+    let ctx = Context::new("target");
+    ctx.write("build.envd", &hello(&cpu_base()));
+    let r = ctx.build_envd(&["--target", "gpu"]);
+    assert!(!r.ok);
+    assert!(
+        r.stderr
+            .contains("build.envd has no function gpu(); it defines: build"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_frontend_binary_is_static() {
+    ensure_env();
+    let bin = repo().join("target/x86_64-unknown-linux-gnu/release/envd-frontend");
+    let out = std::process::Command::new("ldd")
+        .arg(&bin)
+        .output()
+        .expect("ldd runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("not a dynamic executable") || text.contains("statically linked"),
+        "ldd says: {text}"
+    );
+}
