@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use envd_gateway::Client;
+use envd_gateway::{Client, Status};
 use envd_lang::{EvalOptions, Span};
 use envd_llb::{Constraints, Local, SourceMap};
 use envd_lower::{ImageConfig, LlbCaps, LowerOptions, ResolvedBase};
@@ -22,21 +22,20 @@ pub struct Failure {
     pub span: Option<Span>,
     /// The build file, once it was read.
     pub source: Option<Arc<SourceMap>>,
+    /// BuildKit's own error, to be returned unchanged: a failed step's
+    /// status carries that step's build.envd location.
+    pub upstream: Option<Status>,
 }
 
 impl Failure {
     fn plain(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            span: None,
-            source: None,
-        }
+        Self { message: message.into(), span: None, source: None, upstream: None }
     }
 }
 
 impl From<envd_gateway::Error> for Failure {
     fn from(e: envd_gateway::Error) -> Self {
-        Self::plain(e.to_string())
+        Self { upstream: e.upstream_status(), ..Self::plain(e.to_string()) }
     }
 }
 
@@ -54,19 +53,13 @@ pub struct Outcome {
 /// Runs the build described by `config` against `client`.
 pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Failure> {
     let source = load_definition(config, client).await?;
-    let with_source = |message: String, span: Option<Span>| Failure {
-        message,
-        span,
-        source: Some(source.clone()),
-    };
+    let with_source =
+        |message: String, span: Option<Span>| Failure { message, span, source: Some(source.clone()), upstream: None };
 
     let text = std::str::from_utf8(&source.data)
         .map_err(|_| with_source(format!("{} is not UTF-8 text", config.filename), None))?;
-    let opts = EvalOptions {
-        target: config.target.clone(),
-    };
-    let plan = envd_lang::evaluate(&config.filename, text, &opts)
-        .map_err(|e| with_source(e.to_string(), e.span))?;
+    let opts = EvalOptions { target: config.target.clone() };
+    let plan = envd_lang::evaluate(&config.filename, text, &opts).map_err(|e| with_source(e.to_string(), e.span))?;
 
     let choice = envd_lower::base_reference(&plan, &config.build_args);
     let reference = envd_llb::source::normalize_reference(&choice.reference);
@@ -79,17 +72,10 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         )
         .await
         .map_err(|e| {
-            with_source(
-                format!("cannot resolve base image {reference}: {e}"),
-                Some(plan.base.span.clone()),
-            )
+            with_source(format!("cannot resolve base image {reference}: {e}"), Some(plan.base.span.clone()))
         })?;
-    let base_config = ImageConfig::parse(&resolved.config).map_err(|e| {
-        with_source(
-            format!("base image {reference}: {e}"),
-            Some(plan.base.span.clone()),
-        )
-    })?;
+    let base_config = ImageConfig::parse(&resolved.config)
+        .map_err(|e| with_source(format!("base image {reference}: {e}"), Some(plan.base.span.clone())))?;
     let pinned = match (resolved.digest.is_empty(), resolved.reference.contains('@')) {
         (false, false) => format!("{}@{}", resolved.reference, resolved.digest),
         _ => resolved.reference.clone(),
@@ -99,37 +85,17 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         platform: config.platform.clone(),
         source: source.clone(),
         caps: LlbCaps {
-            merge_diff: client.caps().llb(envd_llb::caps::MERGE_OP)
-                && client.caps().llb(envd_llb::caps::DIFF_OP),
+            merge_diff: client.caps().llb(envd_llb::caps::MERGE_OP) && client.caps().llb(envd_llb::caps::DIFF_OP),
         },
         no_cache: config.no_cache,
         labels: config.labels.clone(),
     };
-    let lowered = envd_lower::lower(
-        &plan,
-        &ResolvedBase {
-            reference: pinned,
-            config: base_config,
-        },
-        &lower_opts,
-    )
-    .map_err(|e| with_source(e.message, e.span))?;
-    let marshalled = lowered
-        .state
-        .marshal()
-        .map_err(|e| with_source(format!("internal error: {e}"), None))?;
-    let ref_id = client
-        .solve(marshalled.definition.clone(), &config.cache_imports)
-        .await?;
-    let metadata = HashMap::from([(
-        "containerimage.config".to_owned(),
-        lowered.config.to_bytes(),
-    )]);
-    Ok(Outcome {
-        ref_id,
-        definition: marshalled.definition,
-        metadata,
-    })
+    let lowered = envd_lower::lower(&plan, &ResolvedBase { reference: pinned, config: base_config }, &lower_opts)
+        .map_err(|e| with_source(e.message, e.span))?;
+    let marshalled = lowered.state.marshal().map_err(|e| with_source(format!("internal error: {e}"), None))?;
+    let ref_id = client.solve(marshalled.definition.clone(), &config.cache_imports).await?;
+    let metadata = HashMap::from([("containerimage.config".to_owned(), lowered.config.to_bytes())]);
+    Ok(Outcome { ref_id, definition: marshalled.definition, metadata })
 }
 
 /// Reads the build file from its local, the way the Dockerfile frontend
@@ -141,14 +107,8 @@ async fn load_definition(config: &Config, client: &mut Client) -> Result<Arc<Sou
         .shared_key_hint(&config.definition_local)
         .follow_paths(vec![config.filename.clone()])
         .differ("none")
-        .constraints(Constraints::named(format!(
-            "[internal] load build definition from {}",
-            config.filename
-        )));
-    let def = local
-        .into_state()
-        .marshal()
-        .map_err(|e| Failure::plain(format!("internal error: {e}")))?;
+        .constraints(Constraints::named(format!("[internal] load build definition from {}", config.filename)));
+    let def = local.into_state().marshal().map_err(|e| Failure::plain(format!("internal error: {e}")))?;
     let r = client.solve(def.definition, &[]).await?;
     let data = client.read_file(&r, &config.filename).await.map_err(|e| {
         Failure::plain(format!(

@@ -37,10 +37,7 @@ pub struct ConfigError {
 }
 
 fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.to_owned(),
-        reason: reason.into(),
-    }
+    ConfigError { key: key.to_owned(), reason: reason.into() }
 }
 
 /// Everything the build needs from the options and environment.
@@ -77,14 +74,8 @@ impl Config {
         reject_unsupported(opts)?;
         Ok(Self {
             filename: parse_filename(opts)?,
-            definition_local: opts
-                .get(KEY_DOCKERFILE_LOCAL)
-                .cloned()
-                .unwrap_or_else(|| "dockerfile".into()),
-            context_local: opts
-                .get(KEY_CONTEXT_LOCAL)
-                .cloned()
-                .unwrap_or_else(|| "context".into()),
+            definition_local: opts.get(KEY_DOCKERFILE_LOCAL).cloned().unwrap_or_else(|| "dockerfile".into()),
+            context_local: opts.get(KEY_CONTEXT_LOCAL).cloned().unwrap_or_else(|| "context".into()),
             session_id: env.session_id.clone(),
             target: opts.get(KEY_TARGET).filter(|t| !t.is_empty()).cloned(),
             platform: parse_platform(opts, &env.worker_platforms)?,
@@ -97,37 +88,22 @@ impl Config {
     }
 }
 
-fn prefixed<'a>(
-    opts: &'a BTreeMap<String, String>,
-    prefix: &'a str,
-) -> impl Iterator<Item = (String, String)> + 'a {
-    opts.iter().filter_map(move |(k, v)| {
-        k.strip_prefix(prefix)
-            .map(|name| (name.to_owned(), v.clone()))
-    })
+fn prefixed<'a>(opts: &'a BTreeMap<String, String>, prefix: &'a str) -> impl Iterator<Item = (String, String)> + 'a {
+    opts.iter().filter_map(move |(k, v)| k.strip_prefix(prefix).map(|name| (name.to_owned(), v.clone())))
 }
 
 fn reject_unsupported(opts: &BTreeMap<String, String>) -> Result<(), ConfigError> {
     if let Some(id) = opts.get(KEY_REQUEST_ID) {
-        return Err(bad(
-            KEY_REQUEST_ID,
-            format!("the subrequest {id:?} (buildx --call/--check) is not supported"),
-        ));
+        return Err(bad(KEY_REQUEST_ID, format!("the subrequest {id:?} (buildx --call/--check) is not supported")));
     }
     if let Some((k, _)) = opts.iter().find(|(k, _)| k.starts_with(PREFIX_CONTEXT)) {
-        return Err(bad(
-            k,
-            "named build contexts (--build-context) are not supported",
-        ));
+        return Err(bad(k, "named build contexts (--build-context) are not supported"));
     }
     Ok(())
 }
 
 fn parse_filename(opts: &BTreeMap<String, String>) -> Result<String, ConfigError> {
-    let name = opts
-        .get(KEY_FILENAME)
-        .map(String::as_str)
-        .unwrap_or(DEFAULT_FILENAME);
+    let name = opts.get(KEY_FILENAME).map(String::as_str).unwrap_or(DEFAULT_FILENAME);
     // buildx passes only the base name; the directory is the local's root.
     let base = name.rsplit('/').next().unwrap_or(name);
     if base.is_empty() || base == "." || base == ".." {
@@ -136,37 +112,19 @@ fn parse_filename(opts: &BTreeMap<String, String>) -> Result<String, ConfigError
     Ok(base.to_owned())
 }
 
-fn parse_platform(
-    opts: &BTreeMap<String, String>,
-    worker: &[String],
-) -> Result<Platform, ConfigError> {
+fn parse_platform(opts: &BTreeMap<String, String>, worker: &[String]) -> Result<Platform, ConfigError> {
     if let Some(list) = opts.get(KEY_PLATFORM).filter(|v| !v.trim().is_empty()) {
-        let items: Vec<&str> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
+        let items: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
         if items.len() > 1 {
-            return Err(bad(
-                KEY_PLATFORM,
-                format!("{list:?} names several platforms; build them one at a time"),
-            ));
+            return Err(bad(KEY_PLATFORM, format!("{list:?} names several platforms; build them one at a time")));
         }
-        return Platform::parse(items[0]).ok_or_else(|| {
-            bad(
-                KEY_PLATFORM,
-                format!("{:?} is not of the form os/arch[/variant]", items[0]),
-            )
-        });
+        return Platform::parse(items[0])
+            .ok_or_else(|| bad(KEY_PLATFORM, format!("{:?} is not of the form os/arch[/variant]", items[0])));
     }
     if let Some(p) = worker.first().and_then(|p| Platform::parse(p)) {
         return Ok(p);
     }
-    Ok(Platform {
-        os: "linux".into(),
-        architecture: host_arch().into(),
-        variant: String::new(),
-    })
+    Ok(Platform { os: "linux".into(), architecture: host_arch().into(), variant: String::new() })
 }
 
 /// The OCI name of the architecture this binary runs on.
@@ -181,27 +139,18 @@ fn host_arch() -> &'static str {
 fn parse_build_args(opts: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     // BuildKit's own switches (BUILDKIT_SYNTAX, BUILDKIT_INLINE_CACHE, ...)
     // steer BuildKit, not the build.
-    prefixed(opts, PREFIX_BUILD_ARG)
-        .filter(|(k, _)| !k.starts_with("BUILDKIT_"))
-        .collect()
+    prefixed(opts, PREFIX_BUILD_ARG).filter(|(k, _)| !k.starts_with("BUILDKIT_")).collect()
 }
 
 fn parse_cache_imports(opts: &BTreeMap<String, String>) -> Result<Vec<CacheImport>, ConfigError> {
     let mut imports = match opts.get(KEY_CACHE_IMPORTS).filter(|v| !v.is_empty()) {
-        Some(json) => serde_json::from_str::<Vec<CacheImport>>(json).map_err(|e| {
-            bad(
-                KEY_CACHE_IMPORTS,
-                format!("is not a JSON list of {{Type, Attrs}}: {e}"),
-            )
-        })?,
+        Some(json) => serde_json::from_str::<Vec<CacheImport>>(json)
+            .map_err(|e| bad(KEY_CACHE_IMPORTS, format!("is not a JSON list of {{Type, Attrs}}: {e}")))?,
         None => Vec::new(),
     };
     if let Some(list) = opts.get(KEY_CACHE_FROM) {
         for r in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            imports.push(CacheImport {
-                kind: "registry".into(),
-                attrs: BTreeMap::from([("ref".into(), r.into())]),
-            });
+            imports.push(CacheImport { kind: "registry".into(), attrs: BTreeMap::from([("ref".into(), r.into())]) });
         }
     }
     Ok(imports)
@@ -211,10 +160,7 @@ fn parse_resolve_mode(opts: &BTreeMap<String, String>) -> Result<String, ConfigE
     match opts.get(KEY_IMAGE_RESOLVE_MODE).map(String::as_str) {
         None | Some("") | Some("default") => Ok("default".into()),
         Some(m @ ("pull" | "local")) => Ok(m.into()),
-        Some(other) => Err(bad(
-            KEY_IMAGE_RESOLVE_MODE,
-            format!("{other:?} is not one of default, pull, local"),
-        )),
+        Some(other) => Err(bad(KEY_IMAGE_RESOLVE_MODE, format!("{other:?} is not one of default, pull, local"))),
     }
 }
 
@@ -224,10 +170,7 @@ mod tests {
 
     fn env(opts: &[(&str, &str)]) -> FrontendEnv {
         FrontendEnv {
-            opts: opts
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            opts: opts.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             session_id: "s".into(),
             worker_platforms: vec!["linux/arm64".into()],
         }
@@ -239,11 +182,7 @@ mod tests {
         assert_eq!(c.filename, "build.envd");
         assert_eq!(c.definition_local, "dockerfile");
         assert_eq!(c.context_local, "context");
-        assert_eq!(
-            c.platform.to_string(),
-            "linux/arm64",
-            "the worker's platform"
-        );
+        assert_eq!(c.platform.to_string(), "linux/arm64", "the worker's platform");
         assert!(!c.no_cache);
         assert_eq!(c.image_resolve_mode, "default");
     }
@@ -258,10 +197,7 @@ mod tests {
             ("build-arg:BUILDKIT_SYNTAX", "aiges/envd-frontend"),
             ("label:team", "ml"),
             ("no-cache", ""),
-            (
-                "cache-imports",
-                r#"[{"Type":"registry","Attrs":{"ref":"127.0.0.1:5000/c"}}]"#,
-            ),
+            ("cache-imports", r#"[{"Type":"registry","Attrs":{"ref":"127.0.0.1:5000/c"}}]"#),
             ("cache-from", "127.0.0.1:5000/d"),
             ("image-resolve-mode", "pull"),
         ]))
@@ -269,17 +205,10 @@ mod tests {
         assert_eq!(c.filename, "my.envd");
         assert_eq!(c.target.as_deref(), Some("gpu"));
         assert_eq!(c.platform.to_string(), "linux/amd64");
-        assert_eq!(
-            c.build_args,
-            BTreeMap::from([("VERSION".to_owned(), "1.2".to_owned())])
-        );
+        assert_eq!(c.build_args, BTreeMap::from([("VERSION".to_owned(), "1.2".to_owned())]));
         assert_eq!(c.labels, [("team".to_owned(), "ml".to_owned())]);
         assert!(c.no_cache);
-        let refs: Vec<&str> = c
-            .cache_imports
-            .iter()
-            .map(|i| i.attrs["ref"].as_str())
-            .collect();
+        let refs: Vec<&str> = c.cache_imports.iter().map(|i| i.attrs["ref"].as_str()).collect();
         assert_eq!(refs, ["127.0.0.1:5000/c", "127.0.0.1:5000/d"]);
         assert_eq!(c.image_resolve_mode, "pull");
     }
@@ -301,16 +230,9 @@ mod tests {
             ),
         ];
         for ((k, v), want) in cases {
-            assert_eq!(
-                Config::from_env(&env(&[(k, v)])).unwrap_err().to_string(),
-                want
-            );
+            assert_eq!(Config::from_env(&env(&[(k, v)])).unwrap_err().to_string(), want);
         }
         let e = Config::from_env(&env(&[("cache-imports", "{")])).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("frontend option cache-imports: is not a JSON list"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("frontend option cache-imports: is not a JSON list"), "{e}");
     }
 }

@@ -17,17 +17,19 @@ use crate::build::Failure;
 use crate::config::Config;
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("envd-frontend: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve()) {
+    let result = runtime.block_on(serve());
+    // tokio reads stdin on a blocking thread that stays parked in read(2)
+    // until BuildKit closes the pipe, and BuildKit waits for this process
+    // to exit: do not wait for that thread.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("envd-frontend: {e}");
@@ -45,14 +47,11 @@ async fn serve() -> Result<(), envd_gateway::Error> {
         Err(e) => return client.fail(&e.to_string()).await,
     };
     match build::build(&config, &mut client).await {
-        Ok(out) => {
-            client
-                .finish(out.ref_id, out.definition, out.metadata)
-                .await
-        }
-        Err(f) => match source_error(&f) {
-            Some(err) => client.fail_at(&err).await,
-            None => client.fail(&f.message).await,
+        Ok(out) => client.finish(out.ref_id, out.definition, out.metadata).await,
+        Err(f) => match (f.upstream.clone(), source_error(&f)) {
+            (Some(status), _) => client.fail_with(status).await,
+            (None, Some(err)) => client.fail_at(&err).await,
+            (None, None) => client.fail(&f.message).await,
         },
     }
 }
@@ -64,9 +63,6 @@ fn source_error(f: &Failure) -> Option<SourceError> {
         message: f.message.clone(),
         filename: source.filename.clone(),
         data: source.data.clone(),
-        ranges: vec![SourceRange {
-            start: span.line,
-            end: span.end_line.max(span.line),
-        }],
+        ranges: vec![SourceRange { start: span.line, end: span.end_line.max(span.line) }],
     })
 }

@@ -10,10 +10,7 @@ use std::sync::OnceLock;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// The frontend image the tests build with.
@@ -21,8 +18,7 @@ pub const FRONTEND: &str = "aiges/envd-frontend:latest";
 
 /// A value of `scripts/bases.env`, where the base image names live.
 pub fn bases_env(key: &str) -> String {
-    let text =
-        std::fs::read_to_string(repo().join("scripts/bases.env")).expect("scripts/bases.env");
+    let text = std::fs::read_to_string(repo().join("scripts/bases.env")).expect("scripts/bases.env");
     text.lines()
         .filter_map(|l| l.split_once('='))
         .find(|(k, _)| k.trim() == key)
@@ -77,11 +73,7 @@ impl From<Output> for Run {
 
 /// Runs `docker` with `args`.
 pub fn docker(args: &[&str]) -> Run {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs")
-        .into()
+    Command::new("docker").args(args).output().expect("docker runs").into()
 }
 
 /// Runs `docker` and insists that it succeeds.
@@ -112,10 +104,7 @@ impl Context {
         let dir = std::env::temp_dir().join(format!("envd-e2e-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create context dir");
-        Self {
-            dir,
-            tag: format!("envd-e2e/{name}:{n}"),
-        }
+        Self { dir, tag: format!("envd-e2e/{name}:{n}") }
     }
 
     /// Writes a file (parents created).
@@ -134,13 +123,7 @@ impl Context {
     /// `docker buildx build --progress=plain -t <tag> <extra> <dir>`.
     pub fn build(&self, extra: &[&str]) -> Run {
         let dir = self.dir.to_string_lossy().into_owned();
-        let mut args = vec![
-            "buildx",
-            "build",
-            "--progress=plain",
-            "-t",
-            self.tag.as_str(),
-        ];
+        let mut args = vec!["buildx", "build", "--progress=plain", "-t", self.tag.as_str()];
         args.extend_from_slice(extra);
         args.push(dir.as_str());
         docker(&args)
@@ -159,9 +142,7 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = Command::new("docker")
-            .args(["image", "rm", "-f", &self.tag])
-            .output();
+        let _ = Command::new("docker").args(["image", "rm", "-f", &self.tag]).output();
     }
 }
 
@@ -176,10 +157,7 @@ pub fn steps(progress: &str) -> Vec<(String, bool)> {
         let Some((id, text)) = rest.split_once(' ') else {
             continue;
         };
-        if text.starts_with('[')
-            && !text.starts_with("[internal]")
-            && !names.iter().any(|(i, _)| i == id)
-        {
+        if text.starts_with('[') && !text.starts_with("[internal]") && !names.iter().any(|(i, _)| i == id) {
             names.push((id.to_owned(), text.to_owned()));
         }
     }

@@ -12,18 +12,12 @@ pub struct Caps {
 }
 
 fn enabled(caps: &[ApiCap]) -> BTreeSet<String> {
-    caps.iter()
-        .filter(|c| c.enabled)
-        .map(|c| c.id.clone())
-        .collect()
+    caps.iter().filter(|c| c.enabled).map(|c| c.id.clone()).collect()
 }
 
 impl Caps {
     pub(crate) fn from_pong(frontend: &[ApiCap], llb: &[ApiCap]) -> Self {
-        Self {
-            frontend: enabled(frontend),
-            llb: enabled(llb),
-        }
+        Self { frontend: enabled(frontend), llb: enabled(llb) }
     }
 
     /// Caps from plain lists, for tests and callers that fake a daemon.

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use bollard_buildkit_proto::google::rpc::Status;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::{
     self as fe, llb_bridge_client::LlbBridgeClient, result::Result as ResultKind,
 };
@@ -70,14 +71,9 @@ pub struct Client {
 impl Client {
     /// Pings the daemon over `channel` and keeps its caps.
     pub async fn connect(channel: Channel) -> Result<Self, Error> {
-        let mut inner = LlbBridgeClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE);
-        let pong = inner
-            .ping(fe::PingRequest {})
-            .await
-            .map_err(Error::rpc("Ping"))?
-            .into_inner();
+        let mut inner =
+            LlbBridgeClient::new(channel).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE);
+        let pong = inner.ping(fe::PingRequest {}).await.map_err(Error::rpc("Ping"))?.into_inner();
         let caps = Caps::from_pong(&pong.frontend_api_caps, &pong.llb_caps);
         Ok(Self { inner, caps })
     }
@@ -88,11 +84,7 @@ impl Client {
     }
 
     /// Solves `definition` and returns the result's ref id.
-    pub async fn solve(
-        &mut self,
-        definition: pb::Definition,
-        cache_imports: &[CacheImport],
-    ) -> Result<String, Error> {
+    pub async fn solve(&mut self, definition: pb::Definition, cache_imports: &[CacheImport]) -> Result<String, Error> {
         let req = fe::SolveRequest {
             definition: Some(definition),
             allow_result_return: true,
@@ -101,98 +93,44 @@ impl Client {
                 .iter()
                 .map(|c| fe::CacheOptionsEntry {
                     r#type: c.kind.clone(),
-                    attrs: c
-                        .attrs
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
+                    attrs: c.attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 })
                 .collect(),
             ..Default::default()
         };
-        let resp = self
-            .inner
-            .solve(req)
-            .await
-            .map_err(Error::rpc("Solve"))?
-            .into_inner();
+        let resp = self.inner.solve(req).await.map_err(Error::rpc("Solve"))?.into_inner();
         match resp.result.and_then(|r| r.result) {
             Some(ResultKind::Ref(r)) => Ok(r.id),
             Some(ResultKind::RefDeprecated(id)) => Ok(id),
             None if !resp.r#ref.is_empty() => Ok(resp.r#ref),
-            other => Err(Error::Protocol(format!(
-                "Solve returned no single ref: {other:?}"
-            ))),
+            other => Err(Error::Protocol(format!("Solve returned no single ref: {other:?}"))),
         }
     }
 
     /// Reads a whole file from a solved ref.
     pub async fn read_file(&mut self, reference: &str, path: &str) -> Result<Vec<u8>, Error> {
-        let req = fe::ReadFileRequest {
-            r#ref: reference.to_owned(),
-            file_path: path.to_owned(),
-            ..Default::default()
-        };
-        Ok(self
-            .inner
-            .read_file(req)
-            .await
-            .map_err(Error::rpc("ReadFile"))?
-            .into_inner()
-            .data)
+        let req = fe::ReadFileRequest { r#ref: reference.to_owned(), file_path: path.to_owned(), ..Default::default() };
+        Ok(self.inner.read_file(req).await.map_err(Error::rpc("ReadFile"))?.into_inner().data)
     }
 
     /// Lists a directory of a solved ref, optionally filtered by a pattern.
-    pub async fn read_dir(
-        &mut self,
-        reference: &str,
-        dir: &str,
-        pattern: &str,
-    ) -> Result<Vec<FileStat>, Error> {
+    pub async fn read_dir(&mut self, reference: &str, dir: &str, pattern: &str) -> Result<Vec<FileStat>, Error> {
         let req = fe::ReadDirRequest {
             r#ref: reference.to_owned(),
             dir_path: dir.to_owned(),
             include_pattern: pattern.to_owned(),
             ..Default::default()
         };
-        let resp = self
-            .inner
-            .read_dir(req)
-            .await
-            .map_err(Error::rpc("ReadDir"))?
-            .into_inner();
-        Ok(resp
-            .entries
-            .into_iter()
-            .map(|s| FileStat {
-                path: s.path,
-                mode: s.mode,
-                size: s.size,
-            })
-            .collect())
+        let resp = self.inner.read_dir(req).await.map_err(Error::rpc("ReadDir"))?.into_inner();
+        Ok(resp.entries.into_iter().map(|s| FileStat { path: s.path, mode: s.mode, size: s.size }).collect())
     }
 
     /// Stats a path of a solved ref.
     pub async fn stat_file(&mut self, reference: &str, path: &str) -> Result<FileStat, Error> {
-        let req = fe::StatFileRequest {
-            r#ref: reference.to_owned(),
-            path: path.to_owned(),
-            ..Default::default()
-        };
-        let resp = self
-            .inner
-            .stat_file(req)
-            .await
-            .map_err(Error::rpc("StatFile"))?
-            .into_inner();
-        let s = resp
-            .stat
-            .ok_or_else(|| Error::Protocol(format!("StatFile {path}: no stat in the answer")))?;
-        Ok(FileStat {
-            path: s.path,
-            mode: s.mode,
-            size: s.size,
-        })
+        let req = fe::StatFileRequest { r#ref: reference.to_owned(), path: path.to_owned(), ..Default::default() };
+        let resp = self.inner.stat_file(req).await.map_err(Error::rpc("StatFile"))?.into_inner();
+        let s = resp.stat.ok_or_else(|| Error::Protocol(format!("StatFile {path}: no stat in the answer")))?;
+        Ok(FileStat { path: s.path, mode: s.mode, size: s.size })
     }
 
     /// Resolves an image's digest and config, through `ResolveSourceMeta`
@@ -216,28 +154,14 @@ impl Client {
                 resolve_mode: resolve_mode.to_owned(),
                 ..Default::default()
             };
-            let resp = self
-                .inner
-                .resolve_source_meta(req)
-                .await
-                .map_err(Error::rpc("ResolveSourceMeta"))?
-                .into_inner();
-            let image = resp.image.ok_or_else(|| {
-                Error::Protocol(format!("{reference} did not resolve to an image"))
-            })?;
+            let resp = self.inner.resolve_source_meta(req).await.map_err(Error::rpc("ResolveSourceMeta"))?.into_inner();
+            let image =
+                resp.image.ok_or_else(|| Error::Protocol(format!("{reference} did not resolve to an image")))?;
             let resolved = resp
                 .source
-                .and_then(|s| {
-                    s.identifier
-                        .strip_prefix("docker-image://")
-                        .map(str::to_owned)
-                })
+                .and_then(|s| s.identifier.strip_prefix("docker-image://").map(str::to_owned))
                 .unwrap_or_else(|| reference.to_owned());
-            return Ok(ResolvedImage {
-                reference: resolved,
-                digest: image.digest,
-                config: image.config,
-            });
+            return Ok(ResolvedImage { reference: resolved, digest: image.digest, config: image.config });
         }
         let req = fe::ResolveImageConfigRequest {
             r#ref: reference.to_owned(),
@@ -246,22 +170,9 @@ impl Client {
             log_name: log_name.to_owned(),
             ..Default::default()
         };
-        let resp = self
-            .inner
-            .resolve_image_config(req)
-            .await
-            .map_err(Error::rpc("ResolveImageConfig"))?
-            .into_inner();
-        let resolved = if resp.r#ref.is_empty() {
-            reference.to_owned()
-        } else {
-            resp.r#ref
-        };
-        Ok(ResolvedImage {
-            reference: resolved,
-            digest: resp.digest,
-            config: resp.config,
-        })
+        let resp = self.inner.resolve_image_config(req).await.map_err(Error::rpc("ResolveImageConfig"))?.into_inner();
+        let resolved = if resp.r#ref.is_empty() { reference.to_owned() } else { resp.r#ref };
+        Ok(ResolvedImage { reference: resolved, digest: resp.digest, config: resp.config })
     }
 
     /// Sends a warning, if the daemon takes warnings. Returns whether it was
@@ -274,14 +185,8 @@ impl Client {
             Some((info, r)) => (
                 Some(info),
                 vec![pb::Range {
-                    start: Some(pb::Position {
-                        line: r.start as i32,
-                        character: 0,
-                    }),
-                    end: Some(pb::Position {
-                        line: r.end as i32,
-                        character: 0,
-                    }),
+                    start: Some(pb::Position { line: r.start as i32, character: 0 }),
+                    end: Some(pb::Position { line: r.end as i32, character: 0 }),
                 }],
             ),
             None => (None, Vec::new()),
@@ -309,46 +214,29 @@ impl Client {
     ) -> Result<(), Error> {
         let result = fe::Result {
             metadata,
-            result: Some(ResultKind::Ref(fe::Ref {
-                id: ref_id,
-                def: Some(definition),
-            })),
+            result: Some(ResultKind::Ref(fe::Ref { id: ref_id, def: Some(definition) })),
             ..Default::default()
         };
-        let req = fe::ReturnRequest {
-            result: Some(result),
-            error: None,
-        };
-        self.inner
-            .r#return(req)
-            .await
-            .map_err(Error::rpc("Return"))?;
+        let req = fe::ReturnRequest { result: Some(result), error: None };
+        self.inner.r#return(req).await.map_err(Error::rpc("Return"))?;
         Ok(())
     }
 
     /// Ends the build with an error that points at lines of the build file.
-    pub async fn fail_at(mut self, err: &SourceError) -> Result<(), Error> {
-        let req = fe::ReturnRequest {
-            result: None,
-            error: Some(err.to_status()),
-        };
-        self.inner
-            .r#return(req)
-            .await
-            .map_err(Error::rpc("Return"))?;
-        Ok(())
+    pub async fn fail_at(self, err: &SourceError) -> Result<(), Error> {
+        self.fail_with(err.to_status()).await
     }
 
     /// Ends the build with an error that has no location.
-    pub async fn fail(mut self, message: &str) -> Result<(), Error> {
-        let req = fe::ReturnRequest {
-            result: None,
-            error: Some(plain_status(message)),
-        };
-        self.inner
-            .r#return(req)
-            .await
-            .map_err(Error::rpc("Return"))?;
+    pub async fn fail(self, message: &str) -> Result<(), Error> {
+        self.fail_with(plain_status(message)).await
+    }
+
+    /// Ends the build with `status` as is, e.g. BuildKit's own error from
+    /// a failed `Solve` (see [`Error::upstream_status`]).
+    pub async fn fail_with(mut self, status: Status) -> Result<(), Error> {
+        let req = fe::ReturnRequest { result: None, error: Some(status) };
+        self.inner.r#return(req).await.map_err(Error::rpc("Return"))?;
         Ok(())
     }
 }

@@ -85,9 +85,7 @@ mod tests {
     use super::*;
 
     fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -98,10 +96,7 @@ mod tests {
             ("BUILDKIT_FRONTEND_OPT_2", "no-cache"),
             ("BUILDKIT_SESSION_ID", "sess"),
             ("PATH", "/bin"),
-            (
-                "BUILDKIT_WORKERS",
-                r#"[{"id":"w","platforms":[{"os":"linux","architecture":"arm64","variant":"v8"}]}]"#,
-            ),
+            ("BUILDKIT_WORKERS", r#"[{"id":"w","platforms":[{"os":"linux","architecture":"arm64","variant":"v8"}]}]"#),
         ]));
         assert_eq!(env.opts["build-arg:A"], "b=c");
         assert_eq!(env.opts["filename"], "build.envd");

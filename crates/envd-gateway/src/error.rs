@@ -37,6 +37,20 @@ impl Error {
         move |status| Self::Rpc { call, status }
     }
 
+    /// BuildKit's error as a `google.rpc.Status`, details included. A
+    /// failed `Solve` carries the failing step's source locations there;
+    /// handing the status back in `Return` unchanged is what makes buildx
+    /// print the build.envd lines of that step.
+    pub fn upstream_status(&self) -> Option<Status> {
+        let Self::Rpc { status, .. } = self else { return None };
+        if let Ok(full) = <Status as prost::Message>::decode(status.details()) {
+            if full.code != 0 {
+                return Some(full);
+            }
+        }
+        Some(Status { code: status.code() as i32, message: status.message().to_owned(), details: Vec::new() })
+    }
+
     /// The gRPC code, when BuildKit answered with one.
     pub fn code(&self) -> Option<tonic::Code> {
         match self {
@@ -84,23 +98,12 @@ impl SourceError {
                 "end": { "line": r.end.max(r.start).max(1) },
             })).collect::<Vec<_>>(),
         });
-        let detail = Any {
-            type_url: SOURCE_TYPE_URL.to_owned(),
-            value: value.to_string().into_bytes(),
-        };
-        Status {
-            code: CODE_UNKNOWN,
-            message: self.message.clone(),
-            details: vec![detail],
-        }
+        let detail = Any { type_url: SOURCE_TYPE_URL.to_owned(), value: value.to_string().into_bytes() };
+        Status { code: CODE_UNKNOWN, message: self.message.clone(), details: vec![detail] }
     }
 }
 
 /// The status for an error with no location.
 pub fn plain_status(message: impl Into<String>) -> Status {
-    Status {
-        code: CODE_UNKNOWN,
-        message: message.into(),
-        details: Vec::new(),
-    }
+    Status { code: CODE_UNKNOWN, message: message.into(), details: Vec::new() }
 }

@@ -20,6 +20,7 @@ mod env;
 mod error;
 pub mod transport;
 
+pub use bollard_buildkit_proto::google::rpc::Status;
 pub use bollard_buildkit_proto::moby::buildkit::v1::frontend as proto;
 pub use caps::Caps;
 pub use client::{Client, FileStat, ResolvedImage, Warning};

@@ -23,19 +23,13 @@ where
     let connector = tower::service_fn(move |_: Uri| {
         let io = slot.lock().map(|mut s| s.take()).unwrap_or(None);
         async move {
-            io.map(TokioIo::new).ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotConnected,
-                    "the BuildKit connection was closed",
-                )
-            })
+            io.map(TokioIo::new)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the BuildKit connection was closed"))
         }
     });
     // The authority is not checked by BuildKit; "localhost" is what its own
     // client sends.
-    Ok(Endpoint::from_static("http://localhost")
-        .connect_with_connector(connector)
-        .await?)
+    Ok(Endpoint::from_static("http://localhost").connect_with_connector(connector).await?)
 }
 
 /// The channel to BuildKit on this process's stdin and stdout.

@@ -57,11 +57,7 @@ impl LlbBridge for FakeBridge {
         r: Request<fe::ResolveSourceMetaRequest>,
     ) -> Res<fe::ResolveSourceMetaResponse> {
         let r = r.into_inner();
-        self.log(&format!(
-            "ResolveSourceMeta {} {}",
-            r.source.as_ref().unwrap().identifier,
-            r.log_name
-        ));
+        self.log(&format!("ResolveSourceMeta {} {}", r.source.as_ref().unwrap().identifier, r.log_name));
         Ok(Response::new(fe::ResolveSourceMetaResponse {
             source: r.source,
             image: Some(fe::ResolveSourceImageResponse {
@@ -78,10 +74,7 @@ impl LlbBridge for FakeBridge {
         Ok(Response::new(fe::SolveResponse {
             r#ref: String::new(),
             result: Some(fe::Result {
-                result: Some(fe::result::Result::Ref(fe::Ref {
-                    id: "ref-1".into(),
-                    def: None,
-                })),
+                result: Some(fe::result::Result::Ref(fe::Ref { id: "ref-1".into(), def: None })),
                 ..Default::default()
             }),
         }))
@@ -91,10 +84,7 @@ impl LlbBridge for FakeBridge {
         self.log(&format!("ReadFile {} {}", r.r#ref, r.file_path));
         match self.files.get(&r.file_path) {
             Some(d) => Ok(Response::new(fe::ReadFileResponse { data: d.clone() })),
-            None => Err(Status::not_found(format!(
-                "open {}: no such file or directory",
-                r.file_path
-            ))),
+            None => Err(Status::not_found(format!("open {}: no such file or directory", r.file_path))),
         }
     }
     async fn read_dir(&self, _r: Request<fe::ReadDirRequest>) -> Res<fe::ReadDirResponse> {
@@ -114,21 +104,10 @@ impl LlbBridge for FakeBridge {
     }
     async fn ping(&self, _r: Request<fe::PingRequest>) -> Res<fe::PongResponse> {
         self.log("Ping");
-        let cap = |id: &str| ApiCap {
-            id: id.into(),
-            enabled: true,
-            ..Default::default()
-        };
+        let cap = |id: &str| ApiCap { id: id.into(), enabled: true, ..Default::default() };
         Ok(Response::new(fe::PongResponse {
             frontend_api_caps: self.frontend_caps.iter().map(|c| cap(c)).collect(),
-            llb_caps: vec![
-                cap("mergeop"),
-                ApiCap {
-                    id: "diffop".into(),
-                    enabled: false,
-                    ..Default::default()
-                },
-            ],
+            llb_caps: vec![cap("mergeop"), ApiCap { id: "diffop".into(), enabled: false, ..Default::default() }],
             workers: Vec::new(),
         }))
     }
@@ -140,41 +119,23 @@ impl LlbBridge for FakeBridge {
     async fn inputs(&self, _r: Request<fe::InputsRequest>) -> Res<fe::InputsResponse> {
         unimplemented()
     }
-    async fn new_container(
-        &self,
-        _r: Request<fe::NewContainerRequest>,
-    ) -> Res<fe::NewContainerResponse> {
+    async fn new_container(&self, _r: Request<fe::NewContainerRequest>) -> Res<fe::NewContainerResponse> {
         unimplemented()
     }
-    async fn release_container(
-        &self,
-        _r: Request<fe::ReleaseContainerRequest>,
-    ) -> Res<fe::ReleaseContainerResponse> {
+    async fn release_container(&self, _r: Request<fe::ReleaseContainerRequest>) -> Res<fe::ReleaseContainerResponse> {
         unimplemented()
     }
     type ExecProcessStream = tokio_stream::Empty<Result<fe::ExecMessage, Status>>;
-    async fn exec_process(
-        &self,
-        _r: Request<tonic::Streaming<fe::ExecMessage>>,
-    ) -> Res<Self::ExecProcessStream> {
+    async fn exec_process(&self, _r: Request<tonic::Streaming<fe::ExecMessage>>) -> Res<Self::ExecProcessStream> {
         unimplemented()
     }
-    async fn read_file_container(
-        &self,
-        _r: Request<fe::ReadFileRequest>,
-    ) -> Res<fe::ReadFileResponse> {
+    async fn read_file_container(&self, _r: Request<fe::ReadFileRequest>) -> Res<fe::ReadFileResponse> {
         unimplemented()
     }
-    async fn read_dir_container(
-        &self,
-        _r: Request<fe::ReadDirRequest>,
-    ) -> Res<fe::ReadDirResponse> {
+    async fn read_dir_container(&self, _r: Request<fe::ReadDirRequest>) -> Res<fe::ReadDirResponse> {
         unimplemented()
     }
-    async fn stat_file_container(
-        &self,
-        _r: Request<fe::StatFileRequest>,
-    ) -> Res<fe::StatFileResponse> {
+    async fn stat_file_container(&self, _r: Request<fe::StatFileRequest>) -> Res<fe::StatFileResponse> {
         unimplemented()
     }
     async fn warn(&self, r: Request<fe::WarnRequest>) -> Res<fe::WarnResponse> {
@@ -187,9 +148,7 @@ impl LlbBridge for FakeBridge {
 /// to the other, the way BuildKit and the frontend share stdio.
 async fn connect(bridge: FakeBridge) -> Client {
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
-    let svc = LlbBridgeServer::new(bridge)
-        .max_decoding_message_size(16 << 20)
-        .max_encoding_message_size(16 << 20);
+    let svc = LlbBridgeServer::new(bridge).max_decoding_message_size(16 << 20).max_encoding_message_size(16 << 20);
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(svc)
@@ -201,21 +160,12 @@ async fn connect(bridge: FakeBridge) -> Client {
 }
 
 fn all_caps() -> Vec<&'static str> {
-    vec![
-        "source.metaresolver",
-        "gateway.warnings",
-        "return",
-        "readfile",
-    ]
+    vec!["source.metaresolver", "gateway.warnings", "return", "readfile"]
 }
 
 #[tokio::test]
 async fn ping_keeps_enabled_caps_only() {
-    let client = connect(FakeBridge {
-        frontend_caps: all_caps(),
-        ..Default::default()
-    })
-    .await;
+    let client = connect(FakeBridge { frontend_caps: all_caps(), ..Default::default() }).await;
     assert!(client.caps().frontend("source.metaresolver"));
     assert!(client.caps().llb("mergeop"));
     assert!(!client.caps().llb("diffop"), "a disabled cap is not a cap");
@@ -223,19 +173,11 @@ async fn ping_keeps_enabled_caps_only() {
 
 #[tokio::test]
 async fn resolves_through_source_meta_when_the_daemon_has_it() {
-    let bridge = FakeBridge {
-        frontend_caps: all_caps(),
-        ..Default::default()
-    };
+    let bridge = FakeBridge { frontend_caps: all_caps(), ..Default::default() };
     let calls = bridge.calls.clone();
     let mut client = connect(bridge).await;
     let img = client
-        .resolve_image(
-            "docker.io/library/alpine:latest",
-            None,
-            "default",
-            "[internal] load metadata",
-        )
+        .resolve_image("docker.io/library/alpine:latest", None, "default", "[internal] load metadata")
         .await
         .unwrap();
     assert_eq!(img.digest, "sha256:new");
@@ -247,47 +189,28 @@ async fn resolves_through_source_meta_when_the_daemon_has_it() {
 
 #[tokio::test]
 async fn falls_back_to_resolve_image_config_on_older_daemons() {
-    let bridge = FakeBridge {
-        frontend_caps: vec!["return"],
-        ..Default::default()
-    };
+    let bridge = FakeBridge { frontend_caps: vec!["return"], ..Default::default() };
     let calls = bridge.calls.clone();
     let mut client = connect(bridge).await;
-    let img = client
-        .resolve_image("docker.io/library/alpine:latest", None, "default", "x")
-        .await
-        .unwrap();
+    let img = client.resolve_image("docker.io/library/alpine:latest", None, "default", "x").await.unwrap();
     assert_eq!(img.digest, "sha256:old");
     assert_eq!(img.config, br#"{"config":{"WorkingDir":"/old"}}"#);
-    assert!(calls
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|c| c == "ResolveImageConfig docker.io/library/alpine:latest"));
+    assert!(calls.lock().unwrap().iter().any(|c| c == "ResolveImageConfig docker.io/library/alpine:latest"));
 }
 
 #[tokio::test]
 async fn reads_files_larger_than_grpc_default_limit() {
     let big = vec![7u8; 10 << 20];
-    let bridge = FakeBridge {
-        files: HashMap::from([("build.envd".to_owned(), big.clone())]),
-        ..Default::default()
-    };
+    let bridge = FakeBridge { files: HashMap::from([("build.envd".to_owned(), big.clone())]), ..Default::default() };
     let mut client = connect(bridge).await;
-    assert_eq!(
-        client.read_file("r", "build.envd").await.unwrap().len(),
-        big.len()
-    );
+    assert_eq!(client.read_file("r", "build.envd").await.unwrap().len(), big.len());
 }
 
 #[tokio::test]
 async fn rpc_errors_name_the_call() {
     let mut client = connect(FakeBridge::default()).await;
     let err = client.read_file("r", "missing.envd").await.unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "ReadFile: open missing.envd: no such file or directory"
-    );
+    assert_eq!(err.to_string(), "ReadFile: open missing.envd: no such file or directory");
     assert_eq!(err.code(), Some(tonic::Code::NotFound));
 }
 
@@ -296,14 +219,9 @@ async fn solve_passes_cache_imports_and_returns_the_ref() {
     let bridge = FakeBridge::default();
     let solved = bridge.solved.clone();
     let mut client = connect(bridge).await;
-    let imports = [CacheImport {
-        kind: "registry".into(),
-        attrs: [("ref".to_owned(), "127.0.0.1:5000/c".to_owned())].into(),
-    }];
-    let id = client
-        .solve(pb::Definition::default(), &imports)
-        .await
-        .unwrap();
+    let imports =
+        [CacheImport { kind: "registry".into(), attrs: [("ref".to_owned(), "127.0.0.1:5000/c".to_owned())].into() }];
+    let id = client.solve(pb::Definition::default(), &imports).await.unwrap();
     assert_eq!(id, "ref-1");
     let req = solved.lock().unwrap().clone().unwrap();
     assert_eq!(req.cache_imports.len(), 1);
@@ -317,15 +235,9 @@ async fn finish_returns_ref_definition_and_metadata() {
     let bridge = FakeBridge::default();
     let returned = bridge.returned.clone();
     let client = connect(bridge).await;
-    let def = pb::Definition {
-        def: vec![b"op".to_vec()],
-        ..Default::default()
-    };
+    let def = pb::Definition { def: vec![b"op".to_vec()], ..Default::default() };
     let md = HashMap::from([("containerimage.config".to_owned(), b"{}".to_vec())]);
-    client
-        .finish("ref-1".into(), def.clone(), md)
-        .await
-        .unwrap();
+    client.finish("ref-1".into(), def.clone(), md).await.unwrap();
     let ret = returned.lock().unwrap().clone().unwrap();
     assert!(ret.error.is_none());
     let result = ret.result.unwrap();
@@ -355,15 +267,10 @@ async fn source_errors_carry_buildkits_json_source_detail() {
     assert_eq!(status.code, 2);
     assert_eq!(status.message, "build.envd:2: unexpected token");
     assert_eq!(status.details.len(), 1);
-    assert_eq!(
-        status.details[0].type_url,
-        "github.com/moby/buildkit/errdefs.Source+json"
-    );
+    assert_eq!(status.details[0].type_url, "github.com/moby/buildkit/errdefs.Source+json");
     let v: serde_json::Value = serde_json::from_slice(&status.details[0].value).unwrap();
     assert_eq!(v["info"]["filename"], "build.envd");
-    let data = base64::engine::general_purpose::STANDARD
-        .decode(v["info"]["data"].as_str().unwrap())
-        .unwrap();
+    let data = base64::engine::general_purpose::STANDARD.decode(v["info"]["data"].as_str().unwrap()).unwrap();
     assert_eq!(data, err.data);
     assert_eq!(v["ranges"][0]["start"]["line"], 2);
     assert_eq!(v["ranges"][0]["end"]["line"], 2);
@@ -375,17 +282,11 @@ async fn warnings_go_out_only_where_the_daemon_takes_them() {
         digest: "sha256:x".into(),
         short: "deprecated".into(),
         source: Some((
-            pb::SourceInfo {
-                filename: "build.envd".into(),
-                ..Default::default()
-            },
+            pb::SourceInfo { filename: "build.envd".into(), ..Default::default() },
             SourceRange { start: 3, end: 3 },
         )),
     };
-    let bridge = FakeBridge {
-        frontend_caps: all_caps(),
-        ..Default::default()
-    };
+    let bridge = FakeBridge { frontend_caps: all_caps(), ..Default::default() };
     let warned = bridge.warned.clone();
     let mut client = connect(bridge).await;
     assert!(client.warn(w()).await.unwrap());

@@ -13,16 +13,12 @@ use crate::span::Span;
 use crate::store::Store;
 
 fn store<'a>(eval: &'a Evaluator) -> &'a Store {
-    eval.extra
-        .and_then(|e| e.downcast_ref::<Store>())
-        .expect("evaluate() always installs the store")
+    eval.extra.and_then(|e| e.downcast_ref::<Store>()).expect("evaluate() always installs the store")
 }
 
 /// The span of the build.envd call being evaluated.
 fn caller(eval: &Evaluator) -> Span {
-    eval.call_stack_top_location()
-        .map(|s| Span::from_file_span(&s))
-        .unwrap_or_else(|| Span::line("build.envd", 1))
+    eval.call_stack_top_location().map(|s| Span::from_file_span(&s)).unwrap_or_else(|| Span::line("build.envd", 1))
 }
 
 #[starlark_module]
@@ -37,10 +33,7 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
         let span = caller(eval);
         let store = store(eval);
         if let Some(first) = store.base.borrow().as_ref() {
-            bail!(
-                "base() is called twice; the first call is at line {}",
-                first.span.line
-            );
+            bail!("base() is called twice; the first call is at line {}", first.span.line);
         }
         let image = match image {
             None | Some("aiges_cpu") => BaseImage::AigesCpu,
@@ -48,12 +41,8 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
             Some("") => bail!("base(image=) is empty; expected \"aiges_cpu\", \"aiges_gpu\" or an image reference"),
             Some(r) => BaseImage::Reference(r.to_owned()),
         };
-        *store.base.borrow_mut() = Some(Base {
-            image,
-            language: language.map(str::to_owned),
-            os: os.map(str::to_owned),
-            span,
-        });
+        *store.base.borrow_mut() =
+            Some(Base { image, language: language.map(str::to_owned), os: os.map(str::to_owned), span });
         Ok(NoneType)
     }
 
@@ -70,12 +59,7 @@ pub(crate) fn globals(builder: &mut GlobalsBuilder) {
         if mount_host {
             bail!("run(mount_host=True) is not supported yet");
         }
-        store(eval).steps.borrow_mut().push(Step {
-            kind: StepKind::Run {
-                commands: commands.items,
-            },
-            span,
-        });
+        store(eval).steps.borrow_mut().push(Step { kind: StepKind::Run { commands: commands.items }, span });
         Ok(NoneType)
     }
 }

@@ -14,17 +14,11 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn at(span: Span, message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            span: Some(span),
-        }
+        Self { message: message.into(), span: Some(span) }
     }
 
     pub(crate) fn nowhere(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            span: None,
-        }
+        Self { message: message.into(), span: None }
     }
 
     /// Converts a Starlark error, keeping its span and dropping the

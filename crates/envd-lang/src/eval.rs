@@ -22,11 +22,7 @@ pub struct EvalOptions {
 
 /// The v0 dialect: Python-like definitions, no `load()`.
 fn dialect() -> Dialect {
-    Dialect {
-        enable_load: false,
-        enable_top_level_stmt: true,
-        ..Dialect::Standard
-    }
+    Dialect { enable_load: false, enable_top_level_stmt: true, ..Dialect::Standard }
 }
 
 /// Checks a `# syntax=` first line: an image reference (for BuildKit) or
@@ -34,11 +30,7 @@ fn dialect() -> Dialect {
 /// speak.
 fn check_syntax_line(filename: &str, source: &str) -> Result<(), Error> {
     let first = source.lines().next().unwrap_or_default().trim();
-    if let Some(value) = first
-        .strip_prefix('#')
-        .map(str::trim)
-        .and_then(|r| r.strip_prefix("syntax="))
-    {
+    if let Some(value) = first.strip_prefix('#').map(str::trim).and_then(|r| r.strip_prefix("syntax=")) {
         if value.trim() == "v1" {
             return Err(Error::at(
                 Span::line(filename, 1),
@@ -52,40 +44,27 @@ fn check_syntax_line(filename: &str, source: &str) -> Result<(), Error> {
 /// Evaluates `source` (named `filename` in errors) and returns its plan.
 pub fn evaluate(filename: &str, source: &str, opts: &EvalOptions) -> Result<Plan, Error> {
     check_syntax_line(filename, source)?;
-    let ast =
-        AstModule::parse(filename, source.to_owned(), &dialect()).map_err(Error::from_starlark)?;
+    let ast = AstModule::parse(filename, source.to_owned(), &dialect()).map_err(Error::from_starlark)?;
     let globals = GlobalsBuilder::standard().with(builtins::globals).build();
     let target = opts.target.as_deref().unwrap_or(DEFAULT_TARGET);
     let store = Store::default();
     Module::with_temp_heap(|module| {
         let mut eval = Evaluator::new(&module);
         eval.extra = Some(&store);
-        eval.eval_module(ast, &globals)
-            .map_err(Error::from_starlark)?;
+        eval.eval_module(ast, &globals).map_err(Error::from_starlark)?;
         let Some(function) = module.get(target) else {
             let mut targets: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
             targets.sort();
             return Err(Error::nowhere(format!(
                 "{filename} has no function {target}(); it defines: {}",
-                if targets.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    targets.join(", ")
-                }
+                if targets.is_empty() { "nothing".to_owned() } else { targets.join(", ") }
             )));
         };
-        eval.eval_function(function, &[], &[])
-            .map_err(Error::from_starlark)?;
+        eval.eval_function(function, &[], &[]).map_err(Error::from_starlark)?;
         Ok(())
     })?;
     let base = store.base.into_inner().ok_or_else(|| {
-        Error::nowhere(format!(
-            "{target}() never calls base(); expected base(image=\"aiges_cpu\") or similar"
-        ))
+        Error::nowhere(format!("{target}() never calls base(); expected base(image=\"aiges_cpu\") or similar"))
     })?;
-    Ok(Plan {
-        target: target.to_owned(),
-        base,
-        steps: store.steps.into_inner(),
-    })
+    Ok(Plan { target: target.to_owned(), base, steps: store.steps.into_inner() })
 }

@@ -33,13 +33,7 @@ impl Span {
 
     /// A span covering one whole line, for errors found before parsing.
     pub fn line(file: &str, line: u32) -> Self {
-        Self {
-            file: file.to_owned(),
-            line,
-            column: 1,
-            end_line: line,
-            end_column: 1,
-        }
+        Self { file: file.to_owned(), line, column: 1, end_line: line, end_column: 1 }
     }
 }
 

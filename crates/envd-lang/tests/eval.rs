@@ -23,12 +23,7 @@ fn base_and_run_become_a_plan_with_spans() {
     assert_eq!(plan.base.image, BaseImage::Reference("alpine:3.20".into()));
     assert_eq!((plan.base.span.line, plan.base.span.column), (3, 5));
     assert_eq!(plan.steps.len(), 1);
-    assert_eq!(
-        plan.steps[0].kind,
-        StepKind::Run {
-            commands: vec!["echo hi > /hi".into(), "true".into()]
-        }
-    );
+    assert_eq!(plan.steps[0].kind, StepKind::Run { commands: vec!["echo hi > /hi".into(), "true".into()] });
     assert_eq!(plan.steps[0].span.line, 4);
     assert_eq!(plan.steps[0].span.file, "build.envd");
 }
@@ -41,12 +36,7 @@ fn helpers_and_loops_work_and_spans_name_the_inner_call() {
     .unwrap();
     assert_eq!(plan.base.image, BaseImage::AigesGpu);
     assert_eq!(plan.steps.len(), 2);
-    assert_eq!(
-        plan.steps[1].kind,
-        StepKind::Run {
-            commands: vec!["echo 1".into()]
-        }
-    );
+    assert_eq!(plan.steps[1].kind, StepKind::Run { commands: vec!["echo 1".into()] });
     assert_eq!(plan.steps[1].span.line, 3);
 }
 
@@ -61,10 +51,7 @@ fn a_syntax_error_names_its_line() {
 fn an_unknown_function_suggests_the_close_one() {
     let (line, msg) = err("def build():\n    base(image=\"x\")\n    runn(commands=[\"a\"])\n");
     assert_eq!(line, Some(3));
-    assert!(
-        msg.contains("runn") && msg.contains("did you mean `run`?"),
-        "{msg}"
-    );
+    assert!(msg.contains("runn") && msg.contains("did you mean `run`?"), "{msg}");
 }
 
 #[test]
@@ -84,10 +71,7 @@ fn a_missing_build_function_lists_what_exists() {
 #[test]
 fn a_build_without_base_is_an_error() {
     let (_, msg) = err("def build():\n    run(commands=[\"true\"])\n");
-    assert_eq!(
-        msg,
-        "build() never calls base(); expected base(image=\"aiges_cpu\") or similar"
-    );
+    assert_eq!(msg, "build() never calls base(); expected base(image=\"aiges_cpu\") or similar");
 }
 
 #[test]
@@ -97,10 +81,7 @@ fn wrong_types_and_empty_lists_are_errors_at_the_call() {
     assert!(msg.contains("commands"), "{msg}");
     let (line, msg) = err("def build():\n    base(image=\"a\")\n    run(commands=[])\n");
     assert_eq!(line, Some(3));
-    assert_eq!(
-        msg,
-        "run(commands=) is empty; expected at least one command"
-    );
+    assert_eq!(msg, "run(commands=) is empty; expected at least one command");
 }
 
 #[test]

@@ -23,25 +23,13 @@ pub struct SourceMap {
 
 impl SourceMap {
     /// A source map for `filename` holding `data`.
-    pub fn new(
-        filename: impl Into<String>,
-        data: impl Into<Vec<u8>>,
-        language: impl Into<String>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            filename: filename.into(),
-            data: data.into(),
-            language: language.into(),
-        })
+    pub fn new(filename: impl Into<String>, data: impl Into<Vec<u8>>, language: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self { filename: filename.into(), data: data.into(), language: language.into() })
     }
 
     /// A location in this file covering lines `start..=end` (1-based).
     pub fn location(self: &Arc<Self>, start_line: u32, end_line: u32) -> SourceLocation {
-        SourceLocation {
-            map: Arc::clone(self),
-            start_line,
-            end_line,
-        }
+        SourceLocation { map: Arc::clone(self), start_line, end_line }
     }
 }
 
@@ -96,8 +84,7 @@ impl Constraints {
 
     /// The op metadata BuildKit reads, with the op's own caps merged in.
     pub(crate) fn metadata(&self, op_caps: &[&'static str]) -> pb::OpMetadata {
-        let mut caps: BTreeMap<String, bool> =
-            op_caps.iter().map(|c| ((*c).to_owned(), true)).collect();
+        let mut caps: BTreeMap<String, bool> = op_caps.iter().map(|c| ((*c).to_owned(), true)).collect();
         if !self.description.is_empty() {
             caps.insert(crate::caps::META_DESCRIPTION.to_owned(), true);
         }

@@ -90,21 +90,12 @@ pub enum Mount {
 impl Mount {
     /// A read-only bind of `source` at `dest`.
     pub fn readonly(dest: impl Into<String>, source: State) -> Self {
-        Self::Bind {
-            dest: dest.into(),
-            source,
-            selector: String::new(),
-            readonly: true,
-        }
+        Self::Bind { dest: dest.into(), source, selector: String::new(), readonly: true }
     }
 
     /// A cache mount.
     pub fn cache(dest: impl Into<String>, id: impl Into<String>, sharing: CacheSharing) -> Self {
-        Self::Cache {
-            dest: dest.into(),
-            id: id.into(),
-            sharing,
-        }
+        Self::Cache { dest: dest.into(), id: id.into(), sharing }
     }
 
     /// The mount point.
@@ -125,13 +116,7 @@ impl Mount {
     }
 
     fn has_output(&self) -> bool {
-        matches!(
-            self,
-            Self::Bind {
-                readonly: false,
-                ..
-            }
-        )
+        matches!(self, Self::Bind { readonly: false, .. })
     }
 }
 
@@ -213,23 +198,14 @@ impl Exec {
     /// point, in mount order.
     pub fn outputs(self) -> (State, Vec<(String, State)>) {
         let base = self.base.clone();
-        let writable: Vec<String> = self
-            .mounts
-            .iter()
-            .filter(|m| m.has_output())
-            .map(|m| m.dest().to_owned())
-            .collect();
+        let writable: Vec<String> =
+            self.mounts.iter().filter(|m| m.has_output()).map(|m| m.dest().to_owned()).collect();
         let op: Arc<dyn Vertex> = Arc::new(ExecOp::from(self));
         let root = base.with_output(Some(Output::new(Arc::clone(&op), 0)));
         let mounts = writable
             .into_iter()
             .enumerate()
-            .map(|(i, dest)| {
-                (
-                    dest,
-                    State::scratch().with_output(Some(Output::new(Arc::clone(&op), i as i64 + 1))),
-                )
-            })
+            .map(|(i, dest)| (dest, State::scratch().with_output(Some(Output::new(Arc::clone(&op), i as i64 + 1)))))
             .collect();
         (root, mounts)
     }
@@ -251,11 +227,7 @@ impl From<Exec> for ExecOp {
         let meta = pb::Meta {
             args: e.args,
             env: e.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            cwd: if e.cwd.is_empty() {
-                "/".to_owned()
-            } else {
-                e.cwd
-            },
+            cwd: if e.cwd.is_empty() { "/".to_owned() } else { e.cwd },
             user: e.user,
             ..Default::default()
         };
@@ -272,11 +244,7 @@ impl From<Exec> for ExecOp {
 
 impl Vertex for ExecOp {
     fn inputs(&self) -> Vec<Output> {
-        self.root
-            .iter()
-            .chain(self.mounts.iter().filter_map(Mount::source))
-            .cloned()
-            .collect()
+        self.root.iter().chain(self.mounts.iter().filter_map(Mount::source)).cloned().collect()
     }
 
     fn validate(&self) -> Result<()> {
@@ -294,9 +262,7 @@ impl Vertex for ExecOp {
                 return invalid(format!("mount point {dest:?} is used twice"));
             }
             match m {
-                Mount::Cache { id, .. } if id.is_empty() => {
-                    return invalid(format!("cache mount at {dest} has no id"))
-                }
+                Mount::Cache { id, .. } if id.is_empty() => return invalid(format!("cache mount at {dest} has no id")),
                 Mount::Secret { id, .. } if id.is_empty() => {
                     return invalid(format!("secret mount at {dest} has no id"))
                 }
@@ -317,26 +283,13 @@ impl Vertex for ExecOp {
             }
         };
 
-        let mut mounts = vec![pb::Mount {
-            input: next(self.root.is_some()),
-            dest: "/".to_owned(),
-            output: 0,
-            ..Default::default()
-        }];
+        let mut mounts =
+            vec![pb::Mount { input: next(self.root.is_some()), dest: "/".to_owned(), output: 0, ..Default::default() }];
         let mut outputs = 1;
         for m in &self.mounts {
-            let mut pm = pb::Mount {
-                dest: m.dest().to_owned(),
-                output: -1,
-                ..Default::default()
-            };
+            let mut pm = pb::Mount { dest: m.dest().to_owned(), output: -1, ..Default::default() };
             match m {
-                Mount::Bind {
-                    source,
-                    selector,
-                    readonly,
-                    ..
-                } => {
+                Mount::Bind { source, selector, readonly, .. } => {
                     used.push(caps::EXEC_MOUNT_BIND);
                     pm.input = next(source.output().is_some());
                     pm.mount_type = pb::MountType::Bind as i32;
@@ -354,10 +307,7 @@ impl Vertex for ExecOp {
                     used.extend([caps::EXEC_MOUNT_CACHE, caps::EXEC_MOUNT_CACHE_SHARING]);
                     pm.input = -1;
                     pm.mount_type = pb::MountType::Cache as i32;
-                    pm.cache_opt = Some(pb::CacheOpt {
-                        id: id.clone(),
-                        sharing: sharing.to_pb() as i32,
-                    });
+                    pm.cache_opt = Some(pb::CacheOpt { id: id.clone(), sharing: sharing.to_pb() as i32 });
                 }
                 Mount::Tmpfs { size, .. } => {
                     used.push(caps::EXEC_MOUNT_TMPFS);
@@ -365,24 +315,12 @@ impl Vertex for ExecOp {
                     pm.mount_type = pb::MountType::Tmpfs as i32;
                     pm.tmpfs_opt = Some(pb::TmpfsOpt { size: *size });
                 }
-                Mount::Secret {
-                    id,
-                    uid,
-                    gid,
-                    mode,
-                    optional,
-                    ..
-                } => {
+                Mount::Secret { id, uid, gid, mode, optional, .. } => {
                     used.push(caps::EXEC_MOUNT_SECRET);
                     pm.input = -1;
                     pm.mount_type = pb::MountType::Secret as i32;
-                    pm.secret_opt = Some(pb::SecretOpt {
-                        id: id.clone(),
-                        uid: *uid,
-                        gid: *gid,
-                        mode: *mode,
-                        optional: *optional,
-                    });
+                    pm.secret_opt =
+                        Some(pb::SecretOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional });
                 }
             }
             mounts.push(pm);

@@ -22,20 +22,11 @@ impl ChownOpt {
         let (user, group) = match self {
             Self::Id(u, g) => (User::ById(*u), User::ById(*g)),
             Self::Name(u, g) => (
-                User::ByName(pb::NamedUserOpt {
-                    name: u.clone(),
-                    input: -1,
-                }),
-                User::ByName(pb::NamedUserOpt {
-                    name: g.clone(),
-                    input: -1,
-                }),
+                User::ByName(pb::NamedUserOpt { name: u.clone(), input: -1 }),
+                User::ByName(pb::NamedUserOpt { name: g.clone(), input: -1 }),
             ),
         };
-        pb::ChownOpt {
-            user: Some(pb::UserOpt { user: Some(user) }),
-            group: Some(pb::UserOpt { user: Some(group) }),
-        }
+        pb::ChownOpt { user: Some(pb::UserOpt { user: Some(user) }), group: Some(pb::UserOpt { user: Some(group) }) }
     }
 }
 
@@ -75,11 +66,7 @@ pub struct MkdirOptions {
 
 impl Default for MkdirOptions {
     fn default() -> Self {
-        Self {
-            mode: 0o755,
-            make_parents: true,
-            owner: None,
-        }
+        Self { mode: 0o755, make_parents: true, owner: None }
     }
 }
 
@@ -94,10 +81,7 @@ pub struct MkfileOptions {
 
 impl Default for MkfileOptions {
     fn default() -> Self {
-        Self {
-            mode: 0o644,
-            owner: None,
-        }
+        Self { mode: 0o644, owner: None }
     }
 }
 
@@ -135,35 +119,18 @@ pub enum FileAction {
 
 impl FileAction {
     /// A copy with default options plus `create_dest_path`.
-    pub fn copy(
-        from: &State,
-        src: impl Into<String>,
-        dest: impl Into<String>,
-        opts: CopyOptions,
-    ) -> Self {
-        Self::Copy {
-            from: from.clone(),
-            src: src.into(),
-            dest: dest.into(),
-            opts,
-        }
+    pub fn copy(from: &State, src: impl Into<String>, dest: impl Into<String>, opts: CopyOptions) -> Self {
+        Self::Copy { from: from.clone(), src: src.into(), dest: dest.into(), opts }
     }
 
     /// A mkdir with default options (0755, parents).
     pub fn mkdir(path: impl Into<String>) -> Self {
-        Self::Mkdir {
-            path: path.into(),
-            opts: MkdirOptions::default(),
-        }
+        Self::Mkdir { path: path.into(), opts: MkdirOptions::default() }
     }
 
     /// A mkfile with default options (0644).
     pub fn mkfile(path: impl Into<String>, data: impl Into<Vec<u8>>, mode: u32) -> Self {
-        Self::Mkfile {
-            path: path.into(),
-            data: data.into(),
-            opts: MkfileOptions { mode, owner: None },
-        }
+        Self::Mkfile { path: path.into(), data: data.into(), opts: MkfileOptions { mode, owner: None } }
     }
 
     fn secondary(&self) -> Option<&Output> {
@@ -192,12 +159,8 @@ pub(crate) struct FileOp {
 
 impl FileOp {
     pub(crate) fn apply(base: &State, actions: Vec<FileAction>, constraints: Constraints) -> State {
-        let op = Self {
-            base: base.output().cloned(),
-            actions,
-            platform: base.platform().map(|p| p.to_pb()),
-            constraints,
-        };
+        let op =
+            Self { base: base.output().cloned(), actions, platform: base.platform().map(|p| p.to_pb()), constraints };
         base.with_output(Some(Output::new(Arc::new(op), 0)))
     }
 }
@@ -208,26 +171,16 @@ fn owner(o: &Option<ChownOpt>) -> Option<pb::ChownOpt> {
 
 impl Vertex for FileOp {
     fn inputs(&self) -> Vec<Output> {
-        self.base
-            .iter()
-            .chain(self.actions.iter().filter_map(FileAction::secondary))
-            .cloned()
-            .collect()
+        self.base.iter().chain(self.actions.iter().filter_map(FileAction::secondary)).cloned().collect()
     }
 
     fn validate(&self) -> Result<()> {
         if self.actions.is_empty() {
-            return Err(Error::Invalid {
-                op: "file",
-                reason: "no actions".into(),
-            });
+            return Err(Error::Invalid { op: "file", reason: "no actions".into() });
         }
         for a in &self.actions {
             if !a.path().starts_with('/') {
-                return Err(Error::Invalid {
-                    op: "file",
-                    reason: format!("path {:?} is not absolute", a.path()),
-                });
+                return Err(Error::Invalid { op: "file", reason: format!("path {:?} is not absolute", a.path()) });
             }
         }
         Ok(())
@@ -239,20 +192,14 @@ impl Vertex for FileOp {
         let mut op_inputs = Vec::new();
         let mut resolved = inputs.iter();
         let base_index = match self.base {
-            Some(_) => input_index(
-                &mut op_inputs,
-                resolved.next().expect("base input resolved"),
-            ),
+            Some(_) => input_index(&mut op_inputs, resolved.next().expect("base input resolved")),
             None => -1,
         };
         let secondaries: Vec<i64> = self
             .actions
             .iter()
             .map(|a| match a.secondary() {
-                Some(_) => input_index(
-                    &mut op_inputs,
-                    resolved.next().expect("copy input resolved"),
-                ),
+                Some(_) => input_index(&mut op_inputs, resolved.next().expect("copy input resolved")),
                 None => -1,
             })
             .collect();
@@ -265,9 +212,7 @@ impl Vertex for FileOp {
             .map(|(i, a)| {
                 use pb::file_action::Action;
                 let action = match a {
-                    FileAction::Copy {
-                        src, dest, opts, ..
-                    } => Action::Copy(pb::FileActionCopy {
+                    FileAction::Copy { src, dest, opts, .. } => Action::Copy(pb::FileActionCopy {
                         src: src.clone(),
                         dest: dest.clone(),
                         owner: owner(&opts.owner),
@@ -289,15 +234,13 @@ impl Vertex for FileOp {
                         owner: owner(&opts.owner),
                         timestamp: -1,
                     }),
-                    FileAction::Mkfile { path, data, opts } => {
-                        Action::Mkfile(pb::FileActionMkFile {
-                            path: path.clone(),
-                            mode: opts.mode as i32,
-                            data: data.clone(),
-                            owner: owner(&opts.owner),
-                            timestamp: -1,
-                        })
-                    }
+                    FileAction::Mkfile { path, data, opts } => Action::Mkfile(pb::FileActionMkFile {
+                        path: path.clone(),
+                        mode: opts.mode as i32,
+                        data: data.clone(),
+                        owner: owner(&opts.owner),
+                        timestamp: -1,
+                    }),
                 };
                 pb::FileAction {
                     input: if i == 0 { base_index } else { n + i as i64 - 1 },

@@ -31,7 +31,7 @@ pub use bollard_buildkit_proto::pb;
 pub use constraints::{Constraints, SourceLocation, SourceMap};
 pub use exec::{CacheSharing, Exec, Mount, NetMode};
 pub use file::{ChownOpt, CopyOptions, FileAction, MkdirOptions, MkfileOptions};
-pub use marshal::{digest_of, Marshalled};
+pub use marshal::{digest_of, encode_op, Marshalled};
 pub use merge::{diff, merge};
 pub use source::{Image, Local, ResolveMode};
 pub use state::{Platform, State};

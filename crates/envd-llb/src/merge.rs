@@ -17,22 +17,12 @@ use crate::{caps, pb, Error, Result};
 pub fn merge(states: &[State], constraints: Constraints) -> State {
     let inputs = states.iter().filter_map(|s| s.output().cloned()).collect();
     let first = states.first().cloned().unwrap_or_default();
-    first.with_output(Some(Output::new(
-        Arc::new(MergeOp {
-            inputs,
-            constraints,
-        }),
-        0,
-    )))
+    first.with_output(Some(Output::new(Arc::new(MergeOp { inputs, constraints }), 0)))
 }
 
 /// What `upper` adds to `lower`, as a state of its own.
 pub fn diff(lower: &State, upper: &State, constraints: Constraints) -> State {
-    let op = DiffOp {
-        lower: lower.output().cloned(),
-        upper: upper.output().cloned(),
-        constraints,
-    };
+    let op = DiffOp { lower: lower.output().cloned(), upper: upper.output().cloned(), constraints };
     upper.with_output(Some(Output::new(Arc::new(op), 0)))
 }
 
@@ -49,10 +39,7 @@ impl Vertex for MergeOp {
 
     fn validate(&self) -> Result<()> {
         if self.inputs.len() < 2 {
-            return Err(Error::Invalid {
-                op: "merge",
-                reason: "needs at least two non-scratch inputs".into(),
-            });
+            return Err(Error::Invalid { op: "merge", reason: "needs at least two non-scratch inputs".into() });
         }
         Ok(())
     }
@@ -60,14 +47,10 @@ impl Vertex for MergeOp {
     fn marshal(&self, inputs: &[pb::Input]) -> Result<(pb::Op, Vec<&'static str>)> {
         // Unlike other ops, a merge lists a repeated input each time: the
         // order of layers is the meaning of the op.
-        let merge_inputs = (0..inputs.len() as i64)
-            .map(|input| pb::MergeInput { input })
-            .collect();
+        let merge_inputs = (0..inputs.len() as i64).map(|input| pb::MergeInput { input }).collect();
         let op = pb::Op {
             inputs: inputs.to_vec(),
-            op: Some(pb::op::Op::Merge(pb::MergeOp {
-                inputs: merge_inputs,
-            })),
+            op: Some(pb::op::Op::Merge(pb::MergeOp { inputs: merge_inputs })),
             ..Default::default()
         };
         Ok((op, vec![caps::MERGE_OP]))
@@ -87,11 +70,7 @@ struct DiffOp {
 
 impl Vertex for DiffOp {
     fn inputs(&self) -> Vec<Output> {
-        self.lower
-            .iter()
-            .chain(self.upper.iter())
-            .cloned()
-            .collect()
+        self.lower.iter().chain(self.upper.iter()).cloned().collect()
     }
 
     fn validate(&self) -> Result<()> {
@@ -102,10 +81,7 @@ impl Vertex for DiffOp {
         let mut op_inputs = Vec::new();
         let mut resolved = inputs.iter();
         let mut index = |present: bool| match present {
-            true => input_index(
-                &mut op_inputs,
-                resolved.next().expect("diff input resolved"),
-            ),
+            true => input_index(&mut op_inputs, resolved.next().expect("diff input resolved")),
             false => -1,
         };
         let lower = index(self.lower.is_some());

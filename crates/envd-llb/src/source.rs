@@ -93,10 +93,7 @@ impl Vertex for Image {
 
     fn validate(&self) -> Result<()> {
         if self.reference.is_empty() {
-            return Err(crate::Error::Invalid {
-                op: "image source",
-                reason: "empty reference".into(),
-            });
+            return Err(crate::Error::Invalid { op: "image source", reason: "empty reference".into() });
         }
         Ok(())
     }
@@ -105,10 +102,7 @@ impl Vertex for Image {
         let mut attrs = BTreeMap::new();
         let mut used = vec![caps::SOURCE_IMAGE];
         if self.resolve_mode != ResolveMode::Default {
-            attrs.insert(
-                "image.resolvemode".to_owned(),
-                self.resolve_mode.as_str().to_owned(),
-            );
+            attrs.insert("image.resolvemode".to_owned(), self.resolve_mode.as_str().to_owned());
             used.push(caps::SOURCE_IMAGE_RESOLVE_MODE);
         }
         let op = pb::Op {
@@ -138,8 +132,7 @@ pub fn normalize_reference(reference: &str) -> String {
     let last = name.rsplit('/').next().unwrap_or(name);
     let has_tag = last.contains(':');
     let first = name.split('/').next().unwrap_or(name);
-    let has_domain =
-        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_domain = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let mut out = String::new();
     if !has_domain {
         out.push_str("docker.io/");
@@ -245,10 +238,7 @@ impl Vertex for Local {
 
     fn validate(&self) -> Result<()> {
         if self.name.is_empty() {
-            return Err(crate::Error::Invalid {
-                op: "local source",
-                reason: "empty name".into(),
-            });
+            return Err(crate::Error::Invalid { op: "local source", reason: "empty name".into() });
         }
         Ok(())
     }
@@ -265,24 +255,15 @@ impl Vertex for Local {
             used.push(caps::SOURCE_LOCAL_SHARED_KEY_HINT);
         }
         if !self.include_patterns.is_empty() {
-            attrs.insert(
-                "local.includepattern".to_owned(),
-                json_list(&self.include_patterns),
-            );
+            attrs.insert("local.includepattern".to_owned(), json_list(&self.include_patterns));
             used.push(caps::SOURCE_LOCAL_INCLUDE_PATTERNS);
         }
         if !self.exclude_patterns.is_empty() {
-            attrs.insert(
-                "local.excludepatterns".to_owned(),
-                json_list(&self.exclude_patterns),
-            );
+            attrs.insert("local.excludepatterns".to_owned(), json_list(&self.exclude_patterns));
             used.push(caps::SOURCE_LOCAL_EXCLUDE_PATTERNS);
         }
         if !self.follow_paths.is_empty() {
-            attrs.insert(
-                "local.followpaths".to_owned(),
-                json_list(&self.follow_paths),
-            );
+            attrs.insert("local.followpaths".to_owned(), json_list(&self.follow_paths));
             used.push(caps::SOURCE_LOCAL_FOLLOW_PATHS);
         }
         if let Some(d) = &self.differ {
@@ -290,10 +271,7 @@ impl Vertex for Local {
             used.push(caps::SOURCE_LOCAL_DIFFER);
         }
         let op = pb::Op {
-            op: Some(pb::op::Op::Source(pb::SourceOp {
-                identifier: format!("local://{}", self.name),
-                attrs,
-            })),
+            op: Some(pb::op::Op::Source(pb::SourceOp { identifier: format!("local://{}", self.name), attrs })),
             ..Default::default()
         };
         Ok((op, used))
@@ -312,14 +290,8 @@ mod tests {
     fn normalises_references_like_buildkit() {
         assert_eq!(n("alpine"), "docker.io/library/alpine:latest");
         assert_eq!(n("alpine:3.20"), "docker.io/library/alpine:3.20");
-        assert_eq!(
-            n("aiges/envd-frontend"),
-            "docker.io/aiges/envd-frontend:latest"
-        );
-        assert_eq!(
-            n("127.0.0.1:5000/aiges/base:1"),
-            "127.0.0.1:5000/aiges/base:1"
-        );
+        assert_eq!(n("aiges/envd-frontend"), "docker.io/aiges/envd-frontend:latest");
+        assert_eq!(n("127.0.0.1:5000/aiges/base:1"), "127.0.0.1:5000/aiges/base:1");
         assert_eq!(n("localhost/x"), "localhost/x:latest");
         assert_eq!(n("ghcr.io/a/b@sha256:ab"), "ghcr.io/a/b@sha256:ab");
         assert_eq!(n("127.0.0.1:5000/base"), "127.0.0.1:5000/base:latest");

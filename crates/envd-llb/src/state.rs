@@ -29,11 +29,7 @@ impl Platform {
         if parts.next().is_some() {
             return None;
         }
-        Some(Self {
-            os,
-            architecture,
-            variant,
-        })
+        Some(Self { os, architecture, variant })
     }
 
     /// The protocol form.
@@ -83,10 +79,7 @@ impl State {
     }
 
     pub(crate) fn from_output(output: Output) -> Self {
-        Self {
-            output: Some(output),
-            defaults: Arc::default(),
-        }
+        Self { output: Some(output), defaults: Arc::default() }
     }
 
     /// The op output this state stands for; `None` for scratch.
@@ -96,19 +89,13 @@ impl State {
 
     /// The same settings on another file system.
     pub(crate) fn with_output(&self, output: Option<Output>) -> Self {
-        Self {
-            output,
-            defaults: Arc::clone(&self.defaults),
-        }
+        Self { output, defaults: Arc::clone(&self.defaults) }
     }
 
     fn edit(&self, f: impl FnOnce(&mut ExecDefaults)) -> Self {
         let mut d = (*self.defaults).clone();
         f(&mut d);
-        Self {
-            output: self.output.clone(),
-            defaults: Arc::new(d),
-        }
+        Self { output: self.output.clone(), defaults: Arc::new(d) }
     }
 
     /// Sets (or replaces) an environment variable for later execs.

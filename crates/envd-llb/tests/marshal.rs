@@ -7,16 +7,7 @@ use prost::Message;
 
 /// The decoded ops of a definition, with their digests.
 fn ops(m: &Marshalled) -> Vec<(String, pb::Op)> {
-    m.definition
-        .def
-        .iter()
-        .map(|b| {
-            (
-                digest_of(b),
-                pb::Op::decode(b.as_slice()).expect("op decodes"),
-            )
-        })
-        .collect()
+    m.definition.def.iter().map(|b| (digest_of(b), pb::Op::decode(b.as_slice()).expect("op decodes"))).collect()
 }
 
 fn exec_of(op: &pb::Op) -> &pb::ExecOp {
@@ -27,27 +18,13 @@ fn exec_of(op: &pb::Op) -> &pb::ExecOp {
 }
 
 fn sample() -> State {
-    let base = Image::new("alpine:3.20")
-        .constraints(Constraints::named("base"))
-        .into_state();
-    let ctx = Local::new("context")
-        .session_id("s1")
-        .shared_key_hint("context")
-        .into_state();
+    let base = Image::new("alpine:3.20").constraints(Constraints::named("base")).into_state();
+    let ctx = Local::new("context").session_id("s1").shared_key_hint("context").into_state();
     base.add_env("A", "1")
         .dir("/work")
         .run(["sh", "-c", "echo hi"])
-        .mount(Mount::cache(
-            "/var/cache/apt",
-            "apt-cache",
-            CacheSharing::Locked,
-        ))
-        .mount(Mount::Bind {
-            dest: "/src".into(),
-            source: ctx,
-            selector: "sub".into(),
-            readonly: true,
-        })
+        .mount(Mount::cache("/var/cache/apt", "apt-cache", CacheSharing::Locked))
+        .mount(Mount::Bind { dest: "/src".into(), source: ctx, selector: "sub".into(), readonly: true })
         .constraints(Constraints::named("[1/1] run"))
         .root()
 }
@@ -67,10 +44,7 @@ fn ops_come_inputs_first_and_end_with_an_input_only_terminal() {
     assert_eq!(ops.len(), 4, "image, local, exec, terminal");
     for (i, (_, op)) in ops.iter().enumerate() {
         for input in &op.inputs {
-            let pos = ops
-                .iter()
-                .position(|(d, _)| *d == input.digest)
-                .expect("input is in the definition");
+            let pos = ops.iter().position(|(d, _)| *d == input.digest).expect("input is in the definition");
             assert!(pos < i, "input {} of op {i} comes after it", input.digest);
         }
     }
@@ -78,11 +52,7 @@ fn ops_come_inputs_first_and_end_with_an_input_only_terminal() {
     assert!(terminal.op.is_none());
     assert_eq!(terminal.inputs.len(), 1);
     assert_eq!(Some(&terminal.inputs[0].digest), m.root.as_ref());
-    assert_eq!(
-        m.definition.metadata.len(),
-        ops.len(),
-        "every op has metadata keyed by its digest"
-    );
+    assert_eq!(m.definition.metadata.len(), ops.len(), "every op has metadata keyed by its digest");
     for (d, _) in &ops {
         assert!(m.definition.metadata.contains_key(d));
     }
@@ -92,10 +62,7 @@ fn ops_come_inputs_first_and_end_with_an_input_only_terminal() {
 fn exec_carries_meta_and_mounts() {
     let m = sample().marshal().unwrap();
     let ops = ops(&m);
-    let (digest, op) = ops
-        .iter()
-        .find(|(_, o)| matches!(o.op, Some(Kind::Exec(_))))
-        .unwrap();
+    let (digest, op) = ops.iter().find(|(_, o)| matches!(o.op, Some(Kind::Exec(_)))).unwrap();
     let e = exec_of(op);
     let meta = e.meta.as_ref().unwrap();
     assert_eq!(meta.args, ["sh", "-c", "echo hi"]);
@@ -115,17 +82,10 @@ fn exec_carries_meta_and_mounts() {
     assert_eq!(bind.selector, "sub");
     let md = &m.definition.metadata[digest];
     assert_eq!(md.description["llb.customname"], "[1/1] run");
-    for cap in [
-        "exec.meta.base",
-        "exec.mount.cache",
-        "exec.mount.cache.sharing",
-        "exec.mount.bind",
-        "exec.mount.selector",
-    ] {
-        assert!(
-            md.caps.get(cap).copied().unwrap_or(false),
-            "cap {cap} recorded"
-        );
+    for cap in
+        ["exec.meta.base", "exec.mount.cache", "exec.mount.cache.sharing", "exec.mount.bind", "exec.mount.selector"]
+    {
+        assert!(md.caps.get(cap).copied().unwrap_or(false), "cap {cap} recorded");
     }
 }
 
@@ -139,10 +99,7 @@ fn sources_carry_identifier_and_attrs() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        sources[0].identifier,
-        "docker-image://docker.io/library/alpine:3.20"
-    );
+    assert_eq!(sources[0].identifier, "docker-image://docker.io/library/alpine:3.20");
     assert_eq!(sources[1].identifier, "local://context");
     assert_eq!(sources[1].attrs["local.session"], "s1");
     assert_eq!(sources[1].attrs["local.sharedkeyhint"], "context");
@@ -154,9 +111,7 @@ fn sources_carry_identifier_and_attrs() {
         .into_state()
         .marshal()
         .unwrap();
-    let Some(Kind::Source(s)) = &ops(&local)[0].1.op else {
-        panic!("source")
-    };
+    let Some(Kind::Source(s)) = &ops(&local)[0].1.op else { panic!("source") };
     assert_eq!(s.attrs["local.includepattern"], r#"["a","b/**"]"#);
     assert_eq!(s.attrs["local.excludepatterns"], r#"["*.pyc"]"#);
     assert_eq!(s.attrs["local.followpaths"], r#"["a"]"#);
@@ -165,22 +120,11 @@ fn sources_carry_identifier_and_attrs() {
 #[test]
 fn a_state_read_twice_is_one_op_and_one_input() {
     let base = Image::new("alpine").into_state();
-    let st = base
-        .run(["true"])
-        .mount(Mount::readonly("/again", base.clone()))
-        .root();
+    let st = base.run(["true"]).mount(Mount::readonly("/again", base.clone())).root();
     let m = st.marshal().unwrap();
     let ops = ops(&m);
-    assert_eq!(
-        ops.iter()
-            .filter(|(_, o)| matches!(o.op, Some(Kind::Source(_))))
-            .count(),
-        1
-    );
-    let (_, exec) = ops
-        .iter()
-        .find(|(_, o)| matches!(o.op, Some(Kind::Exec(_))))
-        .unwrap();
+    assert_eq!(ops.iter().filter(|(_, o)| matches!(o.op, Some(Kind::Source(_)))).count(), 1);
+    let (_, exec) = ops.iter().find(|(_, o)| matches!(o.op, Some(Kind::Exec(_)))).unwrap();
     assert_eq!(exec.inputs.len(), 1);
     assert_eq!(exec_of(exec).mounts[1].input, 0);
 }
@@ -190,53 +134,24 @@ fn writable_binds_tmpfs_and_secrets() {
     let base = Image::new("alpine").into_state();
     let (root, outs) = base
         .run(["true"])
-        .mount(Mount::Bind {
-            dest: "/out".into(),
-            source: State::scratch(),
-            selector: String::new(),
-            readonly: false,
-        })
-        .mount(Mount::Tmpfs {
-            dest: "/tmp".into(),
-            size: 0,
-        })
-        .mount(Mount::Secret {
-            dest: "/run/s".into(),
-            id: "tok".into(),
-            uid: 0,
-            gid: 0,
-            mode: 0o400,
-            optional: true,
-        })
+        .mount(Mount::Bind { dest: "/out".into(), source: State::scratch(), selector: String::new(), readonly: false })
+        .mount(Mount::Tmpfs { dest: "/tmp".into(), size: 0 })
+        .mount(Mount::Secret { dest: "/run/s".into(), id: "tok".into(), uid: 0, gid: 0, mode: 0o400, optional: true })
         .outputs();
     assert_eq!(outs.len(), 1);
     assert_eq!(outs[0].0, "/out");
-    let m = envd_llb::merge(&[root, outs[0].1.clone()], Constraints::default())
-        .marshal()
-        .unwrap();
+    let m = envd_llb::merge(&[root, outs[0].1.clone()], Constraints::default()).marshal().unwrap();
     let ops = ops(&m);
-    let (exec_digest, exec) = ops
-        .iter()
-        .find(|(_, o)| matches!(o.op, Some(Kind::Exec(_))))
-        .unwrap();
+    let (exec_digest, exec) = ops.iter().find(|(_, o)| matches!(o.op, Some(Kind::Exec(_)))).unwrap();
     let mounts = &exec_of(exec).mounts;
-    assert_eq!(
-        (mounts[1].input, mounts[1].output, mounts[1].readonly),
-        (-1, 1, false)
-    );
+    assert_eq!((mounts[1].input, mounts[1].output, mounts[1].readonly), (-1, 1, false));
     assert_eq!(mounts[2].mount_type, pb::MountType::Tmpfs as i32);
     assert_eq!(mounts[3].mount_type, pb::MountType::Secret as i32);
     assert_eq!(mounts[3].secret_opt.as_ref().unwrap().id, "tok");
-    let (_, merge) = ops
-        .iter()
-        .find(|(_, o)| matches!(o.op, Some(Kind::Merge(_))))
-        .unwrap();
+    let (_, merge) = ops.iter().find(|(_, o)| matches!(o.op, Some(Kind::Merge(_)))).unwrap();
     assert_eq!(merge.inputs.len(), 2);
     assert!(merge.inputs.iter().all(|i| i.digest == *exec_digest));
-    assert_eq!(
-        merge.inputs.iter().map(|i| i.index).collect::<Vec<_>>(),
-        [0, 1]
-    );
+    assert_eq!(merge.inputs.iter().map(|i| i.index).collect::<Vec<_>>(), [0, 1]);
 }
 
 #[test]
@@ -250,11 +165,7 @@ fn file_actions_chain_through_relative_inputs() {
                 &ctx,
                 "/pkg",
                 "/app/pkg",
-                CopyOptions {
-                    create_dest_path: true,
-                    allow_wildcard: true,
-                    ..Default::default()
-                },
+                CopyOptions { create_dest_path: true, allow_wildcard: true, ..Default::default() },
             ),
             FileAction::mkfile("/app/VERSION", "1\n", 0o600),
         ],
@@ -262,46 +173,23 @@ fn file_actions_chain_through_relative_inputs() {
     );
     let m = st.marshal().unwrap();
     let ops = ops(&m);
-    let (_, file) = ops
-        .iter()
-        .find(|(_, o)| matches!(o.op, Some(Kind::File(_))))
-        .unwrap();
-    let Some(Kind::File(f)) = &file.op else {
-        unreachable!()
-    };
+    let (_, file) = ops.iter().find(|(_, o)| matches!(o.op, Some(Kind::File(_)))).unwrap();
+    let Some(Kind::File(f)) = &file.op else { unreachable!() };
     assert_eq!(file.inputs.len(), 2);
-    let idx: Vec<(i64, i64, i64)> = f
-        .actions
-        .iter()
-        .map(|a| (a.input, a.secondary_input, a.output))
-        .collect();
+    let idx: Vec<(i64, i64, i64)> = f.actions.iter().map(|a| (a.input, a.secondary_input, a.output)).collect();
     assert_eq!(idx, [(0, -1, -1), (2, 1, -1), (3, -1, 0)]);
-    let Some(pb::file_action::Action::Copy(c)) = &f.actions[1].action else {
-        panic!("copy")
-    };
-    assert_eq!(
-        (c.mode, c.timestamp, c.create_dest_path, c.allow_wildcard),
-        (-1, -1, true, true)
-    );
-    let Some(pb::file_action::Action::Mkfile(mk)) = &f.actions[2].action else {
-        panic!("mkfile")
-    };
+    let Some(pb::file_action::Action::Copy(c)) = &f.actions[1].action else { panic!("copy") };
+    assert_eq!((c.mode, c.timestamp, c.create_dest_path, c.allow_wildcard), (-1, -1, true, true));
+    let Some(pb::file_action::Action::Mkfile(mk)) = &f.actions[2].action else { panic!("mkfile") };
     assert_eq!((mk.mode, mk.data.as_slice()), (0o600, b"1\n".as_slice()));
 }
 
 #[test]
 fn diff_of_scratch_lower() {
     let base = Image::new("alpine").into_state();
-    let m = envd_llb::diff(&State::scratch(), &base, Constraints::default())
-        .marshal()
-        .unwrap();
-    let (_, d) = ops(&m)
-        .into_iter()
-        .find(|(_, o)| matches!(o.op, Some(Kind::Diff(_))))
-        .unwrap();
-    let Some(Kind::Diff(d)) = d.op else {
-        unreachable!()
-    };
+    let m = envd_llb::diff(&State::scratch(), &base, Constraints::default()).marshal().unwrap();
+    let (_, d) = ops(&m).into_iter().find(|(_, o)| matches!(o.op, Some(Kind::Diff(_)))).unwrap();
+    let Some(Kind::Diff(d)) = d.op else { unreachable!() };
     assert_eq!((d.lower.unwrap().input, d.upper.unwrap().input), (-1, 0));
 }
 
@@ -311,11 +199,7 @@ fn locations_point_at_the_source_file() {
     let st = Image::new("alpine")
         .into_state()
         .run(["false"])
-        .constraints(
-            Constraints::named("run")
-                .with_location(map.location(2, 2))
-                .with_ignore_cache(true),
-        )
+        .constraints(Constraints::named("run").with_location(map.location(2, 2)).with_ignore_cache(true))
         .root();
     let m = st.marshal().unwrap();
     let src = m.definition.source.as_ref().expect("source info");
@@ -333,23 +217,12 @@ fn locations_point_at_the_source_file() {
 
 #[test]
 fn invalid_ops_are_refused_before_sending() {
-    let st = Image::new("alpine")
-        .into_state()
-        .run(["true"])
-        .mount(Mount::cache("rel", "id", CacheSharing::Shared))
-        .root();
+    let st =
+        Image::new("alpine").into_state().run(["true"]).mount(Mount::cache("rel", "id", CacheSharing::Shared)).root();
     let err = st.marshal().unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "invalid exec: mount point \"rel\" is not absolute"
-    );
+    assert_eq!(err.to_string(), "invalid exec: mount point \"rel\" is not absolute");
     let empty: Vec<String> = Vec::new();
-    let err = Image::new("alpine")
-        .into_state()
-        .run(empty)
-        .root()
-        .marshal()
-        .unwrap_err();
+    let err = Image::new("alpine").into_state().run(empty).root().marshal().unwrap_err();
     assert_eq!(err.to_string(), "invalid exec: no arguments");
 }
 
@@ -366,11 +239,7 @@ fn long_chains_marshal_without_recursion() {
 #[test]
 fn platform_is_set_on_ops() {
     let p = Platform::parse("linux/arm64/v8").unwrap();
-    let st = Image::new("alpine")
-        .platform(p.clone())
-        .into_state()
-        .run(["true"])
-        .root();
+    let st = Image::new("alpine").platform(p.clone()).into_state().run(["true"]).root();
     let m = st.marshal().unwrap();
     for (_, op) in ops(&m).iter().filter(|(_, o)| o.op.is_some()) {
         assert_eq!(op.platform.as_ref().unwrap().architecture, "arm64");
@@ -378,4 +247,19 @@ fn platform_is_set_on_ops() {
     }
     assert_eq!(p.to_string(), "linux/arm64/v8");
     assert!(Platform::parse("linux").is_none());
+}
+
+/// Regression: BuildKit re-encodes every op with protobuf-go and names the
+/// vertex by the digest of those bytes. prost wrote the `op` oneof before
+/// `platform`, so BuildKit's digest differed from ours, and a failing step
+/// lost its build.envd lines. The expected digest is the one BuildKit
+/// (dockerd 28.5.2) reported for this very op.
+#[test]
+fn op_digests_match_buildkits_re_encoding() {
+    let reference = "127.0.0.1:5000/aiges/base-cpu:bookworm@sha256:b0506b4fd5ccc06873528a7d7d1cfc633ae79daed7626fee777c59a4da7dda68";
+    let m = Image::new(reference).platform(Platform::parse("linux/amd64").unwrap()).into_state().marshal().unwrap();
+    assert_eq!(m.root.as_deref(), Some("sha256:f6977b85108405fb2fcd61bbaafa59c5a41c2b63b50d8fa58c7cc61b4feb0bb8"));
+    // The bytes still decode to the same op.
+    let op = pb::Op::decode(m.definition.def[0].as_slice()).unwrap();
+    assert_eq!(encode_op(&op), m.definition.def[0]);
 }

@@ -28,34 +28,26 @@ pub struct BaseChoice {
 
 /// The image reference a plan's base stands for, given the build args.
 pub fn base_reference(plan: &Plan, build_args: &BTreeMap<String, String>) -> BaseChoice {
-    let pick = |arg: &str, default: &str| {
-        build_args
-            .get(arg)
-            .cloned()
-            .unwrap_or_else(|| default.to_owned())
-    };
+    let pick = |arg: &str, default: &str| build_args.get(arg).cloned().unwrap_or_else(|| default.to_owned());
     match &plan.base.image {
-        BaseImage::AigesCpu => BaseChoice {
-            reference: pick(AIGES_CPU_IMAGE_ARG, AIGES_CPU_DEFAULT),
-            label: "aiges_cpu".into(),
-        },
-        BaseImage::AigesGpu => BaseChoice {
-            reference: pick(AIGES_GPU_IMAGE_ARG, AIGES_GPU_DEFAULT),
-            label: "aiges_gpu".into(),
-        },
-        BaseImage::Reference(r) => BaseChoice {
-            reference: r.clone(),
-            label: r.clone(),
-        },
+        BaseImage::AigesCpu => {
+            BaseChoice { reference: pick(AIGES_CPU_IMAGE_ARG, AIGES_CPU_DEFAULT), label: "aiges_cpu".into() }
+        }
+        BaseImage::AigesGpu => {
+            BaseChoice { reference: pick(AIGES_GPU_IMAGE_ARG, AIGES_GPU_DEFAULT), label: "aiges_gpu".into() }
+        }
+        BaseImage::Reference(r) => BaseChoice { reference: r.clone(), label: r.clone() },
     }
 }
 
 /// The base image as the first step, carrying its env, working directory
 /// and user into every later exec.
 pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {
-    let image = Image::new(&base.reference)
-        .platform(ctx.opts.platform.clone())
-        .constraints(ctx.step(1, &format!("base {}", base.reference), &plan.base.span));
+    let image = Image::new(&base.reference).platform(ctx.opts.platform.clone()).constraints(ctx.step(
+        1,
+        &format!("base {}", base.reference),
+        &plan.base.span,
+    ));
     let mut state = image.into_state();
     let cfg = &base.config;
     for (k, v) in cfg.env() {
@@ -63,10 +55,7 @@ pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {
     }
     if !cfg.env().iter().any(|(k, _)| k == "PATH") {
         // What a Dockerfile RUN gets on an image without PATH.
-        state = state.add_env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        );
+        state = state.add_env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     }
     if let Some(dir) = cfg.working_dir() {
         state = state.dir(dir);

@@ -12,8 +12,7 @@ pub struct ImageConfig(Value);
 impl ImageConfig {
     /// Parses a config as the registry serves it.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let v: Value = serde_json::from_slice(bytes)
-            .map_err(|e| format!("the base image config is not JSON: {e}"))?;
+        let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("the base image config is not JSON: {e}"))?;
         if !v.is_object() {
             return Err("the base image config is not a JSON object".into());
         }
@@ -62,18 +61,12 @@ impl ImageConfig {
 
     /// `config.WorkingDir`, if set.
     pub fn working_dir(&self) -> Option<&str> {
-        self.config()
-            .and_then(|c| c.get("WorkingDir"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+        self.config().and_then(|c| c.get("WorkingDir")).and_then(Value::as_str).filter(|s| !s.is_empty())
     }
 
     /// `config.User`, if set.
     pub fn user(&self) -> Option<&str> {
-        self.config()
-            .and_then(|c| c.get("User"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+        self.config().and_then(|c| c.get("User")).and_then(Value::as_str).filter(|s| !s.is_empty())
     }
 
     /// Sets `os`, `architecture` and `variant` (BuildKit's exporter needs
@@ -96,10 +89,7 @@ impl ImageConfig {
         if !labels.is_object() {
             *labels = json!({});
         }
-        labels
-            .as_object_mut()
-            .expect("just made an object")
-            .insert(key.into(), json!(value));
+        labels.as_object_mut().expect("just made an object").insert(key.into(), json!(value));
     }
 }
 

@@ -91,10 +91,7 @@ impl Ctx<'_> {
 
 /// Lowers `plan` onto `base`.
 pub fn lower(plan: &Plan, base: &ResolvedBase, opts: &LowerOptions) -> Result<Lowered, Error> {
-    let ctx = Ctx {
-        opts,
-        total: plan.steps.len() + 1,
-    };
+    let ctx = Ctx { opts, total: plan.steps.len() + 1 };
     let mut state = base::state(&ctx, plan, base);
     for (i, step) in plan.steps.iter().enumerate() {
         state = match &step.kind {

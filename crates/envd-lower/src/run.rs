@@ -18,8 +18,5 @@ pub(crate) fn script(commands: &[String]) -> String {
 
 pub(crate) fn lower(ctx: &Ctx, n: usize, state: &State, commands: &[String], span: &Span) -> State {
     let name = format!("run {}", commands.join(" && "));
-    state
-        .run(["/bin/sh", "-c", &script(commands)])
-        .constraints(ctx.step(n, &name, span))
-        .root()
+    state.run(["/bin/sh", "-c", &script(commands)]).constraints(ctx.step(n, &name, span)).root()
 }
