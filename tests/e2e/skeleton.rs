@@ -114,3 +114,18 @@ fn the_frontend_binary_is_static() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("not a dynamic executable") || text.contains("statically linked"), "ldd says: {text}");
 }
+
+#[test]
+fn bake_builds_the_hello_example() {
+    ensure_env();
+    let root = repo();
+    let out = std::process::Command::new("docker")
+        .args(["buildx", "bake", "--progress=plain", "-f", "examples/hello/docker-bake.hcl"])
+        .current_dir(&root)
+        .output()
+        .expect("docker runs");
+    assert!(out.status.success(), "bake failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let text = docker_ok(&["run", "--rm", "envd-demo/hello:bake", "cat", "/home/aiges/hello.txt"]);
+    assert!(text.starts_with("hello from build.envd\nPython 3."), "{text}");
+    docker_ok(&["image", "rm", "envd-demo/hello:bake"]);
+}
