@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 
-.PHONY: help demo test setup image unit e2e lint fmt
+.PHONY: help demo test setup image unit e2e lint fmt golden
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -28,6 +28,9 @@ unit: ## unit and in-process tests of every crate
 
 e2e: setup image ## end-to-end tests: real docker buildx builds through the frontend image
 	$(CARGO) test -p envd-e2e --locked -- --test-threads=2
+
+golden: ## regenerate the golden files (plans, LLB dumps); review the diff after
+	ENVD_UPDATE_GOLDEN=1 $(CARGO) test --workspace --exclude envd-e2e --locked golden
 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all --check

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use envd_gateway::{Client, Status};
+use envd_gateway::{Client, SourceRange, Status, Warning};
 use envd_lang::{EvalOptions, Span};
 use envd_llb::{Constraints, Local, SourceMap};
 use envd_lower::{ImageConfig, LlbCaps, LowerOptions, ResolvedBase};
@@ -52,14 +52,25 @@ pub struct Outcome {
 
 /// Runs the build described by `config` against `client`.
 pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Failure> {
-    let source = load_definition(config, client).await?;
+    let (source, source_digest) = load_definition(config, client).await?;
     let with_source =
         |message: String, span: Option<Span>| Failure { message, span, source: Some(source.clone()), upstream: None };
 
     let text = std::str::from_utf8(&source.data)
         .map_err(|_| with_source(format!("{} is not UTF-8 text", config.filename), None))?;
-    let opts = EvalOptions { target: config.target.clone() };
-    let plan = envd_lang::evaluate(&config.filename, text, &opts).map_err(|e| with_source(e.to_string(), e.span))?;
+    let opts =
+        EvalOptions { target: config.target.clone(), build_args: config.build_args.clone(), ..Default::default() };
+    let evaluated =
+        envd_lang::evaluate(&config.filename, text, &opts).map_err(|e| with_source(e.to_string(), e.span))?;
+    for w in &evaluated.warnings {
+        let warning = Warning {
+            digest: source_digest.clone(),
+            short: format!("{}: {}", w.span, w.message),
+            source: Some((source_info(&source), SourceRange { start: w.span.line, end: w.span.end_line })),
+        };
+        client.warn(warning).await?;
+    }
+    let plan = evaluated.plan;
 
     let choice = envd_lower::base_reference(&plan, &config.build_args);
     let reference = envd_llb::source::normalize_reference(&choice.reference);
@@ -101,7 +112,7 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
 /// Reads the build file from its local, the way the Dockerfile frontend
 /// reads a Dockerfile: only that file is transferred, with no content
 /// comparison, under the progress name buildx users know.
-async fn load_definition(config: &Config, client: &mut Client) -> Result<Arc<SourceMap>, Failure> {
+async fn load_definition(config: &Config, client: &mut Client) -> Result<(Arc<SourceMap>, String), Failure> {
     let local = Local::new(&config.definition_local)
         .session_id(&config.session_id)
         .shared_key_hint(&config.definition_local)
@@ -109,6 +120,7 @@ async fn load_definition(config: &Config, client: &mut Client) -> Result<Arc<Sou
         .differ("none")
         .constraints(Constraints::named(format!("[internal] load build definition from {}", config.filename)));
     let def = local.into_state().marshal().map_err(|e| Failure::plain(format!("internal error: {e}")))?;
+    let digest = def.root.clone().unwrap_or_default();
     let r = client.solve(def.definition, &[]).await?;
     let data = client.read_file(&r, &config.filename).await.map_err(|e| {
         Failure::plain(format!(
@@ -116,5 +128,15 @@ async fn load_definition(config: &Config, client: &mut Client) -> Result<Arc<Sou
             config.filename, config.definition_local
         ))
     })?;
-    Ok(SourceMap::new(&config.filename, data, LANGUAGE))
+    Ok((SourceMap::new(&config.filename, data, LANGUAGE), digest))
+}
+
+/// The build file as BuildKit's source info, for warnings.
+fn source_info(source: &SourceMap) -> envd_llb::pb::SourceInfo {
+    envd_llb::pb::SourceInfo {
+        filename: source.filename.clone(),
+        data: source.data.clone(),
+        language: source.language.clone(),
+        definition: None,
+    }
 }

@@ -28,7 +28,43 @@ impl Error {
         let message = e.without_diagnostic().to_string();
         // starlark prefixes some messages with their kind; keep the text
         // after it short and on one line.
-        let message = message.lines().next().unwrap_or_default().trim().to_owned();
-        Self { message, span }
+        let message = message.lines().next().unwrap_or_default().trim();
+        Self { message: explain(message), span }
     }
+}
+
+/// Rewords starlark's terse messages for limits and frozen values into
+/// sentences that say what to do.
+fn explain(message: &str) -> String {
+    if message == "Immutable" {
+        return "this value cannot be changed (build args and module-level values are read-only); copy it first, e.g. dict(args)".into();
+    }
+    if message.contains("call stack overflow") {
+        return format!(
+            "calls nest more than {} deep; build.envd must not recurse",
+            crate::eval::Limits::default().call_depth
+        );
+    }
+    if message.contains("Heap memory limit") {
+        return format!(
+            "evaluating build.envd used more than {} MiB of memory; it must describe a build, not compute one",
+            crate::eval::Limits::default().heap_bytes >> 20
+        );
+    }
+    if message.to_ascii_lowercase().contains("tick") {
+        return format!(
+            "evaluating build.envd took more than {} calls and loop iterations; look for a loop that does not end",
+            crate::eval::Limits::default().ticks
+        );
+    }
+    message.to_owned()
+}
+
+/// A non-fatal issue, shown by buildx as a warning with its line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// One sentence.
+    pub message: String,
+    /// Where.
+    pub span: Span,
 }

@@ -1,11 +1,16 @@
-//! Evaluation of a build.envd into a plan.
+//! Evaluation of a build.envd into a plan, sandboxed and bounded.
 
-use starlark::environment::{GlobalsBuilder, Module};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use starlark::environment::{GlobalsBuilder, LibraryExtension, Module};
 use starlark::eval::Evaluator;
 use starlark::syntax::{AstModule, Dialect};
+use starlark::values::dict::AllocDict;
+use starlark::PrintHandler;
 
 use crate::builtins;
-use crate::error::Error;
+use crate::error::{Error, Warning};
 use crate::plan::Plan;
 use crate::span::Span;
 use crate::store::Store;
@@ -13,14 +18,48 @@ use crate::store::Store;
 /// The function evaluated when no target is chosen.
 pub const DEFAULT_TARGET: &str = "build";
 
+/// Bounds on one evaluation, so that a hostile or buggy file ends in an
+/// error rather than a hang or an out-of-memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Function calls plus loop iterations.
+    pub ticks: u64,
+    /// Bytes of the Starlark heap.
+    pub heap_bytes: usize,
+    /// Nested calls. Starlark forbids recursion; this is what stops it.
+    pub call_depth: usize,
+    /// Steps in the plan.
+    pub steps: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { ticks: 1_000_000, heap_bytes: 64 << 20, call_depth: 64, steps: 10_000 }
+    }
+}
+
 /// How to evaluate.
 #[derive(Debug, Clone, Default)]
 pub struct EvalOptions {
     /// The function to evaluate; [`DEFAULT_TARGET`] when `None`.
     pub target: Option<String>,
+    /// `--build-arg`s, readable in build.envd as the dict `args`.
+    pub build_args: BTreeMap<String, String>,
+    /// Bounds; the defaults suit any real build.envd.
+    pub limits: Limits,
 }
 
-/// The v0 dialect: Python-like definitions, no `load()`.
+/// A plan and the warnings met on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluated {
+    /// The plan.
+    pub plan: Plan,
+    /// Non-fatal issues, in the order met.
+    pub warnings: Vec<Warning>,
+}
+
+/// The v0 dialect: Python-like definitions and top-level statements; no
+/// `load()` (a build.envd is self-contained), no type annotations.
 fn dialect() -> Dialect {
     Dialect { enable_load: false, enable_top_level_stmt: true, ..Dialect::Standard }
 }
@@ -41,30 +80,91 @@ fn check_syntax_line(filename: &str, source: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Evaluates `source` (named `filename` in errors) and returns its plan.
-pub fn evaluate(filename: &str, source: &str, opts: &EvalOptions) -> Result<Plan, Error> {
+/// `print()` output becomes warnings instead of going to a stream.
+#[derive(Default)]
+struct Prints(RefCell<Vec<String>>);
+
+impl PrintHandler for Prints {
+    fn println(&self, text: &str) -> starlark::Result<()> {
+        self.0.borrow_mut().push(text.to_owned());
+        Ok(())
+    }
+}
+
+/// Evaluates `source` (named `filename` in spans) and returns its plan.
+pub fn evaluate(filename: &str, source: &str, opts: &EvalOptions) -> Result<Evaluated, Error> {
     check_syntax_line(filename, source)?;
     let ast = AstModule::parse(filename, source.to_owned(), &dialect()).map_err(Error::from_starlark)?;
-    let globals = GlobalsBuilder::standard().with(builtins::globals).build();
+    let mut globals = GlobalsBuilder::extended_by(&[LibraryExtension::Print]).with(builtins::register);
+    globals.set("args", AllocDict(opts.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    let globals = globals.build();
     let target = opts.target.as_deref().unwrap_or(DEFAULT_TARGET);
     let store = Store::default();
+    let prints = Prints::default();
+    let limits = opts.limits;
     Module::with_temp_heap(|module| {
         let mut eval = Evaluator::new(&module);
         eval.extra = Some(&store);
+        eval.set_print_handler(&prints);
+        let limit = |e: anyhow::Error| Error::nowhere(format!("cannot set evaluation limits: {e}"));
+        eval.set_max_tick_count(limits.ticks).map_err(limit)?;
+        eval.set_max_heap_size(limits.heap_bytes).map_err(limit)?;
+        eval.set_max_callstack_size(limits.call_depth).map_err(limit)?;
         eval.eval_module(ast, &globals).map_err(Error::from_starlark)?;
-        let Some(function) = module.get(target) else {
-            let mut targets: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
+        let function = module.get(target).filter(|f| f.parameters_spec().is_some());
+        let Some(function) = function else {
+            let mut targets: Vec<String> = module
+                .names()
+                .filter(|n| {
+                    module
+                        .get(n.as_str())
+                        .and_then(|v| v.parameters_spec())
+                        .is_some_and(|p| p.can_fill_with_args(0, &[]))
+                })
+                .map(|n| n.as_str().to_owned())
+                .collect();
             targets.sort();
+            let list = if targets.is_empty() { "none".to_owned() } else { targets.join(", ") };
             return Err(Error::nowhere(format!(
-                "{filename} has no function {target}(); it defines: {}",
-                if targets.is_empty() { "nothing".to_owned() } else { targets.join(", ") }
+                "{filename} has no function {target}(); the functions that can be built are: {list}"
             )));
         };
+        if !function.parameters_spec().is_some_and(|p| p.can_fill_with_args(0, &[])) {
+            return Err(Error::nowhere(format!(
+                "{filename}'s {target}() takes parameters; a build target must take none"
+            )));
+        }
         eval.eval_function(function, &[], &[]).map_err(Error::from_starlark)?;
         Ok(())
     })?;
-    let base = store.base.into_inner().ok_or_else(|| {
+    let draft = store.0.into_inner();
+    if draft.steps.len() > limits.steps {
+        return Err(Error::nowhere(format!(
+            "{target}() asks for {} steps; the limit is {}",
+            draft.steps.len(),
+            limits.steps
+        )));
+    }
+    let base = draft.base.ok_or_else(|| {
         Error::nowhere(format!("{target}() never calls base(); expected base(image=\"aiges_cpu\") or similar"))
     })?;
-    Ok(Plan { target: target.to_owned(), base, steps: store.steps.into_inner() })
+    let mut warnings = draft.warnings;
+    warnings.extend(
+        prints
+            .0
+            .into_inner()
+            .into_iter()
+            .map(|text| Warning { message: format!("print: {text}"), span: Span::line(filename, 1) }),
+    );
+    let plan = Plan {
+        dialect: "v0",
+        target: target.to_owned(),
+        base,
+        cuda: draft.cuda,
+        steps: draft.steps,
+        pip_index: draft.pip_index,
+        conda_channel: draft.conda_channel,
+        image: draft.image,
+    };
+    Ok(Evaluated { plan, warnings })
 }

@@ -9,15 +9,24 @@
 //!
 //! Every error is an [`Error`] with a span when the mistake has a place in
 //! the file, so that the frontend can hand buildx the offending line.
+//! Evaluation is sandboxed (no file system, network or clock; no `load()`)
+//! and bounded in ticks, heap and call depth ([`Limits`]).
 
 mod builtins;
+mod condarc;
 mod error;
 mod eval;
+mod paths;
 mod plan;
 mod span;
 mod store;
 
-pub use error::Error;
-pub use eval::{evaluate, EvalOptions, DEFAULT_TARGET};
-pub use plan::{Base, BaseImage, Plan, Step, StepKind};
+pub use condarc::CondaRc;
+pub use error::{Error, Warning};
+pub use eval::{evaluate, EvalOptions, Evaluated, Limits, DEFAULT_TARGET};
+pub use paths::ContextPath;
+pub use plan::{Base, BaseImage, CondaChannel, Cuda, Expose, ImageEdits, PipIndex, Plan, Spanned, Step, StepKind};
 pub use span::Span;
+
+/// CUDA versions that have an AIGES GPU loader image.
+pub const KNOWN_CUDA: &[&str] = builtins::KNOWN_CUDA;

@@ -9,11 +9,29 @@ use std::cell::RefCell;
 
 use starlark::any::ProvidesStaticType;
 
-use crate::plan::{Base, Step};
+use crate::error::Warning;
+use crate::plan::{Base, CondaChannel, Cuda, ImageEdits, PipIndex, Step};
+use crate::span::Span;
 
 /// The plan under construction.
+#[derive(Debug, Default)]
+pub(crate) struct Draft {
+    pub(crate) base: Option<Base>,
+    pub(crate) cuda: Option<Cuda>,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) pip_index: Option<PipIndex>,
+    pub(crate) conda_channel: Option<CondaChannel>,
+    pub(crate) image: ImageEdits,
+    pub(crate) warnings: Vec<Warning>,
+}
+
+/// The draft behind a `RefCell`, as builtins only get `&self`.
 #[derive(Debug, Default, ProvidesStaticType)]
-pub(crate) struct Store {
-    pub(crate) base: RefCell<Option<Base>>,
-    pub(crate) steps: RefCell<Vec<Step>>,
+pub(crate) struct Store(pub(crate) RefCell<Draft>);
+
+impl Store {
+    /// Records a non-fatal issue at `span`.
+    pub(crate) fn warn(&self, span: &Span, message: impl Into<String>) {
+        self.0.borrow_mut().warnings.push(Warning { message: message.into(), span: span.clone() });
+    }
 }

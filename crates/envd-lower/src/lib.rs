@@ -95,7 +95,13 @@ pub fn lower(plan: &Plan, base: &ResolvedBase, opts: &LowerOptions) -> Result<Lo
     let mut state = base::state(&ctx, plan, base);
     for (i, step) in plan.steps.iter().enumerate() {
         state = match &step.kind {
-            StepKind::Run { commands } => run::lower(&ctx, i + 2, &state, commands, &step.span),
+            StepKind::Run { commands, mount_host: false } => run::lower(&ctx, i + 2, &state, commands, &step.span),
+            _ => {
+                return Err(Error {
+                    message: "this step is understood but cannot be built by this version of envd-frontend yet".into(),
+                    span: Some(step.span.clone()),
+                })
+            }
         };
     }
     let mut config = base.config.clone();

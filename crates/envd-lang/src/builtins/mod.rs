@@ -1,0 +1,94 @@
+//! The functions build.envd calls, one module per namespace.
+//!
+//! Each builtin validates its arguments, then pushes a plan node stamped
+//! with the span of the call into the [`Store`]. None does any work.
+//! Errors are `anyhow` errors: starlark attaches the call's span to them,
+//! so every message here says only what was expected.
+
+mod base;
+mod config;
+mod install;
+mod io;
+mod runtime;
+mod unsupported;
+
+pub(crate) use install::KNOWN_CUDA;
+
+use anyhow::bail;
+use starlark::environment::GlobalsBuilder;
+use starlark::eval::Evaluator;
+
+use crate::paths::ContextPath;
+use crate::span::Span;
+use crate::store::Store;
+
+/// Registers every builtin of the dialect.
+pub(crate) fn register(builder: &mut GlobalsBuilder) {
+    base::register(builder);
+    io::register_globals(builder);
+    unsupported::register_globals(builder);
+    builder.namespace("install", |b| {
+        install::register(b);
+        unsupported::register_install(b);
+    });
+    builder.namespace("io", |b| {
+        io::register(b);
+        unsupported::register_io(b);
+    });
+    builder.namespace("config", |b| {
+        config::register(b);
+        unsupported::register_config(b);
+    });
+    builder.namespace("runtime", |b| {
+        runtime::register(b);
+        unsupported::register_runtime(b);
+    });
+}
+
+/// The store of the running evaluation.
+pub(crate) fn store<'a>(eval: &'a Evaluator) -> &'a Store {
+    eval.extra.and_then(|e| e.downcast_ref::<Store>()).expect("evaluate() always installs the store")
+}
+
+/// The span of the build.envd call being evaluated.
+pub(crate) fn caller(eval: &Evaluator) -> Span {
+    eval.call_stack_top_location().map(|s| Span::from_file_span(&s)).unwrap_or_else(|| Span::line("build.envd", 1))
+}
+
+/// Checks a list of package names: none empty, none with white space
+/// inside (a common slip is `"numpy pandas"` as one name).
+pub(crate) fn package_names(call: &str, arg: &str, items: Vec<String>) -> anyhow::Result<Vec<String>> {
+    items
+        .into_iter()
+        .map(|raw| {
+            let name = raw.trim();
+            if name.is_empty() {
+                bail!("{call}({arg}=) has an empty package name; remove it or name the package");
+            }
+            if name.contains(char::is_whitespace) {
+                bail!("{call}({arg}=) has {raw:?}, which is several names in one string; write one name per item");
+            }
+            Ok(name.to_owned())
+        })
+        .collect()
+}
+
+/// Checks a path into the build context.
+pub(crate) fn context_path(call: &str, arg: &str, raw: &str) -> anyhow::Result<ContextPath> {
+    ContextPath::parse(raw).map_err(|why| anyhow::anyhow!("{call}({arg}=) {why}"))
+}
+
+/// Picks the one of an argument's spellings that was given. Using an
+/// alias is fine; giving two spellings is an error.
+pub(crate) fn one_of<T>(call: &str, given: Vec<(&str, Option<T>)>) -> anyhow::Result<Option<(String, T)>> {
+    let mut found: Option<(String, T)> = None;
+    for (name, value) in given {
+        if let Some(v) = value {
+            if let Some((first, _)) = &found {
+                bail!("{call}() got both {first}= and {name}=, which mean the same; keep one");
+            }
+            found = Some((name.to_owned(), v));
+        }
+    }
+    Ok(found)
+}
