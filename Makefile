@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 
-.PHONY: help demo test setup image unit e2e lint fmt golden
+.PHONY: help demo test setup image unit e2e lint fmt golden bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -31,6 +31,9 @@ e2e: setup image ## end-to-end tests: real docker buildx builds through the fron
 
 golden: ## regenerate the golden files (plans, LLB dumps); review the diff after
 	ENVD_UPDATE_GOLDEN=1 $(CARGO) test --workspace --exclude envd-e2e --locked golden
+
+bench: ## benchmarks (criterion, in process); not part of make test
+	$(CARGO) bench --workspace --exclude envd-e2e --locked
 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all --check

@@ -1,0 +1,65 @@
+//! build.envd's language through buildx: errors point at their line,
+//! warnings are shown, build args and targets steer the build.
+
+use envd_e2e::{cpu_base, docker_ok, ensure_env, Context};
+
+#[test]
+fn a_wrong_call_shows_its_line_and_a_suggestion() {
+    ensure_env();
+    let ctx = Context::new("lang-error");
+    ctx.write(
+        "build.envd",
+        &format!("def build():\n    base(image=\"{}\")\n    install.pythn_packages(name=[\"numpy\"])\n", cpu_base()),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("build.envd:3"), "{}", r.stderr);
+    assert!(r.stderr.contains(">>>     install.pythn_packages(name=[\"numpy\"])"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `python_packages`?"), "{}", r.stderr);
+}
+
+#[test]
+fn a_path_outside_the_context_is_refused_at_its_line() {
+    ensure_env();
+    let ctx = Context::new("lang-path");
+    ctx.write(
+        "build.envd",
+        &format!("def build():\n    base(image=\"{}\")\n\n    io.copy(src=\"../x\", dest=\"/x\")\n", cpu_base()),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("build.envd:4"), "{}", r.stderr);
+    assert!(r.stderr.contains("io.copy(src=) (\"../x\") leaves the build context"), "{}", r.stderr);
+}
+
+#[test]
+fn warnings_are_shown_by_buildx() {
+    ensure_env();
+    let ctx = Context::new("lang-warn");
+    ctx.write(
+        "build.envd",
+        &format!("def build():\n    base(image=\"{}\", os=\"ubuntu20.4\")\n    run(commands=[\"true\"])\n", cpu_base()),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("base(os=\"ubuntu20.4\") is read as \"ubuntu20.04\""), "{}", r.stderr);
+}
+
+#[test]
+fn build_args_and_targets_steer_the_build() {
+    ensure_env();
+    let ctx = Context::new("lang-args");
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def common(flavour):\n    base(image=\"{}\")\n    run(commands=[\"echo %s-%s > /flavour\" % (flavour, args.get(\"VERSION\", \"0\"))])\n\ndef build():\n    common(\"cpu\")\n\ndef gpu():\n    common(\"gpu\")\n",
+            cpu_base()
+        ),
+    );
+    let r = ctx.build_envd(&["--target", "gpu", "--build-arg", "VERSION=2.1"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(docker_ok(&["run", "--rm", &ctx.tag, "cat", "/flavour"]), "gpu-2.1\n");
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(docker_ok(&["run", "--rm", &ctx.tag, "cat", "/flavour"]), "cpu-0\n");
+}
