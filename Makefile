@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 
-.PHONY: help demo test setup image unit e2e lint fmt golden bench
+.PHONY: help demo test setup image unit e2e lint fmt golden bench fuzz fuzz-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -14,7 +14,7 @@ help: ## list the targets
 demo: setup image ## install what is missing, build the frontend image, build and run examples/hello
 	bash scripts/demo.sh
 
-test: lint unit e2e ## every test: formatting, clippy, unit and end-to-end
+test: lint unit fuzz-short e2e ## every test: formatting, clippy, unit, a short fuzz run and end-to-end
 
 setup: ## install and start dockerd, buildx and the registry; make the local base images
 	bash scripts/setup.sh all
@@ -31,6 +31,12 @@ e2e: setup image ## end-to-end tests: real docker buildx builds through the fron
 
 golden: ## regenerate the golden files (plans, LLB dumps); review the diff after
 	ENVD_UPDATE_GOLDEN=1 $(CARGO) test --workspace --exclude envd-e2e --locked golden
+
+fuzz: ## fuzz the build.envd evaluator for 10 minutes (FUZZ_SECONDS to change)
+	bash scripts/fuzz.sh $${FUZZ_SECONDS:-600}
+
+fuzz-short: ## fuzz the evaluator for 30 seconds (part of make test)
+	bash scripts/fuzz.sh 30
 
 bench: ## benchmarks (criterion, in process); not part of make test
 	$(CARGO) bench --workspace --exclude envd-e2e --locked

@@ -61,7 +61,7 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
     let opts =
         EvalOptions { target: config.target.clone(), build_args: config.build_args.clone(), ..Default::default() };
     let evaluated =
-        envd_lang::evaluate(&config.filename, text, &opts).map_err(|e| with_source(e.to_string(), e.span))?;
+        evaluate_isolated(&config.filename, text, opts).await.map_err(|e| with_source(e.to_string(), e.span))?;
     for w in &evaluated.warnings {
         let warning = Warning {
             digest: source_digest.clone(),
@@ -72,7 +72,7 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
     }
     let plan = evaluated.plan;
 
-    let choice = envd_lower::base_reference(&plan, &config.build_args);
+    let choice = envd_lower::base_reference(&plan, &config.build_args).map_err(|e| with_source(e.message, e.span))?;
     let reference = envd_llb::source::normalize_reference(&choice.reference);
     let resolved = client
         .resolve_image(
@@ -100,6 +100,9 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         },
         no_cache: config.no_cache,
         labels: config.labels.clone(),
+        session_id: config.session_id.clone(),
+        context_local: config.context_local.clone(),
+        dockerignore: load_dockerignore(config, client).await?,
     };
     let lowered = envd_lower::lower(&plan, &ResolvedBase { reference: pinned, config: base_config }, &lower_opts)
         .map_err(|e| with_source(e.message, e.span))?;
@@ -107,6 +110,21 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
     let ref_id = client.solve(marshalled.definition.clone(), &config.cache_imports).await?;
     let metadata = HashMap::from([("containerimage.config".to_owned(), lowered.config.to_bytes())]);
     Ok(Outcome { ref_id, definition: marshalled.definition, metadata })
+}
+
+/// Evaluates in a child process with hard limits (see [`crate::isolate`]),
+/// off the async runtime's thread.
+async fn evaluate_isolated(
+    filename: &str,
+    source: &str,
+    opts: EvalOptions,
+) -> Result<envd_lang::Evaluated, envd_lang::Error> {
+    let fail = |m: String| envd_lang::Error { message: m, span: None };
+    let program = std::env::current_exe().map_err(|e| fail(format!("cannot find the frontend binary: {e}")))?;
+    let (filename, source) = (filename.to_owned(), source.to_owned());
+    tokio::task::spawn_blocking(move || crate::isolate::evaluate(&program, &filename, &source, &opts))
+        .await
+        .map_err(|e| fail(format!("the build.envd evaluator stopped: {e}")))?
 }
 
 /// Reads the build file from its local, the way the Dockerfile frontend
@@ -129,6 +147,39 @@ async fn load_definition(config: &Config, client: &mut Client) -> Result<(Arc<So
         ))
     })?;
     Ok((SourceMap::new(&config.filename, data, LANGUAGE), digest))
+}
+
+/// The context's `.dockerignore` patterns, read the way the Dockerfile
+/// frontend reads them: only that file is transferred.
+async fn load_dockerignore(config: &Config, client: &mut Client) -> Result<Vec<String>, Failure> {
+    let local = Local::new(&config.context_local)
+        .session_id(&config.session_id)
+        .shared_key_hint(format!("{}-.dockerignore", config.context_local))
+        .follow_paths(vec![".dockerignore".into()])
+        .differ("none")
+        .constraints(Constraints::named("[internal] load .dockerignore"));
+    let def = local.into_state().marshal().map_err(|e| Failure::plain(format!("internal error: {e}")))?;
+    let r = client.solve(def.definition, &[]).await?;
+    let text = match client.read_file(&r, ".dockerignore").await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.code() == Some(envd_gateway::Code::NotFound) => return Ok(Vec::new()),
+        Err(e) if e.to_string().contains("no such file") => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(dockerignore_patterns(&text))
+}
+
+/// The patterns of a `.dockerignore`: one a line, `#` comments and blank
+/// lines skipped, surrounding space and a leading `/` dropped.
+pub fn dockerignore_patterns(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.strip_prefix('!') {
+            Some(rest) => format!("!{}", rest.trim().trim_start_matches('/')),
+            None => l.trim_start_matches('/').to_owned(),
+        })
+        .collect()
 }
 
 /// The build file as BuildKit's source info, for warnings.

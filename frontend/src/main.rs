@@ -1,22 +1,22 @@
-//! `envd-frontend`: the BuildKit gateway frontend for build.envd.
-//!
-//! The binary is thin. It parses the options once, runs
-//! [`build::build`], and sends the single `Return`. This is the one place
-//! where an error with a build.envd span becomes BuildKit's source-annotated
-//! error. stdout is the gRPC wire: nothing else may write to it, which the
-//! workspace's `print_stdout` lint enforces.
-
-mod build;
-mod config;
+//! The `envd-frontend` binary; see the library for what it does.
 
 use std::process::ExitCode;
 
-use envd_gateway::{transport, Client, FrontendEnv, SourceError, SourceRange};
-
-use crate::build::Failure;
-use crate::config::Config;
+use envd_frontend::{isolate, serve};
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some(isolate::CHILD_ARG) => return isolate::child_main(),
+        Some(isolate::CHECK_ARG) => {
+            let (Some(file), Ok(program)) = (args.get(2), std::env::current_exe()) else {
+                eprintln!("usage: envd-frontend check FILE [TARGET]");
+                return ExitCode::from(1);
+            };
+            return isolate::check_main(&program, std::path::Path::new(file), args.get(3).cloned());
+        }
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -36,33 +36,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Connects to BuildKit on stdio, builds, and returns the result or error.
-async fn serve() -> Result<(), envd_gateway::Error> {
-    let env = FrontendEnv::from_process();
-    let mut client = Client::connect(transport::stdio().await?).await?;
-    let config = match Config::from_env(&env) {
-        Ok(c) => c,
-        Err(e) => return client.fail(&e.to_string()).await,
-    };
-    match build::build(&config, &mut client).await {
-        Ok(out) => client.finish(out.ref_id, out.definition, out.metadata).await,
-        Err(f) => match (f.upstream.clone(), source_error(&f)) {
-            (Some(status), _) => client.fail_with(status).await,
-            (None, Some(err)) => client.fail_at(&err).await,
-            (None, None) => client.fail(&f.message).await,
-        },
-    }
-}
-
-/// The source-annotated form of a failure that has a place in build.envd.
-fn source_error(f: &Failure) -> Option<SourceError> {
-    let (span, source) = (f.span.as_ref()?, f.source.as_ref()?);
-    Some(SourceError {
-        message: f.message.clone(),
-        filename: source.filename.clone(),
-        data: source.data.clone(),
-        ranges: vec![SourceRange { start: span.line, end: span.end_line.max(span.line) }],
-    })
 }

@@ -26,3 +26,4 @@ pub use caps::Caps;
 pub use client::{Client, FileStat, ResolvedImage, Warning};
 pub use env::{CacheImport, FrontendEnv};
 pub use error::{Error, SourceError, SourceRange};
+pub use tonic::Code;

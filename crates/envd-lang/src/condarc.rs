@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
 
 /// The parts of a condarc that decide where packages come from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CondaRc {
     /// `channels`, in order.
     pub channels: Vec<String>,

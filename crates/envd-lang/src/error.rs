@@ -3,7 +3,7 @@
 use crate::span::Span;
 
 /// What went wrong, in one sentence, and where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{}{message}", span.as_ref().map(|s| format!("{s}: ")).unwrap_or_default())]
 pub struct Error {
     /// The sentence, without the location.
@@ -61,7 +61,7 @@ fn explain(message: &str) -> String {
 }
 
 /// A non-fatal issue, shown by buildx as a warning with its line.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Warning {
     /// One sentence.
     pub message: String,

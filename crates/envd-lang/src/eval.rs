@@ -50,7 +50,7 @@ pub struct EvalOptions {
 }
 
 /// A plan and the warnings met on the way.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluated {
     /// The plan.
     pub plan: Plan,
@@ -157,7 +157,7 @@ pub fn evaluate(filename: &str, source: &str, opts: &EvalOptions) -> Result<Eval
             .map(|text| Warning { message: format!("print: {text}"), span: Span::line(filename, 1) }),
     );
     let plan = Plan {
-        dialect: "v0",
+        dialect: "v0".to_owned(),
         target: target.to_owned(),
         base,
         cuda: draft.cuda,

@@ -1,10 +1,10 @@
 //! Paths into the build context, checked where they are written.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A relative path inside the build context, normalised (`./a//b/` is
 /// `a/b`; `.` is the context itself).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ContextPath(String);
 

@@ -6,17 +6,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::condarc::CondaRc;
 use crate::paths::ContextPath;
 use crate::span::Span;
 
 /// Everything a build needs from build.envd.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// The envd dialect, always `v0`.
-    pub dialect: &'static str,
+    pub dialect: String,
     /// The function that was evaluated (`build` by default).
     pub target: String,
     /// The base image. Every build has one.
@@ -34,7 +34,7 @@ pub struct Plan {
 }
 
 /// Which image a build starts from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "reference")]
 pub enum BaseImage {
     /// The AIGES CPU loader image; also the default.
@@ -46,7 +46,7 @@ pub enum BaseImage {
 }
 
 /// The `base()` call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Base {
     /// The image.
     pub image: BaseImage,
@@ -63,7 +63,7 @@ pub struct Base {
 }
 
 /// `install.cuda(version=, cudnn=)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cuda {
     /// The CUDA version, e.g. `11.6`.
     pub version: String,
@@ -74,7 +74,7 @@ pub struct Cuda {
 }
 
 /// One step of the build.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     /// What the step does.
     #[serde(flatten)]
@@ -84,7 +84,7 @@ pub struct Step {
 }
 
 /// The kinds of step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "step")]
 pub enum StepKind {
     /// `install.system_packages(name=[...])`: Debian/Ubuntu packages.
@@ -127,7 +127,7 @@ pub enum StepKind {
 }
 
 /// `config.pip_index()`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipIndex {
     /// The index URL.
     pub url: String,
@@ -140,7 +140,7 @@ pub struct PipIndex {
 }
 
 /// `config.conda_channel(channel="<condarc YAML>")`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CondaChannel {
     /// The YAML as written (dedented), for `/opt/conda/.condarc`.
     pub yaml: String,
@@ -151,7 +151,7 @@ pub struct CondaChannel {
 }
 
 /// A value with the span of the call that set it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spanned<T> {
     /// The value.
     pub value: T,
@@ -160,7 +160,7 @@ pub struct Spanned<T> {
 }
 
 /// A port to expose.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expose {
     /// The container port.
     pub port: u16,
@@ -171,7 +171,7 @@ pub struct Expose {
 }
 
 /// Edits to the image config, applied over the base image's.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageEdits {
     /// `config.entrypoint(args=[...])`.
     pub entrypoint: Option<Spanned<Vec<String>>>,

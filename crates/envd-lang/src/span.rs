@@ -1,11 +1,11 @@
 //! Source spans: where in build.envd a plan node came from.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use starlark::codemap::FileSpan;
 
 /// A range of a source file. Lines are 1-based (as editors and BuildKit
 /// count them), columns 1-based too.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
     /// The file name, as given to [`evaluate`](crate::evaluate).
     pub file: String,

@@ -274,6 +274,15 @@ impl Vertex for ExecOp {
 
     fn marshal(&self, inputs: &[pb::Input]) -> Result<(pb::Op, Vec<&'static str>)> {
         let mut used = vec![caps::EXEC_META_BASE];
+        let mut meta = self.meta.clone();
+        if !self.mounts.is_empty() {
+            // Mount points that did not exist are created for the run; take
+            // them out again so the result holds no empty stub directories.
+            // (BuildKit defines a cap for this but does not register it, so
+            // naming it in the metadata fails the solve; the field alone is
+            // what the executor reads.)
+            meta.remove_mount_stubs_recursive = true;
+        }
         let mut op_inputs = Vec::new();
         let mut resolved = inputs.iter();
         let mut next = |has_source: bool| -> i64 {
@@ -338,7 +347,7 @@ impl Vertex for ExecOp {
         let op = pb::Op {
             inputs: op_inputs,
             op: Some(pb::op::Op::Exec(pb::ExecOp {
-                meta: Some(self.meta.clone()),
+                meta: Some(meta),
                 mounts,
                 network: network as i32,
                 ..Default::default()

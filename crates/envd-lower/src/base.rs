@@ -1,43 +1,81 @@
-//! Choosing and starting from the base image.
+//! Choosing the base image and starting from it.
+//!
+//! `image="aiges_cpu"` and `"aiges_gpu"` stand for the AIGES loader images.
+//! AIGES publishes its loaders as
+//! `iflyopensource/aiges-gpu:<cuda>-1.17-3.9.13-ubuntu1804-<release>` and no
+//! CPU-only image (its own demos run the CUDA 10.1 image without a GPU), so:
+//!
+//! | base | default reference |
+//! | --- | --- |
+//! | `aiges_cpu` | `iflyopensource/aiges-gpu:10.1-1.17-3.9.13-ubuntu1804-v3.4.4` |
+//! | `aiges_gpu` | `iflyopensource/aiges-gpu:11.6-1.17-3.9.13-ubuntu1804-v3.4.4` |
+//! | `aiges_gpu` + `install.cuda(version=V)` | the same with `V` for `11.6` |
+//!
+//! The build args `AIGES_CPU_IMAGE` and `AIGES_GPU_IMAGE` replace them (a
+//! `{cuda}` in the GPU one is replaced by the CUDA version). `AIGES_DEVICE`
+//! (`cpu` or `gpu`) picks the device of a file whose `base()` names no
+//! image, so one build.envd serves a CPU and a GPU bake target.
 
 use std::collections::BTreeMap;
 
 use envd_lang::{BaseImage, Plan};
 use envd_llb::{Image, State};
 
-use crate::{Ctx, ResolvedBase};
+use crate::{Ctx, Error, ResolvedBase};
 
-/// Build arg that overrides the image behind `image="aiges_cpu"`.
+/// Build arg that replaces the image behind `aiges_cpu`.
 pub const AIGES_CPU_IMAGE_ARG: &str = "AIGES_CPU_IMAGE";
-/// Build arg that overrides the image behind `image="aiges_gpu"`.
+/// Build arg that replaces the image behind `aiges_gpu`.
 pub const AIGES_GPU_IMAGE_ARG: &str = "AIGES_GPU_IMAGE";
+/// Build arg that picks the device of a file that names no image.
+pub const AIGES_DEVICE_ARG: &str = "AIGES_DEVICE";
 
-/// The published AIGES loader images. Build args override them, which is
-/// how a registry mirror or a local stand-in is used.
-const AIGES_CPU_DEFAULT: &str = "iflyopensource/aiges-cpu:latest";
-const AIGES_GPU_DEFAULT: &str = "iflyopensource/aiges-gpu:11.6-1.17-3.9.13-ubuntu1804-v2.0.0";
+const AIGES_CPU_DEFAULT: &str = "iflyopensource/aiges-gpu:10.1-1.17-3.9.13-ubuntu1804-v3.4.4";
+const AIGES_GPU_TEMPLATE: &str = "iflyopensource/aiges-gpu:{cuda}-1.17-3.9.13-ubuntu1804-v3.4.4";
+const DEFAULT_CUDA: &str = "11.6";
 
-/// The reference behind a plan's base, and why.
+/// The reference behind a plan's base, and what it stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseChoice {
     /// The reference to resolve and build on.
     pub reference: String,
-    /// A short description for progress names, e.g. `aiges_cpu`.
+    /// `aiges_cpu`, `aiges_gpu (CUDA 11.6)` or the reference itself.
     pub label: String,
 }
 
 /// The image reference a plan's base stands for, given the build args.
-pub fn base_reference(plan: &Plan, build_args: &BTreeMap<String, String>) -> BaseChoice {
+pub fn base_reference(plan: &Plan, build_args: &BTreeMap<String, String>) -> Result<BaseChoice, Error> {
+    let at_base = |message: String| Error { message, span: Some(plan.base.span.clone()) };
+    let mut image = plan.base.image.clone();
+    if !plan.base.image_explicit {
+        match build_args.get(AIGES_DEVICE_ARG).map(|d| d.trim().to_ascii_lowercase()) {
+            None => {}
+            Some(d) if d == "cpu" => image = BaseImage::AigesCpu,
+            Some(d) if d == "gpu" => image = BaseImage::AigesGpu,
+            Some(d) => return Err(at_base(format!("build arg {AIGES_DEVICE_ARG}={d:?} is not cpu or gpu"))),
+        }
+        if plan.cuda.is_some() {
+            image = BaseImage::AigesGpu;
+        }
+    }
+    if let (Some(cuda), BaseImage::AigesCpu) = (&plan.cuda, &image) {
+        return Err(Error {
+            message: "install.cuda() asks for a GPU base, but base(image=\"aiges_cpu\") names the CPU one".into(),
+            span: Some(cuda.span.clone()),
+        });
+    }
     let pick = |arg: &str, default: &str| build_args.get(arg).cloned().unwrap_or_else(|| default.to_owned());
-    match &plan.base.image {
+    Ok(match image {
         BaseImage::AigesCpu => {
             BaseChoice { reference: pick(AIGES_CPU_IMAGE_ARG, AIGES_CPU_DEFAULT), label: "aiges_cpu".into() }
         }
         BaseImage::AigesGpu => {
-            BaseChoice { reference: pick(AIGES_GPU_IMAGE_ARG, AIGES_GPU_DEFAULT), label: "aiges_gpu".into() }
+            let cuda = plan.cuda.as_ref().map_or(DEFAULT_CUDA, |c| c.version.as_str());
+            let reference = pick(AIGES_GPU_IMAGE_ARG, AIGES_GPU_TEMPLATE).replace("{cuda}", cuda);
+            BaseChoice { reference, label: format!("aiges_gpu (CUDA {cuda})") }
         }
-        BaseImage::Reference(r) => BaseChoice { reference: r.clone(), label: r.clone() },
-    }
+        BaseImage::Reference(r) => BaseChoice { label: r.clone(), reference: r },
+    })
 }
 
 /// The base image as the first step, carrying its env, working directory

@@ -33,7 +33,7 @@ impl ImageConfig {
         self.0.get("config").and_then(Value::as_object)
     }
 
-    fn config_mut(&mut self) -> &mut Map<String, Value> {
+    pub(crate) fn config_mut(&mut self) -> &mut Map<String, Value> {
         let root = self.0.as_object_mut().expect("checked at parse");
         let cfg = root.entry("config").or_insert_with(|| json!({}));
         if !cfg.is_object() {
@@ -96,5 +96,66 @@ impl ImageConfig {
 impl Default for ImageConfig {
     fn default() -> Self {
         Self(json!({"config": {}}))
+    }
+}
+
+/// What the plan asks of the image config, applied over the base's.
+pub(crate) fn apply_edits(config: &mut ImageConfig, plan: &envd_lang::Plan) {
+    let edits = &plan.image;
+    let cfg = config.config_mut();
+    if !edits.env.is_empty() || !edits.extra_path.is_empty() {
+        let mut env: Vec<(String, String)> = cfg
+            .get("Env")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|kv| kv.split_once('=').map_or((kv.to_owned(), String::new()), |(k, v)| (k.into(), v.into())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        fn set(env: &mut Vec<(String, String)>, k: &str, v: String) {
+            match env.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) => slot.1 = v,
+                None => env.push((k.to_owned(), v)),
+            }
+        }
+        for e in &edits.env {
+            set(&mut env, &e.value.0, e.value.1.clone());
+        }
+        if !edits.extra_path.is_empty() {
+            let extra: Vec<&str> = edits.extra_path.iter().map(|p| p.value.as_str()).collect();
+            let old = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone());
+            let old = old.unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+            set(&mut env, "PATH", format!("{}:{old}", extra.join(":")));
+        }
+        cfg.insert("Env".into(), json!(env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()));
+    }
+    if let Some(ep) = &edits.entrypoint {
+        cfg.insert("Entrypoint".into(), json!(ep.value));
+        // As with a Dockerfile ENTRYPOINT, the base's command no longer
+        // applies unless the file gives one.
+        if edits.command.is_none() {
+            cfg.insert("Cmd".into(), Value::Null);
+        }
+    }
+    if let Some(cmd) = &edits.command {
+        let line = cmd.value.values().next().cloned().unwrap_or_default();
+        cfg.insert("Cmd".into(), json!(["/bin/sh", "-c", line]));
+    }
+    if !edits.expose.is_empty() {
+        let ports = cfg.entry("ExposedPorts").or_insert_with(|| json!({}));
+        if !ports.is_object() {
+            *ports = json!({});
+        }
+        let ports = ports.as_object_mut().expect("just made an object");
+        for e in &edits.expose {
+            ports.insert(format!("{}/tcp", e.port), json!({}));
+        }
+    }
+    for e in &edits.expose {
+        if let Some(name) = &e.service_name {
+            config.set_label(&format!("org.aiges.envd.service.{}", e.port), name);
+        }
     }
 }

@@ -7,20 +7,32 @@
 //! module; [`LlbCaps`] carries what the daemon supports, checked once by
 //! the frontend.
 //!
+//! Steps keep build() call order with one exception, which is envd's: the
+//! installs between two `io.copy`/`run` calls form a segment in which apt
+//! and conda do not depend on each other — they become parallel branches
+//! joined by MergeOp where the daemon has merge and diff, and one chain
+//! where it does not — while pip comes after both, since it needs conda's
+//! python and apt's compilers.
+//!
 //! The image config starts from the base's, so Env (PATH included),
 //! WorkingDir, User, Entrypoint, Cmd, Labels and ExposedPorts survive:
 //! AIGES images depend on them, and upstream envd loses them.
 
+mod apt;
 mod base;
+mod context;
+mod copy;
 mod image_config;
+mod pip;
 mod run;
+mod shell;
 
 use std::sync::Arc;
 
-use envd_lang::{Plan, Span, StepKind};
-use envd_llb::{Constraints, Platform, SourceMap, State};
+use envd_lang::{Plan, Span, Step, StepKind};
+use envd_llb::{diff, merge, Constraints, Platform, SourceMap, State};
 
-pub use base::{base_reference, BaseChoice, AIGES_CPU_IMAGE_ARG, AIGES_GPU_IMAGE_ARG};
+pub use base::{base_reference, BaseChoice, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use image_config::ImageConfig;
 
 /// What the daemon supports, as far as lowering cares.
@@ -52,6 +64,12 @@ pub struct LowerOptions {
     pub no_cache: bool,
     /// Labels to add to the image (`--label`).
     pub labels: Vec<(String, String)>,
+    /// The client session that serves the context.
+    pub session_id: String,
+    /// The name of the context local (`context`).
+    pub context_local: String,
+    /// `.dockerignore` patterns of the context.
+    pub dockerignore: Vec<String>,
 }
 
 /// The result of lowering.
@@ -80,12 +98,98 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Constraints for step `n` (1-based): its progress name, its place in
-    /// build.envd, and `--no-cache`.
+    /// Constraints for step `n` (1-based, in call order): its progress
+    /// name, its place in build.envd, and `--no-cache`.
     pub(crate) fn step(&self, n: usize, name: &str, span: &Span) -> Constraints {
-        Constraints::named(format!("[{n}/{}] {name}", self.total))
+        self.named(&format!("[{n}/{}] {name}", self.total), span)
+    }
+
+    /// Constraints for an op that belongs to a call but is not a step.
+    pub(crate) fn named(&self, name: &str, span: &Span) -> Constraints {
+        Constraints::named(name)
             .with_location(self.opts.source.location(span.line, span.end_line))
             .with_ignore_cache(self.opts.no_cache)
+    }
+
+    /// Constraints for a helper op no user wrote.
+    pub(crate) fn internal(&self, name: &str) -> Constraints {
+        Constraints::named(format!("[internal] {name}"))
+    }
+}
+
+/// The installs between two ordering steps.
+#[derive(Default)]
+struct Segment<'p> {
+    apt: Vec<(usize, &'p Step)>,
+    conda: Vec<(usize, &'p Step)>,
+    pip: Vec<(usize, &'p Step)>,
+}
+
+impl Segment<'_> {
+    fn is_empty(&self) -> bool {
+        self.apt.is_empty() && self.conda.is_empty() && self.pip.is_empty()
+    }
+}
+
+struct Lowering<'a> {
+    ctx: Ctx<'a>,
+    plan: &'a Plan,
+    context: Option<State>,
+    pip_conf_written: bool,
+}
+
+impl Lowering<'_> {
+    fn flush(&mut self, seg: Segment, state: State) -> Result<State, Error> {
+        if let Some((_, step)) = seg.conda.first() {
+            return Err(Error {
+                message: "install.conda_packages cannot be built by this version of envd-frontend yet".into(),
+                span: Some(step.span.clone()),
+            });
+        }
+        // apt (and, with the conda installer, conda) build independently
+        // from the segment's start; without merge/diff they form one chain.
+        let mut apt_state = state.clone();
+        for (n, step) in &seg.apt {
+            if let StepKind::SystemPackages { names } = &step.kind {
+                apt_state = apt::lower(&self.ctx, *n, &apt_state, names, &step.span);
+            }
+        }
+        let branches: Vec<State> = if seg.apt.is_empty() { Vec::new() } else { vec![apt_state] };
+        let mut state = join(&self.ctx, state, branches);
+        for (n, step) in &seg.pip {
+            if let StepKind::PythonPackages { names, requirements, local_wheels } = &step.kind {
+                if let (false, Some(p)) = (self.pip_conf_written, &self.plan.pip_index) {
+                    state = pip::write_conf(&self.ctx, &state, p);
+                    self.pip_conf_written = true;
+                }
+                state = pip::lower(
+                    &self.ctx,
+                    *n,
+                    &state,
+                    self.context.as_ref(),
+                    names,
+                    requirements.as_ref(),
+                    local_wheels,
+                    &step.span,
+                );
+            }
+        }
+        Ok(state)
+    }
+}
+
+/// Joins branches that each grew from `base`: one is taken as it is;
+/// several become `merge(base, diff(base, b1), diff(base, b2), ...)`.
+/// Callers only form several branches when the daemon has merge and diff.
+fn join(ctx: &Ctx, base: State, mut branches: Vec<State>) -> State {
+    match branches.len() {
+        0 => base,
+        1 => branches.pop().expect("one branch"),
+        _ => {
+            let mut layers = vec![base.clone()];
+            layers.extend(branches.iter().map(|b| diff(&base, b, ctx.internal("diff"))));
+            merge(&layers, ctx.internal("merge"))
+        }
     }
 }
 
@@ -93,21 +197,57 @@ impl Ctx<'_> {
 pub fn lower(plan: &Plan, base: &ResolvedBase, opts: &LowerOptions) -> Result<Lowered, Error> {
     let ctx = Ctx { opts, total: plan.steps.len() + 1 };
     let mut state = base::state(&ctx, plan, base);
+    let mut l = Lowering { ctx, plan, context: context::state(plan, opts), pip_conf_written: false };
+    let mut seg = Segment::default();
     for (i, step) in plan.steps.iter().enumerate() {
-        state = match &step.kind {
-            StepKind::Run { commands, mount_host: false } => run::lower(&ctx, i + 2, &state, commands, &step.span),
-            _ => {
-                return Err(Error {
-                    message: "this step is understood but cannot be built by this version of envd-frontend yet".into(),
-                    span: Some(step.span.clone()),
-                })
+        let n = i + 2;
+        match &step.kind {
+            StepKind::SystemPackages { .. } => seg.apt.push((n, step)),
+            StepKind::CondaPackages { .. } => seg.conda.push((n, step)),
+            StepKind::PythonPackages { .. } => seg.pip.push((n, step)),
+            StepKind::Copy { src, dest } => {
+                state = l.flush(std::mem::take(&mut seg), state)?;
+                let context = l.context.as_ref().expect("a copy puts its source in the context");
+                state = copy::lower(&l.ctx, n, &state, context, src, dest, &step.span);
             }
-        };
+            StepKind::Run { commands, mount_host } => {
+                state = l.flush(std::mem::take(&mut seg), state)?;
+                state = run::lower(&l.ctx, n, &state, commands, *mount_host, l.context.as_ref(), &step.span);
+            }
+        }
+    }
+    if !seg.is_empty() {
+        state = l.flush(seg, state)?;
     }
     let mut config = base.config.clone();
     config.set_platform(&opts.platform);
+    image_config::apply_edits(&mut config, plan);
+    record_installs(&mut config, plan);
     for (k, v) in &opts.labels {
         config.set_label(k, v);
     }
     Ok(Lowered { state, config })
+}
+
+/// Labels that say what the build installed, for whoever inspects the image.
+fn record_installs(config: &mut ImageConfig, plan: &Plan) {
+    let mut apt = Vec::new();
+    let mut pip = Vec::new();
+    for step in &plan.steps {
+        match &step.kind {
+            StepKind::SystemPackages { names } => apt.extend(names.iter().cloned()),
+            StepKind::PythonPackages { names, requirements, local_wheels } => {
+                pip.extend(names.iter().cloned());
+                pip.extend(requirements.iter().map(|r| format!("-r {r}")));
+                pip.extend(local_wheels.iter().map(|w| w.to_string()));
+            }
+            _ => {}
+        }
+    }
+    if !apt.is_empty() {
+        config.set_label("org.aiges.envd.system-packages", &apt.join(" "));
+    }
+    if !pip.is_empty() {
+        config.set_label("org.aiges.envd.python-packages", &pip.join(" "));
+    }
 }

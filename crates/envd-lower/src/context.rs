@@ -1,0 +1,56 @@
+//! The build context: one `local://context` source carrying only the files
+//! the plan names, so that editing any other file changes nothing.
+
+use std::collections::BTreeSet;
+
+use envd_lang::{Plan, StepKind};
+use envd_llb::{Constraints, Local, State};
+
+use crate::LowerOptions;
+
+/// Where steps see context files they read without copying them
+/// (requirements, wheels): a read-only mount of just that file.
+pub(crate) const MOUNT_ROOT: &str = "/run/envd/context";
+
+/// The context paths the plan reads, and whether a step needs all of it.
+fn used_paths(plan: &Plan) -> (BTreeSet<String>, bool) {
+    let mut paths = BTreeSet::new();
+    let mut whole = false;
+    for step in &plan.steps {
+        match &step.kind {
+            StepKind::Copy { src, .. } => {
+                paths.insert(src.as_str().to_owned());
+            }
+            StepKind::PythonPackages { requirements, local_wheels, .. } => {
+                paths.extend(requirements.iter().chain(local_wheels).map(|p| p.as_str().to_owned()));
+            }
+            StepKind::CondaPackages { env_file, .. } => paths.extend(env_file.iter().map(|p| p.as_str().to_owned())),
+            StepKind::Run { mount_host: true, .. } => whole = true,
+            _ => {}
+        }
+    }
+    if paths.contains(".") {
+        whole = true;
+    }
+    (paths, whole)
+}
+
+/// The context state, or `None` when the plan reads no context file.
+pub(crate) fn state(plan: &Plan, opts: &LowerOptions) -> Option<State> {
+    let (paths, whole) = used_paths(plan);
+    if paths.is_empty() && !whole {
+        return None;
+    }
+    let mut local = Local::new(&opts.context_local)
+        .session_id(&opts.session_id)
+        .shared_key_hint(&opts.context_local)
+        .constraints(Constraints::named("[internal] load build context"));
+    if !whole {
+        let list: Vec<String> = paths.into_iter().collect();
+        local = local.include_patterns(list.clone()).follow_paths(list);
+    }
+    if !opts.dockerignore.is_empty() {
+        local = local.exclude_patterns(opts.dockerignore.clone());
+    }
+    Some(local.into_state())
+}

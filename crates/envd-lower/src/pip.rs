@@ -1,0 +1,117 @@
+//! `install.python_packages`: pip with its cache in a cache mount.
+//!
+//! Requirements files and wheels are read through read-only mounts of just
+//! those files, so the step's cache key follows their contents and nothing
+//! else of the context. pip's cache is a cache mount outside any home
+//! directory, so nothing of it lands in the image. `config.pip_index`
+//! becomes `/etc/pip.conf` before the first pip step.
+
+use envd_lang::{ContextPath, PipIndex, Span};
+use envd_llb::{CacheSharing, FileAction, Mount, State};
+
+use crate::context::MOUNT_ROOT;
+use crate::shell::sh;
+use crate::Ctx;
+
+const CACHE_DIR: &str = "/var/cache/envd/pip";
+
+/// The python that pip steps use: the base's.
+const PYTHON: &str = "python3";
+
+/// `/etc/pip.conf` for `config.pip_index`.
+pub(crate) fn pip_conf(p: &PipIndex) -> String {
+    let mut s = format!("[global]\nindex-url = {}\n", p.url);
+    if let Some(extra) = &p.extra_url {
+        s.push_str(&format!("extra-index-url = {extra}\n"));
+    }
+    if p.trust {
+        let hosts: Vec<&str> = std::iter::once(p.url.as_str()).chain(p.extra_url.as_deref()).filter_map(host).collect();
+        s.push_str(&format!("trusted-host = {}\n", hosts.join(" ")));
+    }
+    s
+}
+
+fn host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    Some(authority.rsplit('@').next().unwrap_or(authority))
+}
+
+pub(crate) fn write_conf(ctx: &Ctx, state: &State, p: &PipIndex) -> State {
+    state.file(
+        vec![FileAction::mkfile("/etc/pip.conf", pip_conf(p), 0o644)],
+        ctx.named("config.pip_index /etc/pip.conf", &p.span),
+    )
+}
+
+/// Single-quotes `s` for the shell.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lower(
+    ctx: &Ctx,
+    n: usize,
+    state: &State,
+    context: Option<&State>,
+    names: &[String],
+    requirements: Option<&ContextPath>,
+    wheels: &[ContextPath],
+    span: &Span,
+) -> State {
+    let mut args: Vec<String> = names.iter().map(|n| quote(n)).collect();
+    let mounted = |p: &ContextPath| format!("{MOUNT_ROOT}/{}", p.as_str());
+    if let Some(r) = requirements {
+        args.push("-r".into());
+        args.push(quote(&mounted(r)));
+    }
+    args.extend(wheels.iter().map(|w| quote(&mounted(w))));
+    let script = format!("{PYTHON} -m pip install --no-warn-script-location {}\n", args.join(" "));
+    let mut exec = sh(state, &script)
+        .user("root")
+        .env("PIP_CACHE_DIR", CACHE_DIR)
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_ROOT_USER_ACTION", "ignore")
+        .mount(Mount::cache(CACHE_DIR, "envd-pip-cache", CacheSharing::Shared));
+    if let Some(context) = context {
+        for p in requirements.into_iter().chain(wheels) {
+            exec = exec.mount(Mount::Bind {
+                dest: mounted(p),
+                source: context.clone(),
+                selector: format!("/{}", p.as_str()),
+                readonly: true,
+            });
+        }
+    }
+    let mut what: Vec<String> = names.to_vec();
+    what.extend(requirements.map(|r| format!("-r {r}")));
+    what.extend(wheels.iter().map(|w| w.to_string()));
+    exec.constraints(ctx.step(n, &format!("install.python_packages {}", what.join(" ")), span)).root()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_conf_has_index_extra_and_trusted_hosts() {
+        let span = envd_lang::Span::line("build.envd", 1);
+        let p = PipIndex {
+            url: "https://mirror.example:8443/simple".into(),
+            extra_url: Some("http://user@extra.example/simple".into()),
+            trust: true,
+            span,
+        };
+        assert_eq!(
+            pip_conf(&p),
+            "[global]\nindex-url = https://mirror.example:8443/simple\nextra-index-url = http://user@extra.example/simple\ntrusted-host = mirror.example:8443 extra.example\n"
+        );
+    }
+
+    #[test]
+    fn quoting_survives_single_quotes() {
+        assert_eq!(quote("a'b"), "'a'\\''b'");
+        assert_eq!(quote("numpy>=1.2"), "'numpy>=1.2'");
+    }
+}

@@ -1,0 +1,3 @@
+"""A stand-in for an AIGES Python wrapper."""
+
+NAME = "demo-wrapper"

@@ -1,0 +1,201 @@
+//! Evaluating build.envd in a child process with hard limits.
+//!
+//! The evaluator bounds itself in ticks, heap and call depth, but it can
+//! only check its heap now and then, and one Starlark expression
+//! (`"x" * 10**9`, `list(range(10**9))`) can allocate gigabytes between two
+//! checks. So the frontend runs evaluation in a child — itself, re-executed
+//! with [`CHILD_ARG`] — whose address space and CPU time are capped by the
+//! kernel, and kills it after a wall-clock limit. Whatever the file does, the
+//! build ends with a sentence about it, never with an out-of-memory frontend.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use envd_lang::{EvalOptions, Evaluated};
+use serde::{Deserialize, Serialize};
+
+/// The first argument that makes the binary evaluate instead of serve.
+pub const CHILD_ARG: &str = "__evaluate";
+
+/// Address space of the child.
+const MEMORY_LIMIT: u64 = 1 << 30;
+/// CPU time of the child.
+const CPU_SECONDS: u64 = 20;
+/// Wall-clock time before the child is killed.
+const WALL: Duration = Duration::from_secs(30);
+
+/// What the parent sends the child on stdin.
+#[derive(Debug, Serialize, Deserialize)]
+struct Request {
+    filename: String,
+    source: String,
+    target: Option<String>,
+    build_args: BTreeMap<String, String>,
+}
+
+/// What the child answers on stdout.
+#[derive(Debug, Serialize, Deserialize)]
+enum Response {
+    Evaluated(Box<Evaluated>),
+    Failed(envd_lang::Error),
+}
+
+/// The child's side: cap itself, evaluate the request on stdin, answer on
+/// stdout. Run before anything else in `main`.
+pub fn child_main() -> ExitCode {
+    // Out of memory, the bump allocator panics; the default hook would then
+    // allocate (message, backtrace) with no memory left and can deadlock.
+    // This hook only writes static text and aborts.
+    std::panic::set_hook(Box::new(|info| {
+        let oom = info.payload().downcast_ref::<&str>().is_some_and(|m| *m == "out of memory");
+        let text: &[u8] = if oom { b"envd-frontend: out of memory\n" } else { b"envd-frontend: evaluator panicked\n" };
+        let _ = std::io::stderr().write_all(text);
+        std::process::abort();
+    }));
+    let caps = rlimit::Resource::AS
+        .set(MEMORY_LIMIT, MEMORY_LIMIT)
+        .and_then(|()| rlimit::Resource::CPU.set(CPU_SECONDS, CPU_SECONDS + 1));
+    if let Err(e) = caps {
+        eprintln!("envd-frontend: cannot limit the evaluator: {e}");
+        return ExitCode::FAILURE;
+    }
+    let mut input = String::new();
+    if std::io::stdin().read_to_string(&mut input).is_err() {
+        return ExitCode::FAILURE;
+    }
+    let Ok(req) = serde_json::from_str::<Request>(&input) else {
+        eprintln!("envd-frontend: malformed evaluation request");
+        return ExitCode::FAILURE;
+    };
+    let opts = EvalOptions { target: req.target, build_args: req.build_args, ..Default::default() };
+    let response = match envd_lang::evaluate(&req.filename, &req.source, &opts) {
+        Ok(ev) => Response::Evaluated(Box::new(ev)),
+        Err(e) => Response::Failed(e),
+    };
+    let out = serde_json::to_vec(&response).expect("responses serialise");
+    // This is the child's own stdout, a pipe to the parent; the parent's
+    // stdout (the gRPC wire) is never inherited.
+    match std::io::stdout().write_all(&out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// The first argument of `envd-frontend check FILE`: evaluates a local
+/// build.envd the way a build would and reports the result on stderr.
+pub const CHECK_ARG: &str = "check";
+
+/// `envd-frontend check FILE [TARGET]`: exit 0 with the plan or the user's
+/// error, 2 if the evaluator itself failed (a bug; the fuzzer's triage
+/// relies on this distinction).
+pub fn check_main(program: &Path, file: &Path, target: Option<String>) -> ExitCode {
+    let source = match std::fs::read(file) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            eprintln!("envd-frontend: cannot read {}: {e}", file.display());
+            return ExitCode::from(1);
+        }
+    };
+    let opts = EvalOptions { target, ..Default::default() };
+    match evaluate(program, "build.envd", &source, &opts) {
+        Ok(ev) => {
+            eprintln!("{}", serde_json::to_string_pretty(&ev.plan).expect("plans serialise"));
+            for w in ev.warnings {
+                eprintln!("warning: {}: {}", w.span, w.message);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.message.starts_with(INTERNAL) => {
+            eprintln!("envd-frontend: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// How messages about the evaluator itself (not the user's file) begin.
+const INTERNAL: &str = "the build.envd evaluator";
+
+/// Evaluates `source` in a child run of `program` (this binary).
+pub fn evaluate(
+    program: &Path,
+    filename: &str,
+    source: &str,
+    opts: &EvalOptions,
+) -> Result<Evaluated, envd_lang::Error> {
+    let fail = |m: String| envd_lang::Error { message: m, span: None };
+    let req = Request {
+        filename: filename.to_owned(),
+        source: source.to_owned(),
+        target: opts.target.clone(),
+        build_args: opts.build_args.clone(),
+    };
+    let mut child = Command::new(program)
+        .arg(CHILD_ARG)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("{INTERNAL} cannot start: {e}")))?;
+    let body = serde_json::to_vec(&req).expect("requests serialise");
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).map(|_| buf)
+    });
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = String::new();
+        let _ = stderr.read_to_string(&mut buf);
+        buf
+    });
+
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > WALL => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "evaluating {filename} took longer than {} seconds; look for a loop that does not end",
+                    WALL.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(fail(format!("{INTERNAL} was lost: {e}"))),
+        }
+    };
+    let _ = writer.join();
+    let out = reader.join().ok().and_then(Result::ok).unwrap_or_default();
+    let err_text = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        use std::os::unix::process::ExitStatusExt;
+        let message = if err_text.contains("out of memory") || err_text.contains("memory allocation") {
+            format!(
+                "evaluating {filename} used more than {} MiB of memory; it must describe a build, not compute one",
+                MEMORY_LIMIT >> 20
+            )
+        } else if matches!(status.signal(), Some(24) | Some(9)) {
+            format!(
+                "evaluating {filename} used more than {CPU_SECONDS} seconds of CPU; look for a loop that does not end"
+            )
+        } else {
+            format!("{INTERNAL} failed ({status}): {}", err_text.trim())
+        };
+        return Err(fail(message));
+    }
+    match serde_json::from_slice::<Response>(&out) {
+        Ok(Response::Evaluated(ev)) => Ok(*ev),
+        Ok(Response::Failed(e)) => Err(e),
+        Err(e) => Err(fail(format!("{INTERNAL} answered in a way that cannot be read: {e}"))),
+    }
+}
