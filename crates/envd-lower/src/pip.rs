@@ -2,8 +2,9 @@
 //!
 //! Requirements files and wheels are read through read-only mounts of just
 //! those files, so the step's cache key follows their contents and nothing
-//! else of the context. pip's cache is a cache mount outside any home
-//! directory, so nothing of it lands in the image. `config.pip_index`
+//! else of the context. pip's cache, and a wheelhouse of every file pip
+//! downloaded, are in a cache mount outside any home directory, so nothing
+//! of them lands in the image and no file is downloaded twice. `config.pip_index`
 //! becomes `/etc/pip.conf` before the first pip step.
 
 use envd_lang::{ContextPath, PipIndex, Span};
@@ -14,6 +15,7 @@ use crate::shell::sh;
 use crate::Ctx;
 
 const CACHE_DIR: &str = "/var/cache/envd/pip";
+const WHEELHOUSE: &str = "/var/cache/envd/pip/wheelhouse";
 
 /// The python that pip steps use: the base's.
 const PYTHON: &str = "python3";
@@ -67,7 +69,14 @@ pub(crate) fn lower(
         args.push(quote(&mounted(r)));
     }
     args.extend(wheels.iter().map(|w| quote(&mounted(w))));
-    let script = format!("{PYTHON} -m pip install --no-warn-script-location {}\n", args.join(" "));
+    // pip's own HTTP cache only keeps what the index lets it (a proxy that
+    // strips Cache-Control defeats it). A wheelhouse in the cache mount does
+    // not depend on that: `pip download` skips files it already has ("File
+    // was already downloaded"), and the install reads only the wheelhouse.
+    let args = args.join(" ");
+    let script = format!(
+        "mkdir -p {WHEELHOUSE}\n{PYTHON} -m pip download --dest {WHEELHOUSE} {args}\n{PYTHON} -m pip install --no-warn-script-location --no-index --find-links {WHEELHOUSE} {args}\n"
+    );
     let mut exec = sh(state, &script)
         .user("root")
         .env("PIP_CACHE_DIR", CACHE_DIR)

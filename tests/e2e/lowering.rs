@@ -1,0 +1,154 @@
+//! Plan to image, through real builds: apt, pip, copy, run, the image
+//! config, what is left behind, and what a rebuild re-runs.
+
+use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, Context};
+
+/// A service like the AIGES ones, on the local CPU stand-in. `marker`
+/// makes the steps this test's own, so no other test's cache answers them.
+fn service(ctx: &Context, marker: &str) {
+    ctx.write(
+        "build.envd",
+        &format!(
+            r#"def build():
+    config.pip_index(url="https://pypi.org/simple", trust=True)
+    base(image="{base}")
+    install.system_packages(name=["hello"])
+    install.python_packages(requirements="requirements.txt")
+    io.copy(src="wrapper", dest="/home/aiges/wrapper")
+    io.copy(src="./pkg", dest="/")
+    run(commands=["echo {marker} one >> /order", "echo two >> /order"])
+    runtime.environ(env={{"AIGES_MODE": "python"}}, extra_path=["/opt/aiges/bin"])
+    runtime.expose(port=5090, service_name="aiges")
+    runtime.command(commands={{"aiges": "python3 -m wrapper"}})
+"#,
+            base = cpu_base()
+        ),
+    )
+    .write("requirements.txt", "six==1.16.0\n")
+    .write("wrapper/__init__.py", &format!("NAME = '{marker}'\n"))
+    .write("wrapper/__main__.py", "import six\nprint('serving', six.__version__)\n")
+    .write("pkg/data.txt", "data\n")
+    .write("notes.txt", "not used by the build\n");
+}
+
+fn sh(tag: &str, script: &str) -> String {
+    docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", tag, "-c", script])
+}
+
+#[test]
+fn the_service_image_has_what_build_envd_asked_for() {
+    ensure_env();
+    let ctx = Context::new("service");
+    service(&ctx, "service");
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    let t = ctx.tag.as_str();
+    // apt
+    assert!(sh(t, "dpkg -s hello").contains("Status: install ok installed"));
+    // pip, with the base's python3
+    assert_eq!(sh(t, "python3 -c 'import six; print(six.__version__)'"), "1.16.0\n");
+    assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\ntrusted-host = pypi.org\n");
+    // copy: a directory to a new path, and a directory to / keeps its name
+    assert_eq!(sh(t, "cat /home/aiges/wrapper/__init__.py"), "NAME = 'service'\n");
+    assert_eq!(sh(t, "cat /pkg/data.txt"), "data\n");
+    // run, in order
+    assert_eq!(sh(t, "cat /order"), "service one\ntwo\n");
+    // the command runs the service
+    assert_eq!(docker_ok(&["run", "--rm", t]), "serving 1.16.0\n");
+    // nothing left behind: no apt lists or .debs, no pip cache, no stubs
+    assert_eq!(sh(t, "ls /var/lib/apt/lists | grep -v -e '^lock$' -e '^partial$' | wc -l"), "0\n");
+    assert_eq!(sh(t, "ls /var/cache/apt/archives/*.deb 2>/dev/null | wc -l"), "0\n");
+    assert_eq!(sh(t, "ls -d /root/.cache /var/cache/envd /run/envd 2>/dev/null | wc -l"), "0\n");
+    // the image config: the base's, plus the runtime edits
+    let base = image_config(&cpu_base());
+    let cfg = image_config(t);
+    assert_eq!(cfg["WorkingDir"], base["WorkingDir"]);
+    let env: Vec<&str> = cfg["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(env.contains(&"LD_LIBRARY_PATH=/home/aiges/library"), "{env:?}");
+    assert!(env.contains(&"AIGES_MODE=python"), "{env:?}");
+    assert!(
+        env.contains(&"PATH=/opt/aiges/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        "{env:?}"
+    );
+    assert_eq!(cfg["Cmd"], serde_json::json!(["/bin/sh", "-c", "python3 -m wrapper"]));
+    assert!(cfg["ExposedPorts"]["5090/tcp"].is_object());
+    assert_eq!(cfg["Labels"]["org.aiges.base"], "cpu");
+    assert_eq!(cfg["Labels"]["org.aiges.envd.system-packages"], "hello");
+    assert_eq!(cfg["Labels"]["org.aiges.envd.service.5090"], "aiges");
+}
+
+#[test]
+fn rebuilds_rerun_only_what_changed() {
+    ensure_env();
+    let ctx = Context::new("rebuild");
+    service(&ctx, "rebuild");
+    let first = ctx.build_envd(&[]);
+    assert!(first.ok, "{}", first.stderr);
+
+    // No-op: every step that does work is CACHED.
+    let noop = ctx.build_envd(&[]);
+    assert!(noop.ok, "{}", noop.stderr);
+    let s = steps(&noop.stderr);
+    assert_eq!(s.len(), 6, "{s:?}");
+    assert!(s[1..].iter().all(|(_, cached)| *cached), "no-op rebuild ran steps: {s:?}\n{}", noop.stderr);
+
+    // An unrelated file of the context: still nothing runs.
+    ctx.write("notes.txt", "edited\n");
+    let unrelated = ctx.build_envd(&[]);
+    assert!(unrelated.ok, "{}", unrelated.stderr);
+    let s = steps(&unrelated.stderr);
+    assert!(s[1..].iter().all(|(_, cached)| *cached), "unrelated edit ran steps: {s:?}");
+
+    // One more requirement: the pip step and what follows it re-run, what
+    // comes before does not, and the unchanged wheel comes from the cache.
+    ctx.write("requirements.txt", "six==1.16.0\nidna==3.7\n");
+    let edited = ctx.build_envd(&[]);
+    assert!(edited.ok, "{}", edited.stderr);
+    let s = steps(&edited.stderr);
+    let cached: Vec<(&str, bool)> = s.iter().map(|(n, c)| (n.split(' ').next().unwrap(), *c)).collect();
+    assert_eq!(
+        cached[1..],
+        [("[2/6]", true), ("[3/6]", false), ("[4/6]", false), ("[5/6]", false), ("[6/6]", false)],
+        "{s:?}"
+    );
+    assert!(s[2].0.contains("install.python_packages -r requirements.txt"), "{s:?}");
+    assert!(
+        edited.stderr.contains("File was already downloaded /var/cache/envd/pip/wheelhouse/six-1.16.0"),
+        "six was not taken from the cache mount:\n{}",
+        edited.stderr
+    );
+    assert!(!edited.stderr.contains("Downloading six"), "six was downloaded again:\n{}", edited.stderr);
+    assert_eq!(sh(&ctx.tag, "python3 -c 'import idna, six; print(idna.__version__)'"), "3.7\n");
+}
+
+#[test]
+fn a_missing_copy_source_fails_at_its_line() {
+    ensure_env();
+    let ctx = Context::new("missing-src");
+    ctx.write(
+        "build.envd",
+        &format!("def build():\n    base(image=\"{}\")\n    io.copy(src=\"nope\", dest=\"/nope\")\n", cpu_base()),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("build.envd:3"), "{}", r.stderr);
+    assert!(r.stderr.contains("nope"), "{}", r.stderr);
+}
+
+#[test]
+fn bake_builds_cpu_and_gpu_from_one_build_envd() {
+    ensure_env();
+    let out = std::process::Command::new("docker")
+        .args(["buildx", "bake", "--progress=plain", "-f", "examples/aiges-service/docker-bake.hcl"])
+        .current_dir(repo())
+        .output()
+        .expect("docker runs");
+    assert!(out.status.success(), "bake failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    for device in ["cpu", "gpu"] {
+        let tag = format!("envd-demo/aiges-service:{device}");
+        assert_eq!(image_config(&tag)["Labels"]["org.aiges.base"], device);
+        assert_eq!(docker_ok(&["run", "--rm", &tag]), "demo-wrapper serving (six 1.16.0)\n");
+        assert_eq!(docker_ok(&["run", "--rm", &tag, "cat", "/home/aiges/wrapper.txt"]), "demo-wrapper\n");
+        docker_ok(&["image", "rm", &tag]);
+    }
+}
