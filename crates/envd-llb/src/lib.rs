@@ -19,6 +19,7 @@
 
 pub mod caps;
 mod constraints;
+pub mod dump;
 mod exec;
 mod file;
 mod marshal;
@@ -28,7 +29,7 @@ mod state;
 mod vertex;
 
 pub use bollard_buildkit_proto::pb;
-pub use constraints::{Constraints, SourceLocation, SourceMap};
+pub use constraints::{Constraints, SourceLocation, SourceMap, CUSTOM_NAME};
 pub use exec::{CacheSharing, Exec, Mount, NetMode};
 pub use file::{ChownOpt, CopyOptions, FileAction, MkdirOptions, MkfileOptions};
 pub use marshal::{digest_of, encode_op, Marshalled};

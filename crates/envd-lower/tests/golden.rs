@@ -1,0 +1,60 @@
+//! Golden LLB: each `testdata/<case>/build.envd` lowers, on a fixed stand-in
+//! base, to the definition dumped in `llb.txt` (ops, mounts, cache ids and
+//! sharing, progress names, build.envd locations) and the image config in
+//! `config.json`.
+//!
+//! Regenerate after an intended change with `make golden`
+//! (`ENVD_UPDATE_GOLDEN=1 cargo test -p envd-lower --test golden`), then
+//! read the diff.
+
+use std::fs;
+use std::path::Path;
+
+use envd_lang::{evaluate, EvalOptions};
+use envd_llb::{dump::dump, Platform, SourceMap};
+use envd_lower::{base_reference, lower, ImageConfig, LlbCaps, LowerOptions, ResolvedBase};
+
+const BASE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","LD_LIBRARY_PATH=/home/aiges/library"],"WorkingDir":"/home/aiges","Cmd":["/bin/sh","-c","./AIservice"],"Labels":{"org.aiges.base":"cpu"}}}"#;
+
+fn check(path: &Path, actual: &str) {
+    if std::env::var_os("ENVD_UPDATE_GOLDEN").is_some() {
+        fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected =
+        fs::read_to_string(path).unwrap_or_else(|_| panic!("{} is missing; run `make golden`", path.display()));
+    assert_eq!(expected, actual, "{} differs; if intended, run `make golden` and review", path.display());
+}
+
+#[test]
+fn golden_llb() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let mut cases: Vec<_> = fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let src = fs::read_to_string(case.join("build.envd")).unwrap();
+        let plan = evaluate("build.envd", &src, &EvalOptions::default()).unwrap().plan;
+        let args = [("AIGES_CPU_IMAGE".to_owned(), "127.0.0.1:5000/aiges/base-cpu:bookworm".to_owned())].into();
+        let choice = base_reference(&plan, &args).unwrap();
+        let base = ResolvedBase {
+            reference: format!("{}@sha256:{}", choice.reference, "0".repeat(64)),
+            config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap(),
+        };
+        let opts = LowerOptions {
+            platform: Platform::parse("linux/amd64").unwrap(),
+            source: SourceMap::new("build.envd", src.clone(), "starlark"),
+            caps: LlbCaps { merge_diff: true },
+            no_cache: false,
+            labels: vec![],
+            session_id: "SESSION".into(),
+            context_local: "context".into(),
+            dockerignore: vec!["*.pyc".into()],
+        };
+        let lowered = lower(&plan, &base, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let def = lowered.state.marshal().unwrap().definition;
+        check(&case.join("llb.txt"), &dump(&def));
+        let config = serde_json::to_string_pretty(lowered.config.as_json()).unwrap() + "\n";
+        check(&case.join("config.json"), &config);
+    }
+}
