@@ -1,35 +1,23 @@
 //! build.envd's language through buildx: errors point at their line,
 //! warnings are shown, build args and targets steer the build.
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, Context};
+use envd_e2e::{cpu_base, docker_ok, ensure_env, failing_build, Context};
 
 #[test]
 fn a_wrong_call_shows_its_line_and_a_suggestion() {
     ensure_env();
-    let ctx = Context::new("lang-error");
-    ctx.write(
-        "build.envd",
-        &format!("def build():\n    base(image=\"{}\")\n    install.pythn_packages(name=[\"numpy\"])\n", cpu_base()),
-    );
-    let r = ctx.build_envd(&[]);
-    assert!(!r.ok);
-    assert!(r.stderr.contains("build.envd:3"), "{}", r.stderr);
-    assert!(r.stderr.contains(">>>     install.pythn_packages(name=[\"numpy\"])"), "{}", r.stderr);
-    assert!(r.stderr.contains("did you mean `python_packages`?"), "{}", r.stderr);
+    let stderr = failing_build("lang-error", "    install.pythn_packages(name=[\"numpy\"])\n");
+    assert!(stderr.contains("build.envd:3"), "{stderr}");
+    assert!(stderr.contains(">>>     install.pythn_packages(name=[\"numpy\"])"), "{stderr}");
+    assert!(stderr.contains("did you mean `python_packages`?"), "{stderr}");
 }
 
 #[test]
 fn a_path_outside_the_context_is_refused_at_its_line() {
     ensure_env();
-    let ctx = Context::new("lang-path");
-    ctx.write(
-        "build.envd",
-        &format!("def build():\n    base(image=\"{}\")\n\n    io.copy(src=\"../x\", dest=\"/x\")\n", cpu_base()),
-    );
-    let r = ctx.build_envd(&[]);
-    assert!(!r.ok);
-    assert!(r.stderr.contains("build.envd:4"), "{}", r.stderr);
-    assert!(r.stderr.contains("io.copy(src=) (\"../x\") leaves the build context"), "{}", r.stderr);
+    let stderr = failing_build("lang-path", "\n    io.copy(src=\"../x\", dest=\"/x\")\n");
+    assert!(stderr.contains("build.envd:4"), "{stderr}");
+    assert!(stderr.contains("io.copy(src=) (\"../x\") leaves the build context"), "{stderr}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Plan to image, through real builds: apt, pip, copy, run, the image
 //! config, what is left behind, and what a rebuild re-runs.
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, Context};
+use envd_e2e::{bake, cpu_base, docker_ok, ensure_env, failing_build, image_config, steps, Context};
 
 /// A service like the AIGES ones, on the local CPU stand-in. `marker`
 /// makes the steps this test's own, so no other test's cache answers them.
@@ -124,26 +124,16 @@ fn rebuilds_rerun_only_what_changed() {
 #[test]
 fn a_missing_copy_source_fails_at_its_line() {
     ensure_env();
-    let ctx = Context::new("missing-src");
-    ctx.write(
-        "build.envd",
-        &format!("def build():\n    base(image=\"{}\")\n    io.copy(src=\"nope\", dest=\"/nope\")\n", cpu_base()),
-    );
-    let r = ctx.build_envd(&[]);
-    assert!(!r.ok);
-    assert!(r.stderr.contains("build.envd:3"), "{}", r.stderr);
-    assert!(r.stderr.contains("nope"), "{}", r.stderr);
+    let stderr = failing_build("missing-src", "    io.copy(src=\"nope\", dest=\"/nope\")\n");
+    assert!(stderr.contains("build.envd:3"), "{stderr}");
+    assert!(stderr.contains("nope"), "{stderr}");
 }
 
 #[test]
 fn bake_builds_cpu_and_gpu_from_one_build_envd() {
     ensure_env();
-    let out = std::process::Command::new("docker")
-        .args(["buildx", "bake", "--progress=plain", "-f", "examples/aiges-service/docker-bake.hcl"])
-        .current_dir(repo())
-        .output()
-        .expect("docker runs");
-    assert!(out.status.success(), "bake failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let r = bake("examples/aiges-service/docker-bake.hcl");
+    assert!(r.ok, "bake failed:\n{}", r.stderr);
     for device in ["cpu", "gpu"] {
         let tag = format!("envd-demo/aiges-service:{device}");
         assert_eq!(image_config(&tag)["Labels"]["org.aiges.base"], device);

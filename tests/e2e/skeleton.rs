@@ -1,7 +1,7 @@
 //! The walking skeleton, end to end: buildx starts the frontend image,
 //! which reads build.envd and returns LLB and an image config.
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, Context};
+use envd_e2e::{bake, cpu_base, docker_ok, ensure_env, failing_build, image_config, repo, steps, Context};
 
 fn hello(base: &str) -> String {
     format!("def build():\n    base(image=\"{base}\")\n    run(commands=[\"echo hi > /hi\", \"pwd > /pwd\", \"echo $LD_LIBRARY_PATH > /ld\"])\n")
@@ -66,34 +66,19 @@ fn a_second_identical_build_is_all_cached() {
 #[test]
 fn a_syntax_error_names_build_envd_and_the_line() {
     ensure_env();
-    let ctx = Context::new("syntax-error");
-    ctx.write(
-        "build.envd",
-        &format!("def build():\n    base(image=\"{}\")\n    run(commands=[\"true\"]))\n", cpu_base()),
-    );
-    let r = ctx.build_envd(&[]);
-    assert!(!r.ok, "a broken build.envd must fail");
+    let stderr = failing_build("syntax-error", "    run(commands=[\"true\"]))\n");
     // buildx prints the file name and line, then the offending lines.
-    assert!(r.stderr.contains("build.envd:3"), "no build.envd:3 in:\n{}", r.stderr);
-    assert!(r.stderr.contains(">>>"), "buildx did not show the source lines:\n{}", r.stderr);
-    assert!(r.stderr.contains("Parse error"), "{}", r.stderr);
+    assert!(stderr.contains("build.envd:3"), "no build.envd:3 in:\n{stderr}");
+    assert!(stderr.contains(">>>"), "buildx did not show the source lines:\n{stderr}");
+    assert!(stderr.contains("Parse error"), "{stderr}");
 }
 
 #[test]
 fn a_failing_run_step_points_at_its_line() {
     ensure_env();
-    let ctx = Context::new("failing-run");
-    ctx.write(
-        "build.envd",
-        &format!(
-            "def build():\n    base(image=\"{}\")\n\n    run(commands=[\"echo about to fail\", \"exit 7\"])\n",
-            cpu_base()
-        ),
-    );
-    let r = ctx.build_envd(&[]);
-    assert!(!r.ok, "exit 7 must fail the build");
-    assert!(r.stderr.contains("build.envd:4"), "no build.envd:4 in:\n{}", r.stderr);
-    assert!(r.stderr.contains("exit code: 7"), "{}", r.stderr);
+    let stderr = failing_build("failing-run", "\n    run(commands=[\"echo about to fail\", \"exit 7\"])\n");
+    assert!(stderr.contains("build.envd:4"), "no build.envd:4 in:\n{stderr}");
+    assert!(stderr.contains("exit code: 7"), "{stderr}");
 }
 
 #[test]
@@ -103,7 +88,7 @@ fn an_unknown_target_lists_the_ones_that_exist() {
     ctx.write("build.envd", &hello(&cpu_base()));
     let r = ctx.build_envd(&["--target", "gpu"]);
     assert!(!r.ok);
-    assert!(r.stderr.contains("build.envd has no function gpu(); it defines: build"), "{}", r.stderr);
+    assert!(r.stderr.contains("build.envd has no function gpu(); the functions that can be built are: build"), "{}", r.stderr);
 }
 
 #[test]
@@ -118,13 +103,8 @@ fn the_frontend_binary_is_static() {
 #[test]
 fn bake_builds_the_hello_example() {
     ensure_env();
-    let root = repo();
-    let out = std::process::Command::new("docker")
-        .args(["buildx", "bake", "--progress=plain", "-f", "examples/hello/docker-bake.hcl"])
-        .current_dir(&root)
-        .output()
-        .expect("docker runs");
-    assert!(out.status.success(), "bake failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let r = bake("examples/hello/docker-bake.hcl");
+    assert!(r.ok, "bake failed:\n{}", r.stderr);
     let text = docker_ok(&["run", "--rm", "envd-demo/hello:bake", "cat", "/home/aiges/hello.txt"]);
     assert!(text.starts_with("hello from build.envd\nPython 3."), "{text}");
     docker_ok(&["image", "rm", "envd-demo/hello:bake"]);

@@ -169,3 +169,24 @@ pub fn steps(progress: &str) -> Vec<(String, bool)> {
         })
         .collect()
 }
+
+/// Builds a build.envd whose `build()` is `base(<CPU stand-in>)` followed
+/// by `body` (lines indented by four spaces, starting on line 3), expects
+/// the build to fail, and returns buildx's stderr.
+pub fn failing_build(name: &str, body: &str) -> String {
+    let ctx = Context::new(name);
+    ctx.write("build.envd", &format!("def build():\n    base(image=\"{}\")\n{body}", cpu_base()));
+    let r = ctx.build_envd(&[]);
+    assert!(!r.ok, "the build should fail:\n{}", r.stderr);
+    r.stderr
+}
+
+/// `docker buildx bake --progress=plain -f <file>` from the repository root.
+pub fn bake(file: &str) -> Run {
+    Command::new("docker")
+        .args(["buildx", "bake", "--progress=plain", "-f", file])
+        .current_dir(repo())
+        .output()
+        .expect("docker runs")
+        .into()
+}
