@@ -189,20 +189,19 @@ ensure_bases() {
     for pair in "$BASE_CPU_IMAGE cpu" "$BASE_GPU_IMAGE gpu"; do
         set -- $pair
         if image_present "$1"; then say "base image $1 is present"; continue; fi
+        if docker pull -q "$1" >/dev/null 2>&1; then say "pulled base image $1 from the local registry"; continue; fi
         [ -n "$root" ] || root=$(build_rootfs)
         import_base "$1" "$2" "$root"
     done
     # The registry copy lets any BuildKit (docker driver or container driver)
     # resolve the bases the way it resolves a published image.
     for ref in "$BASE_CPU_IMAGE" "$BASE_GPU_IMAGE"; do
-        if ! curl -fsS "http://$REGISTRY/v2/${ref#"$REGISTRY"/}" -o /dev/null 2>/dev/null; then
-            local repo=${ref#"$REGISTRY"/}; repo=${repo%:*}; local tag=${ref##*:}
-            if ! curl -fsS "http://$REGISTRY/v2/$repo/manifests/$tag" \
-                -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json' \
-                -o /dev/null 2>/dev/null; then
-                say "pushing $ref"
-                docker push -q "$ref" >/dev/null
-            fi
+        local path=${ref#"$REGISTRY"/}
+        if ! curl -fsS -o /dev/null \
+            -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+            "http://$REGISTRY/v2/${path%:*}/manifests/${path##*:}" 2>/dev/null; then
+            say "pushing $ref"
+            docker push -q "$ref" >/dev/null
         fi
     done
 }
