@@ -88,7 +88,11 @@ fn an_unknown_target_lists_the_ones_that_exist() {
     ctx.write("build.envd", &hello(&cpu_base()));
     let r = ctx.build_envd(&["--target", "gpu"]);
     assert!(!r.ok);
-    assert!(r.stderr.contains("build.envd has no function gpu(); the functions that can be built are: build"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("build.envd has no function gpu(); the functions that can be built are: build"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
