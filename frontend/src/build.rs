@@ -78,7 +78,7 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         .resolve_image(
             &reference,
             Some(config.platform.to_pb()),
-            &config.image_resolve_mode,
+            config.image_resolve_mode.as_str(),
             &format!("[internal] load metadata for {reference}"),
         )
         .await
@@ -100,6 +100,7 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         },
         no_cache: config.no_cache,
         labels: config.labels.clone(),
+        resolve_mode: config.image_resolve_mode,
         session_id: config.session_id.clone(),
         context_local: config.context_local.clone(),
         dockerignore: load_dockerignore(config, client).await?,

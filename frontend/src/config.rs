@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use envd_gateway::{CacheImport, FrontendEnv};
-use envd_llb::Platform;
+use envd_llb::{Platform, ResolveMode};
 
 /// The file name read when `filename` is not given.
 pub const DEFAULT_FILENAME: &str = "build.envd";
@@ -64,7 +64,7 @@ pub struct Config {
     /// `--cache-from`.
     pub cache_imports: Vec<CacheImport>,
     /// How to resolve the base image: `default`, `pull` or `local`.
-    pub image_resolve_mode: String,
+    pub image_resolve_mode: ResolveMode,
 }
 
 impl Config {
@@ -156,10 +156,11 @@ fn parse_cache_imports(opts: &BTreeMap<String, String>) -> Result<Vec<CacheImpor
     Ok(imports)
 }
 
-fn parse_resolve_mode(opts: &BTreeMap<String, String>) -> Result<String, ConfigError> {
+fn parse_resolve_mode(opts: &BTreeMap<String, String>) -> Result<ResolveMode, ConfigError> {
     match opts.get(KEY_IMAGE_RESOLVE_MODE).map(String::as_str) {
-        None | Some("") | Some("default") => Ok("default".into()),
-        Some(m @ ("pull" | "local")) => Ok(m.into()),
+        None | Some("") | Some("default") => Ok(ResolveMode::Default),
+        Some("pull") => Ok(ResolveMode::ForcePull),
+        Some("local") => Ok(ResolveMode::PreferLocal),
         Some(other) => Err(bad(KEY_IMAGE_RESOLVE_MODE, format!("{other:?} is not one of default, pull, local"))),
     }
 }
@@ -184,7 +185,7 @@ mod tests {
         assert_eq!(c.context_local, "context");
         assert_eq!(c.platform.to_string(), "linux/arm64", "the worker's platform");
         assert!(!c.no_cache);
-        assert_eq!(c.image_resolve_mode, "default");
+        assert_eq!(c.image_resolve_mode, ResolveMode::Default);
     }
 
     #[test]
@@ -210,7 +211,7 @@ mod tests {
         assert!(c.no_cache);
         let refs: Vec<&str> = c.cache_imports.iter().map(|i| i.attrs["ref"].as_str()).collect();
         assert_eq!(refs, ["127.0.0.1:5000/c", "127.0.0.1:5000/d"]);
-        assert_eq!(c.image_resolve_mode, "pull");
+        assert_eq!(c.image_resolve_mode, ResolveMode::ForcePull);
     }
 
     #[test]

@@ -81,11 +81,10 @@ pub fn base_reference(plan: &Plan, build_args: &BTreeMap<String, String>) -> Res
 /// The base image as the first step, carrying its env, working directory
 /// and user into every later exec.
 pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {
-    let image = Image::new(&base.reference).platform(ctx.opts.platform.clone()).constraints(ctx.step(
-        1,
-        &format!("base {}", base.reference),
-        &plan.base.span,
-    ));
+    let image = Image::new(&base.reference)
+        .platform(ctx.opts.platform.clone())
+        .resolve_mode(ctx.opts.resolve_mode)
+        .constraints(ctx.step(1, &format!("base {}", base.reference), &plan.base.span));
     let mut state = image.into_state();
     let cfg = &base.config;
     for (k, v) in cfg.env() {

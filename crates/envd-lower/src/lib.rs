@@ -30,7 +30,7 @@ mod shell;
 use std::sync::Arc;
 
 use envd_lang::{Plan, Span, Step, StepKind};
-use envd_llb::{diff, merge, Constraints, Platform, SourceMap, State};
+use envd_llb::{diff, merge, Constraints, Platform, ResolveMode, SourceMap, State};
 
 pub use base::{base_reference, BaseChoice, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use image_config::ImageConfig;
@@ -64,6 +64,8 @@ pub struct LowerOptions {
     pub no_cache: bool,
     /// Labels to add to the image (`--label`).
     pub labels: Vec<(String, String)>,
+    /// How BuildKit resolves the base image (`--image-resolve-mode`).
+    pub resolve_mode: ResolveMode,
     /// The client session that serves the context.
     pub session_id: String,
     /// The name of the context local (`context`).

@@ -47,6 +47,7 @@ fn golden_llb() {
             caps: LlbCaps { merge_diff: true },
             no_cache: false,
             labels: vec![],
+            resolve_mode: Default::default(),
             session_id: "SESSION".into(),
             context_local: "context".into(),
             dockerignore: vec!["*.pyc".into()],
