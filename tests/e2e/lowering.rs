@@ -142,3 +142,22 @@ fn bake_builds_cpu_and_gpu_from_one_build_envd() {
         docker_ok(&["image", "rm", &tag]);
     }
 }
+
+#[test]
+fn run_uses_bash_and_mount_host_sees_the_context_read_only() {
+    ensure_env();
+    let ctx = Context::new("mount-host");
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    base(image=\"{}\")\n    run(commands=[\"test -n \\\"$BASH_VERSION\\\" && echo bash > /shell\", \"cat notes.txt > /seen\", \"touch notes.txt 2>/dev/null && echo writable > /rw || echo read-only > /rw\"], mount_host=True)\n",
+            cpu_base()
+        ),
+    )
+    .write("notes.txt", "from the context\n");
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(sh(&ctx.tag, "cat /shell /seen /rw"), "bash\nfrom the context\nread-only\n");
+    // The context was mounted, not copied: the working directory holds none of it.
+    assert_eq!(sh(&ctx.tag, "ls /home/aiges | wc -l"), "0\n");
+}

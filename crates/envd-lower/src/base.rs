@@ -102,3 +102,47 @@ pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {
     }
     state
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envd_lang::{evaluate, EvalOptions};
+
+    fn choose(src: &str, args: &[(&str, &str)]) -> Result<BaseChoice, Error> {
+        let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
+        let args = args.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        base_reference(&plan, &args)
+    }
+
+    #[test]
+    fn defaults_and_build_arg_overrides() {
+        let cpu = "def build():\n    base(image=\"aiges_cpu\")\n";
+        assert_eq!(choose(cpu, &[]).unwrap().reference, AIGES_CPU_DEFAULT);
+        assert_eq!(choose(cpu, &[(AIGES_CPU_IMAGE_ARG, "mirror/cpu:1")]).unwrap().reference, "mirror/cpu:1");
+        let gpu = "def build():\n    base(image=\"aiges_gpu\")\n    install.cuda(version=\"11.2\")\n";
+        assert_eq!(choose(gpu, &[]).unwrap().reference, "iflyopensource/aiges-gpu:11.2-1.17-3.9.13-ubuntu1804-v3.4.4");
+        assert_eq!(choose(gpu, &[(AIGES_GPU_IMAGE_ARG, "m/gpu:{cuda}")]).unwrap().reference, "m/gpu:11.2");
+        let any = "def build():\n    base(image=\"python:3.11\")\n";
+        assert_eq!(choose(any, &[(AIGES_DEVICE_ARG, "gpu")]).unwrap().reference, "python:3.11", "explicit images stay");
+    }
+
+    #[test]
+    fn aiges_device_flips_a_file_that_names_no_image() {
+        let src = "def build():\n    base(language=\"python3.9\")\n";
+        assert_eq!(choose(src, &[]).unwrap().label, "aiges_cpu");
+        assert_eq!(choose(src, &[(AIGES_DEVICE_ARG, "GPU")]).unwrap().label, "aiges_gpu (CUDA 11.6)");
+        let err = choose(src, &[(AIGES_DEVICE_ARG, "tpu")]).unwrap_err();
+        assert_eq!(err.message, "build arg AIGES_DEVICE=\"tpu\" is not cpu or gpu");
+        assert_eq!(err.span.map(|s| s.line), Some(2));
+        let cuda = "def build():\n    base()\n    install.cuda(version=\"10.1\")\n";
+        assert_eq!(choose(cuda, &[]).unwrap().label, "aiges_gpu (CUDA 10.1)", "install.cuda implies the GPU base");
+    }
+
+    #[test]
+    fn cuda_on_an_explicit_cpu_base_is_an_error_at_the_cuda_line() {
+        let src = "def build():\n    base(image=\"aiges_cpu\")\n    install.cuda(version=\"11.6\")\n";
+        let err = choose(src, &[]).unwrap_err();
+        assert_eq!(err.message, "install.cuda() asks for a GPU base, but base(image=\"aiges_cpu\") names the CPU one");
+        assert_eq!(err.span.map(|s| s.line), Some(3));
+    }
+}

@@ -59,3 +59,47 @@ fn golden_llb() {
         check(&case.join("config.json"), &config);
     }
 }
+
+#[test]
+fn the_platform_reaches_every_op_and_the_config() {
+    let src = "def build():\n    base(image=\"x:1\")\n    install.system_packages(name=[\"curl\"])\n    run(commands=[\"true\"])\n";
+    let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
+    let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap() };
+    let opts = LowerOptions {
+        platform: Platform::parse("linux/arm64/v8").unwrap(),
+        source: SourceMap::new("build.envd", src, "starlark"),
+        caps: LlbCaps::default(),
+        no_cache: true,
+        labels: vec![("team".into(), "ml".into())],
+        resolve_mode: Default::default(),
+        session_id: "S".into(),
+        context_local: "context".into(),
+        dockerignore: vec![],
+    };
+    let lowered = lower(&plan, &base, &opts).unwrap();
+    let def = lowered.state.marshal().unwrap().definition;
+    let ops: Vec<envd_llb::pb::Op> =
+        def.def.iter().map(|b| <envd_llb::pb::Op as prost::Message>::decode(b.as_slice()).unwrap()).collect();
+    use envd_llb::pb::op::Op as Kind;
+    let built: Vec<&envd_llb::pb::Op> = ops
+        .iter()
+        .filter(|o| {
+            matches!(&o.op, Some(Kind::Exec(_)))
+                || matches!(&o.op, Some(Kind::Source(s)) if s.identifier.starts_with("docker-image://"))
+        })
+        .collect();
+    assert_eq!(built.len(), 3, "base, apt, run");
+    for op in built {
+        let p = op.platform.as_ref().expect("image sources and execs carry the platform");
+        assert_eq!((p.os.as_str(), p.architecture.as_str(), p.variant.as_str()), ("linux", "arm64", "v8"));
+    }
+    let cfg = lowered.config.as_json();
+    assert_eq!((cfg["architecture"].as_str(), cfg["variant"].as_str()), (Some("arm64"), Some("v8")));
+    assert_eq!(cfg["config"]["Labels"]["team"], "ml");
+    // --no-cache marks every step.
+    assert!(def
+        .metadata
+        .values()
+        .filter(|m| m.description.contains_key("llb.customname"))
+        .all(|m| m.ignore_cache || m.description["llb.customname"].starts_with("[internal]")));
+}
