@@ -161,3 +161,37 @@ fn run_uses_bash_and_mount_host_sees_the_context_read_only() {
     // The context was mounted, not copied: the working directory holds none of it.
     assert_eq!(sh(&ctx.tag, "ls /home/aiges | wc -l"), "0\n");
 }
+
+/// Writes a minimal pure-Python wheel into the context.
+fn write_wheel(ctx: &Context, path: &str) {
+    let full = ctx.dir().join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    let script = r#"
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("demo_pkg/__init__.py", "VALUE = 42\n")
+    z.writestr("demo_pkg-0.1.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 0.1\n")
+    z.writestr("demo_pkg-0.1.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: envd-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr("demo_pkg-0.1.dist-info/RECORD", "demo_pkg/__init__.py,,\ndemo_pkg-0.1.dist-info/METADATA,,\ndemo_pkg-0.1.dist-info/WHEEL,,\ndemo_pkg-0.1.dist-info/RECORD,,\n")
+"#;
+    let ok = std::process::Command::new("python3").args(["-c", script]).arg(&full).status().unwrap().success();
+    assert!(ok, "could not write the wheel fixture");
+}
+
+#[test]
+fn local_wheels_install_from_the_context() {
+    ensure_env();
+    let ctx = Context::new("wheels");
+    write_wheel(&ctx, "dist/demo_pkg-0.1-py3-none-any.whl");
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    base(image=\"{}\")\n    install.python_packages(local_wheels=[\"dist/demo_pkg-0.1-py3-none-any.whl\"])\n",
+            cpu_base()
+        ),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(sh(&ctx.tag, "python3 -c 'import demo_pkg; print(demo_pkg.VALUE)'"), "42\n");
+    assert_eq!(sh(&ctx.tag, "ls /run/envd 2>/dev/null | wc -l"), "0\n", "the wheel was mounted, not copied");
+}
