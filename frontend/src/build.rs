@@ -66,7 +66,7 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         let warning = Warning {
             digest: source_digest.clone(),
             short: format!("{}: {}", w.span, w.message),
-            source: Some((source_info(&source), SourceRange { start: w.span.line, end: w.span.end_line })),
+            source: Some((source.to_pb(), SourceRange { start: w.span.line, end: w.span.end_line })),
         };
         client.warn(warning).await?;
     }
@@ -138,16 +138,29 @@ async fn load_definition(config: &Config, client: &mut Client) -> Result<(Arc<So
         .follow_paths(vec![config.filename.clone()])
         .differ("none")
         .constraints(Constraints::named(format!("[internal] load build definition from {}", config.filename)));
-    let def = local.into_state().marshal().map_err(|e| Failure::plain(format!("internal error: {e}")))?;
-    let digest = def.root.clone().unwrap_or_default();
-    let r = client.solve(def.definition, &[]).await?;
-    let data = client.read_file(&r, &config.filename).await.map_err(|e| {
+    let (digest, read) = read_local_file(client, local, &config.filename).await?;
+    let data = read.map_err(|e| {
         Failure::plain(format!(
             "cannot read {} from the build's {} directory: {e}",
             config.filename, config.definition_local
         ))
     })?;
     Ok((SourceMap::new(&config.filename, data, LANGUAGE), digest))
+}
+
+/// Solves `local` (which transfers only `path`) and reads `path` from it.
+/// Returns the digest of the local's op (warnings attach to it) and the
+/// read's own result, which callers judge differently: a missing
+/// build.envd is an error, a missing `.dockerignore` is not.
+async fn read_local_file(
+    client: &mut Client,
+    local: Local,
+    path: &str,
+) -> Result<(String, Result<Vec<u8>, envd_gateway::Error>), Failure> {
+    let def = local.into_state().marshal().map_err(|e| Failure::plain(format!("internal error: {e}")))?;
+    let digest = def.root.clone().unwrap_or_default();
+    let r = client.solve(def.definition, &[]).await?;
+    Ok((digest, client.read_file(&r, path).await))
 }
 
 /// The context's `.dockerignore` patterns, read the way the Dockerfile
@@ -159,9 +172,8 @@ async fn load_dockerignore(config: &Config, client: &mut Client) -> Result<Vec<S
         .follow_paths(vec![".dockerignore".into()])
         .differ("none")
         .constraints(Constraints::named("[internal] load .dockerignore"));
-    let def = local.into_state().marshal().map_err(|e| Failure::plain(format!("internal error: {e}")))?;
-    let r = client.solve(def.definition, &[]).await?;
-    let text = match client.read_file(&r, ".dockerignore").await {
+    let (_, read) = read_local_file(client, local, ".dockerignore").await?;
+    let text = match read {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.code() == Some(envd_gateway::Code::NotFound) => return Ok(Vec::new()),
         Err(e) if e.to_string().contains("no such file") => return Ok(Vec::new()),
@@ -183,12 +195,13 @@ pub fn dockerignore_patterns(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The build file as BuildKit's source info, for warnings.
-fn source_info(source: &SourceMap) -> envd_llb::pb::SourceInfo {
-    envd_llb::pb::SourceInfo {
-        filename: source.filename.clone(),
-        data: source.data.clone(),
-        language: source.language.clone(),
-        definition: None,
+#[cfg(test)]
+mod tests {
+    use super::dockerignore_patterns;
+
+    #[test]
+    fn dockerignore_lines_become_exclude_patterns() {
+        let text = "# build output\n\n  /target  \n*.pyc\n! /keep.pyc\n";
+        assert_eq!(dockerignore_patterns(text), ["target", "*.pyc", "!keep.pyc"]);
     }
 }

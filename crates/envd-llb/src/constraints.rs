@@ -27,6 +27,16 @@ impl SourceMap {
         Arc::new(Self { filename: filename.into(), data: data.into(), language: language.into() })
     }
 
+    /// The file as BuildKit's `SourceInfo`, for definitions and warnings.
+    pub fn to_pb(&self) -> pb::SourceInfo {
+        pb::SourceInfo {
+            filename: self.filename.clone(),
+            data: self.data.clone(),
+            language: self.language.clone(),
+            definition: None,
+        }
+    }
+
     /// A location in this file covering lines `start..=end` (1-based).
     pub fn location(self: &Arc<Self>, start_line: u32, end_line: u32) -> SourceLocation {
         SourceLocation { map: Arc::clone(self), start_line, end_line }

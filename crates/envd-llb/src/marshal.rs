@@ -152,19 +152,8 @@ impl State {
         let terminal_caps = [caps::CONSTRAINTS, caps::PLATFORM].iter().map(|c| ((*c).to_owned(), true)).collect();
         m.metadata.insert(digest, pb::OpMetadata { caps: terminal_caps, ..Default::default() });
 
-        let source = (!m.maps.is_empty()).then(|| pb::Source {
-            locations: m.locations,
-            infos: m
-                .maps
-                .iter()
-                .map(|s| pb::SourceInfo {
-                    filename: s.filename.clone(),
-                    data: s.data.clone(),
-                    language: s.language.clone(),
-                    definition: None,
-                })
-                .collect(),
-        });
+        let source = (!m.maps.is_empty())
+            .then(|| pb::Source { locations: m.locations, infos: m.maps.iter().map(|s| s.to_pb()).collect() });
         Ok(Marshalled { definition: pb::Definition { def: m.def, metadata: m.metadata, source }, root: Some(root) })
     }
 }
