@@ -103,3 +103,24 @@ fn the_platform_reaches_every_op_and_the_config() {
         .filter(|m| m.description.contains_key("llb.customname"))
         .all(|m| m.ignore_cache || m.description["llb.customname"].starts_with("[internal]")));
 }
+
+#[test]
+fn conda_steps_are_refused_at_their_line_until_the_installer_exists() {
+    let src = "def build():\n    base(image=\"x:1\")\n    install.system_packages(name=[\"curl\"])\n    install.conda_packages(name=[\"numpy\"])\n";
+    let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
+    let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap() };
+    let opts = LowerOptions {
+        platform: Platform::parse("linux/amd64").unwrap(),
+        source: SourceMap::new("build.envd", src, "starlark"),
+        caps: LlbCaps { merge_diff: true },
+        no_cache: false,
+        labels: vec![],
+        resolve_mode: Default::default(),
+        session_id: "S".into(),
+        context_local: "context".into(),
+        dockerignore: vec![],
+    };
+    let err = lower(&plan, &base, &opts).unwrap_err();
+    assert_eq!(err.message, "install.conda_packages cannot be built by this version of envd-frontend yet");
+    assert_eq!(err.span.map(|s| s.line), Some(4));
+}
