@@ -26,6 +26,22 @@ fn check(path: &Path, actual: &str) {
     assert_eq!(expected, actual, "{} differs; if intended, run `make golden` and review", path.display());
 }
 
+/// Lowering options for `src` on the fixed base: amd64, merge and diff
+/// available, session `SESSION`; tests change what they look at.
+fn options(src: &str) -> LowerOptions {
+    LowerOptions {
+        platform: Platform::parse("linux/amd64").unwrap(),
+        source: SourceMap::new("build.envd", src.to_owned(), "starlark"),
+        caps: LlbCaps { merge_diff: true },
+        no_cache: false,
+        labels: vec![],
+        resolve_mode: Default::default(),
+        session_id: "SESSION".into(),
+        context_local: "context".into(),
+        dockerignore: vec![],
+    }
+}
+
 #[test]
 fn golden_llb() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
@@ -41,17 +57,7 @@ fn golden_llb() {
             reference: format!("{}@sha256:{}", choice.reference, "0".repeat(64)),
             config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap(),
         };
-        let opts = LowerOptions {
-            platform: Platform::parse("linux/amd64").unwrap(),
-            source: SourceMap::new("build.envd", src.clone(), "starlark"),
-            caps: LlbCaps { merge_diff: true },
-            no_cache: false,
-            labels: vec![],
-            resolve_mode: Default::default(),
-            session_id: "SESSION".into(),
-            context_local: "context".into(),
-            dockerignore: vec!["*.pyc".into()],
-        };
+        let opts = LowerOptions { dockerignore: vec!["*.pyc".into()], ..options(&src) };
         let lowered = lower(&plan, &base, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let def = lowered.state.marshal().unwrap().definition;
         check(&case.join("llb.txt"), &dump(&def));
@@ -67,14 +73,10 @@ fn the_platform_reaches_every_op_and_the_config() {
     let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap() };
     let opts = LowerOptions {
         platform: Platform::parse("linux/arm64/v8").unwrap(),
-        source: SourceMap::new("build.envd", src, "starlark"),
         caps: LlbCaps::default(),
         no_cache: true,
         labels: vec![("team".into(), "ml".into())],
-        resolve_mode: Default::default(),
-        session_id: "S".into(),
-        context_local: "context".into(),
-        dockerignore: vec![],
+        ..options(src)
     };
     let lowered = lower(&plan, &base, &opts).unwrap();
     let def = lowered.state.marshal().unwrap().definition;
@@ -109,17 +111,7 @@ fn conda_steps_are_refused_at_their_line_until_the_installer_exists() {
     let src = "def build():\n    base(image=\"x:1\")\n    install.system_packages(name=[\"curl\"])\n    install.conda_packages(name=[\"numpy\"])\n";
     let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
     let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap() };
-    let opts = LowerOptions {
-        platform: Platform::parse("linux/amd64").unwrap(),
-        source: SourceMap::new("build.envd", src, "starlark"),
-        caps: LlbCaps { merge_diff: true },
-        no_cache: false,
-        labels: vec![],
-        resolve_mode: Default::default(),
-        session_id: "S".into(),
-        context_local: "context".into(),
-        dockerignore: vec![],
-    };
+    let opts = options(src);
     let err = lower(&plan, &base, &opts).unwrap_err();
     assert_eq!(err.message, "install.conda_packages cannot be built by this version of envd-frontend yet");
     assert_eq!(err.span.map(|s| s.line), Some(4));
