@@ -1,0 +1,373 @@
+//! Real conda channels for tests that have no network.
+//!
+//! No conda channel is reachable from this project's CI, so the tests make
+//! their own: real `.tar.bz2` and `.conda` archives, each with
+//! `info/index.json` and `info/paths.json`, indexed by `repodata.json` in
+//! `linux-64/` and `noarch/`. The archives are written with a fixed
+//! timestamp, so writing the same channel twice gives the same bytes and
+//! BuildKit's cache keys stay put.
+//!
+//! [`standard`] is the set the tests use:
+//!
+//! | package | versions / builds | what for |
+//! |---|---|---|
+//! | `python` | 3.9.18, 3.10.13, 3.11.2 | a stand-in: a venv over the image's `/usr/bin/python3` (no real CPython can be fetched here) |
+//! | `libzlib`, `zlib` | 1.3.1 | a dependency chain, one `.conda` and one `.tar.bz2` |
+//! | `tool` | 1.0 builds `h0_0` and `h1_1` | pinned builds (`tool=1.0=h0_0`), a text file with a prefix placeholder |
+//! | `app` | 2.0 | depends on `zlib` and `tool` |
+//! | `pyfixture` | 0.1 (noarch: python) | a noarch python package, imported from the environment's python |
+//! | `left`, `right`, `shared` | | `left` needs `shared 1.*`, `right` needs `shared 2.*`: an unsolvable pair |
+//! | `extra` | 1.0 | the package a rebuild adds |
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rattler_conda_types::compression_level::CompressionLevel;
+use sha2::{Digest, Sha256};
+
+/// What conda packages record as their build prefix; rattler replaces it
+/// with the real prefix in text files.
+pub const PREFIX_PLACEHOLDER: &str = "/opt/anaconda1anaconda2anaconda3";
+
+/// An archive format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.tar.bz2`, conda's first format.
+    TarBz2,
+    /// `.conda`, a zip of zstd tarballs.
+    Conda,
+}
+
+/// A file of a package.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// A file, copied as is.
+    File(String),
+    /// A text file whose [`PREFIX_PLACEHOLDER`] is replaced on install.
+    Text(String),
+    /// A symbolic link to the given target.
+    Symlink(String),
+}
+
+/// A conda package to write.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The package name.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// The build string.
+    pub build: String,
+    /// The build number.
+    pub build_number: u64,
+    /// Dependencies, as match specs.
+    pub depends: Vec<String>,
+    /// `noarch: python` (installed under the python's site-packages).
+    pub noarch_python: bool,
+    /// The files, by path inside the package.
+    pub files: Vec<(String, Content)>,
+    /// The archive format.
+    pub format: Format,
+}
+
+impl Package {
+    /// A `linux-64` package with no files and no dependencies.
+    pub fn new(name: &str, version: &str, build: &str) -> Self {
+        let build_number = build.rsplit('_').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        Self {
+            name: name.into(),
+            version: version.into(),
+            build: build.into(),
+            build_number,
+            depends: Vec::new(),
+            noarch_python: false,
+            files: Vec::new(),
+            format: Format::TarBz2,
+        }
+    }
+
+    /// Adds dependencies.
+    pub fn depends(mut self, specs: &[&str]) -> Self {
+        self.depends.extend(specs.iter().map(|s| (*s).to_owned()));
+        self
+    }
+
+    /// Adds a file.
+    pub fn file(mut self, path: &str, content: Content) -> Self {
+        self.files.push((path.into(), content));
+        self
+    }
+
+    /// Makes it a `.conda` archive.
+    pub fn conda(mut self) -> Self {
+        self.format = Format::Conda;
+        self
+    }
+
+    /// Makes it `noarch: python`.
+    pub fn noarch_python(mut self) -> Self {
+        self.noarch_python = true;
+        self
+    }
+
+    /// The subdir it belongs in.
+    pub fn subdir(&self) -> &'static str {
+        if self.noarch_python {
+            "noarch"
+        } else {
+            "linux-64"
+        }
+    }
+
+    /// The archive's file name.
+    pub fn filename(&self) -> String {
+        let ext = match self.format {
+            Format::TarBz2 => "tar.bz2",
+            Format::Conda => "conda",
+        };
+        format!("{}-{}-{}.{ext}", self.name, self.version, self.build)
+    }
+
+    fn index_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "name": self.name,
+            "version": self.version,
+            "build": self.build,
+            "build_number": self.build_number,
+            "depends": self.depends,
+            "license": "Apache-2.0",
+            "subdir": self.subdir(),
+            "timestamp": TIMESTAMP_MS,
+        });
+        if self.noarch_python {
+            v["noarch"] = "python".into();
+        } else {
+            v["arch"] = "x86_64".into();
+            v["platform"] = "linux".into();
+        }
+        v
+    }
+}
+
+const TIMESTAMP_MS: i64 = 1_700_000_000_000;
+
+/// The stand-in python at `version` (`3.11.2`): a venv over
+/// `/usr/bin/python3` that sees the system's site-packages (so the image's
+/// pip runs it) and installs into the environment.
+pub fn python(version: &str) -> Package {
+    let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+    Package::new("python", version, "h0_0")
+        .conda()
+        .file("bin/python", Content::Symlink("/usr/bin/python3".into()))
+        .file("bin/python3", Content::Symlink("python".into()))
+        .file(
+            "pyvenv.cfg",
+            Content::File(format!("home = /usr/bin\ninclude-system-site-packages = true\nversion = {version}\n")),
+        )
+        .file(
+            &format!("lib/python{minor}/site-packages/README.fixture"),
+            Content::File("site-packages of the fixture python\n".into()),
+        )
+}
+
+/// The packages the tests use; see the crate docs.
+pub fn standard() -> Vec<Package> {
+    let tool = |build: &str| {
+        Package::new("tool", "1.0", build)
+            .file("bin/tool", Content::Text(format!("#!/bin/sh\necho \"tool 1.0 {build} in {PREFIX_PLACEHOLDER}\"\n")))
+    };
+    vec![
+        python("3.9.18"),
+        python("3.10.13"),
+        python("3.11.2"),
+        Package::new("libzlib", "1.3.1", "h0_0").conda().file("lib/libz.fixture", Content::File("libzlib\n".into())),
+        Package::new("zlib", "1.3.1", "h0_0")
+            .depends(&["libzlib ==1.3.1 h0_0"])
+            .file("include/zlib.fixture.h", Content::File("/* zlib */\n".into())),
+        tool("h0_0"),
+        tool("h1_1"),
+        Package::new("app", "2.0", "h0_0")
+            .depends(&["zlib >=1.2", "tool 1.0.*"])
+            .file("share/app/app.txt", Content::File("app 2.0\n".into())),
+        Package::new("pyfixture", "0.1", "py_0")
+            .noarch_python()
+            .conda()
+            .depends(&["python >=3.9"])
+            .file("site-packages/pyfixture/__init__.py", Content::File("VERSION = \"0.1\"\n".into())),
+        Package::new("shared", "1.0", "h0_0"),
+        Package::new("shared", "2.0", "h0_0"),
+        Package::new("left", "1.0", "h0_0").depends(&["shared 1.*"]),
+        Package::new("right", "1.0", "h0_0").depends(&["shared 2.*"]),
+        Package::new("extra", "1.0", "h0_0").file("share/extra.txt", Content::File("extra\n".into())),
+    ]
+}
+
+/// `n` more packages, `fill-000` onwards, each depending on the next, with
+/// a few kilobytes of files each: the bulk of a realistic environment.
+pub fn filler(n: usize) -> Vec<Package> {
+    (0..n)
+        .map(|i| {
+            let mut p = Package::new(&format!("fill-{i:03}"), "1.0", "h0_0");
+            if i + 1 < n {
+                p = p.depends(&[&format!("fill-{:03} 1.*", i + 1)]);
+            }
+            if i % 2 == 0 {
+                p = p.conda();
+            }
+            for f in 0..4 {
+                p = p.file(&format!("share/fill-{i:03}/data-{f}.txt"), Content::File(format!("{i} {f}\n").repeat(256)));
+            }
+            p
+        })
+        .collect()
+}
+
+/// Writes `packages` as a channel at `dir` (`dir/linux-64`, `dir/noarch`,
+/// each with its archives and `repodata.json`).
+pub fn write_channel(dir: &Path, packages: &[Package]) -> io::Result<()> {
+    let mut repodata = std::collections::BTreeMap::<&str, serde_json::Value>::new();
+    for subdir in ["linux-64", "noarch"] {
+        std::fs::create_dir_all(dir.join(subdir))?;
+        repodata.insert(
+            subdir,
+            serde_json::json!({"info": {"subdir": subdir}, "packages": {}, "packages.conda": {}, "repodata_version": 1}),
+        );
+    }
+    for p in packages {
+        let archive = dir.join(p.subdir()).join(p.filename());
+        write_package(p, &archive)?;
+        let bytes = std::fs::read(&archive)?;
+        let mut record = p.index_json();
+        record["sha256"] = hex(&Sha256::digest(&bytes)).into();
+        record["size"] = bytes.len().into();
+        let key = match p.format {
+            Format::TarBz2 => "packages",
+            Format::Conda => "packages.conda",
+        };
+        repodata.get_mut(p.subdir()).expect("subdir")[key][p.filename()] = record;
+    }
+    for (subdir, value) in repodata {
+        let mut text = serde_json::to_string_pretty(&value)?;
+        text.push('\n');
+        std::fs::write(dir.join(subdir).join("repodata.json"), text)?;
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes one package archive.
+pub fn write_package(p: &Package, archive: &Path) -> io::Result<()> {
+    let staging = tempfile::tempdir()?;
+    let root = staging.path();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut entries = Vec::new();
+    for (path, content) in &p.files {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().expect("a file has a parent"))?;
+        let entry = match content {
+            Content::File(text) | Content::Text(text) => {
+                std::fs::write(&full, text)?;
+                let mut e = serde_json::json!({
+                    "_path": path,
+                    "path_type": "hardlink",
+                    "sha256": hex(&Sha256::digest(text.as_bytes())),
+                    "size_in_bytes": text.len(),
+                });
+                if let Content::Text(_) = content {
+                    e["file_mode"] = "text".into();
+                    e["prefix_placeholder"] = PREFIX_PLACEHOLDER.into();
+                    set_mode(&full, 0o755)?;
+                }
+                e
+            }
+            Content::Symlink(target) => {
+                std::os::unix::fs::symlink(target, &full)?;
+                serde_json::json!({"_path": path, "path_type": "softlink", "size_in_bytes": 0})
+            }
+        };
+        entries.push(entry);
+        paths.push(PathBuf::from(path));
+    }
+    std::fs::create_dir_all(root.join("info"))?;
+    let info = [
+        ("info/index.json", p.index_json()),
+        ("info/paths.json", serde_json::json!({"paths": entries, "paths_version": 1})),
+        ("info/about.json", serde_json::json!({"summary": format!("{} (envd-frontend test fixture)", p.name)})),
+    ];
+    for (path, value) in info {
+        std::fs::write(root.join(path), serde_json::to_string_pretty(&value)?)?;
+        paths.push(PathBuf::from(path));
+    }
+    if p.noarch_python {
+        std::fs::write(
+            root.join("info/link.json"),
+            r#"{"noarch": {"type": "python"}, "package_metadata_version": 1}"#,
+        )?;
+        paths.push(PathBuf::from("info/link.json"));
+    }
+    // The writers take paths under `root`, and store them relative to it.
+    let paths: Vec<PathBuf> = paths.iter().map(|p| root.join(p)).collect();
+    let stamp = jiff::Timestamp::from_millisecond(TIMESTAMP_MS).expect("a valid timestamp");
+    let mut out = std::fs::File::create(archive)?;
+    match p.format {
+        Format::TarBz2 => rattler_package_streaming::write::write_tar_bz2_package(
+            &mut out,
+            root,
+            &paths,
+            CompressionLevel::Default,
+            Some(&stamp),
+            None,
+        )?,
+        Format::Conda => {
+            let stem = p.filename().trim_end_matches(".conda").to_owned();
+            rattler_package_streaming::write::write_conda_package(
+                &mut out,
+                root,
+                &paths,
+                CompressionLevel::Default,
+                Some(1),
+                &stem,
+                Some(&stamp),
+                None,
+            )?
+        }
+    }
+    out.flush()
+}
+
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_is_indexed_and_reproducible() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        write_channel(a.path(), &standard()).unwrap();
+        write_channel(b.path(), &standard()).unwrap();
+        let linux: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(a.path().join("linux-64/repodata.json")).unwrap()).unwrap();
+        assert_eq!(linux["packages"]["zlib-1.3.1-h0_0.tar.bz2"]["depends"][0], "libzlib ==1.3.1 h0_0");
+        assert!(linux["packages.conda"]["python-3.11.2-h0_0.conda"]["sha256"].is_string());
+        let noarch: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(a.path().join("noarch/repodata.json")).unwrap()).unwrap();
+        assert_eq!(noarch["packages.conda"]["pyfixture-0.1-py_0.conda"]["noarch"], "python");
+        for p in standard() {
+            let rel = Path::new(p.subdir()).join(p.filename());
+            assert_eq!(
+                std::fs::read(a.path().join(&rel)).unwrap(),
+                std::fs::read(b.path().join(&rel)).unwrap(),
+                "{} differs between two writes",
+                rel.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The in-build conda installer: `envd-frontend conda-install REQUEST`.
+//!
+//! It runs inside a build step, on whatever base the build uses, mounted
+//! read-only from the frontend's own image, so it must not depend on
+//! anything the base has or lacks: it is one static binary, it resolves
+//! names with hickory (glibc's getaddrinfo does not work from a static
+//! binary), it trusts the base's CA store, and it honours
+//! `HTTP(S)_PROXY`/`NO_PROXY`.
+//!
+//! It carries out one [`InstallRequest`]: fetch repodata for the channels
+//! (cached in a cache mount), solve every spec together with resolvo,
+//! keeping what the prefix already has, and install into the prefix with
+//! rattler, which writes `conda-meta` records that conda itself reads.
+//! Packages are cached in a second cache mount; each one that was not
+//! there already is logged as `envd: fetched <file>`, so a rebuild shows
+//! what it had to download.
+
+mod client;
+mod virtual_packages;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Instant;
+
+use envd_conda::InstallRequest;
+use rattler::install::Installer;
+use rattler::package_cache::PackageCache;
+use rattler_conda_types::{
+    Channel, MatchSpec, PackageName, ParseMatchSpecOptions, PrefixRecord, RepoDataRecord, Subdir,
+};
+use rattler_repodata_gateway::Gateway;
+use rattler_solve::{resolvo, ChannelPriority, SolveError, SolverImpl, SolverTask};
+
+pub use virtual_packages::detect as detect_virtual_packages;
+
+/// An installer failure: one message, printed as the step's last words.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn err(context: &str, e: impl std::fmt::Display) -> Error {
+    Error(format!("{context}: {e}"))
+}
+
+/// What an install did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Every package of the environment after the install, as `name-version-build`.
+    pub environment: Vec<String>,
+    /// Packages linked into the prefix by this install.
+    pub installed: Vec<String>,
+    /// Archives that were not in the package cache and were fetched
+    /// (downloaded, or read from a `file://` channel) into it.
+    pub fetched: Vec<String>,
+}
+
+/// Reads the request at `path` and carries it out.
+pub fn run_file(path: &Path) -> Result<Summary, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| err(&format!("cannot read {}", path.display()), e))?;
+    let request = InstallRequest::from_json(&text).map_err(Error)?;
+    run(&request)
+}
+
+/// Carries out `request` on a runtime of its own.
+pub fn run(request: &InstallRequest) -> Result<Summary, Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| err("cannot start the installer's runtime", e))?;
+    rt.block_on(install(request))
+}
+
+fn parse_specs(specs: &[String]) -> Result<Vec<MatchSpec>, Error> {
+    specs
+        .iter()
+        .map(|s| {
+            MatchSpec::from_str(s, ParseMatchSpecOptions::lenient())
+                .map_err(|e| Error(format!("`{s}` is not a valid conda package spec: {e}")))
+        })
+        .collect()
+}
+
+/// Carries out `request`.
+pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let prefix = Path::new(&request.prefix);
+    let subdir: Subdir = request.subdir.parse().map_err(|e| err("the request's subdir", e))?;
+    std::fs::create_dir_all(prefix).map_err(|e| err(&format!("cannot create {}", prefix.display()), e))?;
+    for dir in [&request.pkgs_dir, &request.repodata_dir] {
+        std::fs::create_dir_all(dir).map_err(|e| err(&format!("cannot create {dir}"), e))?;
+    }
+
+    let installed: Vec<PrefixRecord> = PrefixRecord::collect_from_prefix(prefix)
+        .map_err(|e| err(&format!("cannot read {}/conda-meta", prefix.display()), e))?;
+    let mut specs = parse_specs(&request.specs)?;
+    // Keep what the prefix has, as `conda install` does: every installed
+    // package stays asked for (by name only), and its installed build is
+    // preferred unless a spec needs another.
+    let asked: HashSet<PackageName> = specs.iter().filter_map(|s| s.name.as_exact().cloned()).collect();
+    for record in &installed {
+        let name = &record.repodata_record.package_record.name;
+        if !asked.contains(name) {
+            specs.push(MatchSpec::from(name.clone()));
+        }
+    }
+    if !installed.is_empty() {
+        eprintln!("envd: {} keeps its {} installed packages", prefix.display(), installed.len());
+    }
+
+    let client = client::build()?;
+    let package_cache = PackageCache::new(&request.pkgs_dir);
+    let gateway = Gateway::builder()
+        .with_cache_dir(&request.repodata_dir)
+        .with_package_cache(package_cache.clone())
+        .with_client(client.clone())
+        .finish();
+    let channels: Vec<Channel> = request
+        .channels
+        .iter()
+        .map(|c| url::Url::parse(c).map(Channel::from_url).map_err(|e| err(&format!("channel `{c}` is not a URL"), e)))
+        .collect::<Result<_, _>>()?;
+    let repodata = gateway
+        .query(channels, [subdir, Subdir::NoArch], specs.clone())
+        .recursive(true)
+        .execute()
+        .await
+        .map_err(|e| err("cannot load the channels' repodata", e))?;
+    for warning in &repodata.warnings {
+        eprintln!("envd: warning: {warning}");
+    }
+    let records: usize = repodata.repodata.iter().map(|r| r.len()).sum();
+    eprintln!("envd: {records} package records from {} channels in {:.2?}", request.channels.len(), started.elapsed());
+
+    let virtual_packages = virtual_packages::detect(request.cuda.as_deref())?;
+    let solve_started = Instant::now();
+    let locked: Vec<&RepoDataRecord> = installed.iter().map(|r| &r.repodata_record).collect();
+    let task = SolverTask {
+        locked_packages: locked,
+        virtual_packages,
+        specs: specs.clone(),
+        channel_priority: ChannelPriority::Strict,
+        ..SolverTask::from_iter(&repodata.repodata)
+    };
+    let solution = resolvo::Solver.solve(task).map_err(|e| match e {
+        SolveError::Unsolvable(reasons) => Error(format!(
+            "the conda environment cannot be solved:\n{}\n(specs: {})",
+            reasons.join("\n"),
+            request.specs.join(", ")
+        )),
+        other => err("the conda solve failed", other),
+    })?;
+    eprintln!("envd: solved {} packages in {:.2?}", solution.records.len(), solve_started.elapsed());
+
+    let mut environment: Vec<String> = solution.records.iter().map(|r| dist_name(&r.package_record)).collect();
+    environment.sort();
+    // What the install will have to fetch: not in the prefix, not in the cache.
+    let cached = package_cache.index().await.map_err(|e| err("cannot read the package cache", e))?;
+    let present: HashSet<String> = installed.iter().map(|r| dist_name(&r.repodata_record.package_record)).collect();
+    let mut fetched: Vec<String> = solution
+        .records
+        .iter()
+        .filter(|r| !present.contains(&dist_name(&r.package_record)) && !cached.contains_record(r))
+        .map(|r| r.identifier.to_string())
+        .collect();
+    fetched.sort();
+    let result = Installer::new()
+        .with_download_client(client)
+        .with_target_platform(subdir)
+        .with_installed_packages(installed)
+        .with_package_cache(package_cache)
+        .with_requested_specs(specs)
+        .install(prefix, solution.records)
+        .await
+        .map_err(|e| err(&format!("cannot install into {}", prefix.display()), e))?;
+    let mut installed: Vec<String> =
+        result.transaction.installed_packages().map(|r| dist_name(&r.package_record)).collect();
+    installed.sort();
+
+    if let Some(condarc) = &request.condarc {
+        let path = prefix.join(".condarc");
+        std::fs::write(&path, condarc).map_err(|e| err(&format!("cannot write {}", path.display()), e))?;
+    }
+    for f in &fetched {
+        eprintln!("envd: fetched {f}");
+    }
+    eprintln!(
+        "envd: {} packages in {}: {} linked, {} fetched, in {:.2?}",
+        environment.len(),
+        prefix.display(),
+        installed.len(),
+        fetched.len(),
+        started.elapsed()
+    );
+    Ok(Summary { environment, installed, fetched })
+}
+
+/// `name-version-build`, as conda names a package in `conda-meta`.
+fn dist_name(p: &rattler_conda_types::PackageRecord) -> String {
+    format!("{}-{}-{}", p.name.as_normalized(), p.version, p.build)
+}

@@ -1,0 +1,153 @@
+//! The installer against a generated channel on disk: real archives, real
+//! repodata, real rattler installs into a temporary prefix.
+
+use std::path::{Path, PathBuf};
+
+use envd_conda::{InstallRequest, REQUEST_VERSION};
+use envd_conda_fixture::{standard, write_channel};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        write_channel(&root.join("channel"), &standard()).unwrap();
+        Self { _dir: dir, root }
+    }
+
+    fn prefix(&self) -> PathBuf {
+        self.root.join("prefix")
+    }
+
+    fn request(&self, specs: &[&str]) -> InstallRequest {
+        InstallRequest {
+            version: REQUEST_VERSION,
+            prefix: self.prefix().display().to_string(),
+            subdir: "linux-64".into(),
+            channels: vec![format!("file://{}", self.root.join("channel").display())],
+            specs: specs.iter().map(|s| (*s).to_owned()).collect(),
+            cuda: None,
+            condarc: None,
+            pkgs_dir: self.root.join("pkgs").display().to_string(),
+            repodata_dir: self.root.join("repodata").display().to_string(),
+        }
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn conda_meta(prefix: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(prefix.join("conda-meta"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn installs_dependencies_noarch_python_and_records_into_a_new_prefix() {
+    let f = Fixture::new();
+    let mut req = f.request(&["python 3.11.*", "app", "pyfixture"]);
+    req.condarc = Some("channels:\n  - defaults\n".into());
+    let summary = envd_conda_install::run(&req).unwrap();
+    let prefix = f.prefix();
+    assert_eq!(
+        summary.environment,
+        [
+            "app-2.0-h0_0",
+            "libzlib-1.3.1-h0_0",
+            "pyfixture-0.1-py_0",
+            "python-3.11.2-h0_0",
+            "tool-1.0-h1_1",
+            "zlib-1.3.1-h0_0"
+        ]
+    );
+    assert_eq!(summary.installed, summary.environment);
+    assert_eq!(read(&prefix.join("share/app/app.txt")), "app 2.0\n");
+    // noarch: python lands in the site-packages of the python that was solved
+    assert_eq!(read(&prefix.join("lib/python3.11/site-packages/pyfixture/__init__.py")), "VERSION = \"0.1\"\n");
+    // text files get the real prefix in place of the placeholder
+    assert!(read(&prefix.join("bin/tool")).contains(&format!("tool 1.0 h1_1 in {}", prefix.display())));
+    assert_eq!(std::fs::read_link(prefix.join("bin/python")).unwrap(), Path::new("/usr/bin/python3"));
+    assert_eq!(read(&prefix.join(".condarc")), "channels:\n  - defaults\n");
+    assert_eq!(
+        conda_meta(&prefix),
+        [
+            "app-2.0-h0_0.json",
+            "libzlib-1.3.1-h0_0.json",
+            "pyfixture-0.1-py_0.json",
+            "python-3.11.2-h0_0.json",
+            "tool-1.0-h1_1.json",
+            "zlib-1.3.1-h0_0.json"
+        ]
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&read(&prefix.join("conda-meta/zlib-1.3.1-h0_0.json"))).unwrap();
+    assert_eq!(record["name"], "zlib");
+    assert!(record["files"].as_array().unwrap().iter().any(|f| f == "include/zlib.fixture.h"), "{record}");
+}
+
+#[test]
+fn an_exact_build_pin_from_conda_env_export_is_honoured() {
+    let f = Fixture::new();
+    let summary = envd_conda_install::run(&f.request(&["tool=1.0=h0_0"])).unwrap();
+    assert_eq!(summary.environment, ["tool-1.0-h0_0"]);
+    assert!(read(&f.prefix().join("bin/tool")).contains("tool 1.0 h0_0"));
+}
+
+#[test]
+fn a_second_install_keeps_the_prefix_and_downloads_only_what_is_new() {
+    let f = Fixture::new();
+    let first = envd_conda_install::run(&f.request(&["python 3.11.*", "app"])).unwrap();
+    assert_eq!(first.fetched.len(), first.environment.len(), "a cold cache fetches every archive: {first:?}");
+    // the prefix now is a conda environment; add one package to it
+    std::fs::remove_dir_all(f.root.join("prefix/share/app")).unwrap();
+    let before = conda_meta(&f.prefix());
+    let second = envd_conda_install::run(&f.request(&["extra"])).unwrap();
+    assert_eq!(second.fetched, ["extra-1.0-h0_0.tar.bz2"]);
+    assert_eq!(second.installed, ["extra-1.0-h0_0"]);
+    let mut after = before.clone();
+    after.push("extra-1.0-h0_0.json".into());
+    after.sort();
+    assert_eq!(conda_meta(&f.prefix()), after, "the installed packages stay recorded");
+}
+
+#[test]
+fn an_unsolvable_pair_is_explained_with_its_specs() {
+    let f = Fixture::new();
+    let e = envd_conda_install::run(&f.request(&["left", "right"])).unwrap_err().to_string();
+    assert!(e.starts_with("the conda environment cannot be solved:\n"), "{e}");
+    assert!(e.contains("shared 1.*") && e.contains("shared 2.*"), "{e}");
+    assert!(e.ends_with("(specs: left, right)"), "{e}");
+    assert!(!f.prefix().join("conda-meta").exists(), "nothing is installed");
+}
+
+#[test]
+fn a_package_no_channel_has_is_named() {
+    let f = Fixture::new();
+    let e = envd_conda_install::run(&f.request(&["nosuch >=1"])).unwrap_err().to_string();
+    assert!(e.contains("nosuch"), "{e}");
+}
+
+#[test]
+fn bad_requests_say_what_is_wrong() {
+    let f = Fixture::new();
+    let e = envd_conda_install::run(&f.request(&["numpy>>=1"])).unwrap_err().to_string();
+    assert!(e.starts_with("`numpy>>=1` is not a valid conda package spec"), "{e}");
+    let mut req = f.request(&["app"]);
+    req.channels = vec!["not a url".into()];
+    let e = envd_conda_install::run(&req).unwrap_err().to_string();
+    assert!(e.starts_with("channel `not a url` is not a URL"), "{e}");
+    let path = f.root.join("request.json");
+    std::fs::write(&path, "{}").unwrap();
+    let e = envd_conda_install::run_file(&path).unwrap_err().to_string();
+    assert!(e.starts_with("the conda request is not valid: missing field"), "{e}");
+}

@@ -1,0 +1,20 @@
+//! conda as plain data, shared by the frontend and the in-build installer.
+//!
+//! The frontend reads `env.yaml` files and `config.conda_channel` while it
+//! lowers the plan, so that a malformed file, a bad match spec or an
+//! unknown channel is an error at its build.envd line before anything
+//! runs. What it learns becomes one [`InstallRequest`], written into the
+//! build as JSON; the installer (`envd-frontend conda-install`, crate
+//! `envd-conda-install`) only carries it out. The request's bytes are the
+//! conda step's cache key, so the step reruns exactly when what it would
+//! install changes.
+
+mod channels;
+mod env_file;
+mod request;
+mod spec;
+
+pub use channels::{resolve_channels, ChannelConfig, ChannelSource, DEFAULT_CHANNELS, DEFAULT_CHANNEL_ALIAS};
+pub use env_file::EnvFile;
+pub use request::{InstallRequest, REQUEST_VERSION};
+pub use spec::{check_spec, python_spec};

@@ -1,0 +1,84 @@
+//! The request the frontend writes into the build for the installer.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when the fields change meaning, so that an installer never
+/// carries out a request it would misread.
+pub const REQUEST_VERSION: u32 = 1;
+
+/// One conda solve and install, as plain data. Serialized with sorted,
+/// stable fields: its bytes are the step's cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallRequest {
+    /// [`REQUEST_VERSION`].
+    pub version: u32,
+    /// The environment: created if absent, updated in place (its
+    /// `conda-meta` kept consistent) if it is one already.
+    pub prefix: String,
+    /// The conda subdir to install for, such as `linux-64`.
+    pub subdir: String,
+    /// Channel URLs in priority order (strict priority: a package is taken
+    /// from the first channel that has it).
+    pub channels: Vec<String>,
+    /// Match specs, all solved together.
+    pub specs: Vec<String>,
+    /// The CUDA version the environment is for, which becomes the `__cuda`
+    /// virtual package (there is no GPU in a build to detect it from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda: Option<String>,
+    /// A condarc to write to `<prefix>/.condarc`, as the user wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condarc: Option<String>,
+    /// The package cache (a cache mount).
+    pub pkgs_dir: String,
+    /// The repodata cache (a cache mount).
+    pub repodata_dir: String,
+}
+
+impl InstallRequest {
+    /// The JSON the build carries.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a request always serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Reads a request; the error names what is wrong.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let r: Self = serde_json::from_str(text).map_err(|e| format!("the conda request is not valid: {e}"))?;
+        if r.version != REQUEST_VERSION {
+            return Err(format!(
+                "the conda request has version {} but this installer reads version {REQUEST_VERSION}",
+                r.version
+            ));
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_other_versions() {
+        let r = InstallRequest {
+            version: REQUEST_VERSION,
+            prefix: "/opt/conda".into(),
+            subdir: "linux-64".into(),
+            channels: vec!["file:///run/envd/context/channel".into()],
+            specs: vec!["python 3.11.*".into()],
+            cuda: None,
+            condarc: Some("channels: [defaults]\n".into()),
+            pkgs_dir: "/var/cache/envd/conda/pkgs".into(),
+            repodata_dir: "/var/cache/envd/conda/repodata".into(),
+        };
+        assert_eq!(InstallRequest::from_json(&r.to_json()).unwrap(), r);
+        let old = r.to_json().replace("\"version\": 1", "\"version\": 0");
+        assert_eq!(
+            InstallRequest::from_json(&old).unwrap_err(),
+            "the conda request has version 0 but this installer reads version 1"
+        );
+    }
+}
