@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use envd_gateway::{Client, SourceRange, Status, Warning};
-use envd_lang::{EvalOptions, Span};
+use envd_lang::{EvalOptions, Plan, Span, StepKind};
 use envd_llb::{Constraints, Local, SourceMap};
 use envd_lower::{ImageConfig, LlbCaps, LowerOptions, ResolvedBase};
 
@@ -92,6 +92,12 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         _ => resolved.reference.clone(),
     };
 
+    let env_files = load_env_files(config, client, &plan).await?;
+    let installer_image = if plan.steps.iter().any(|s| matches!(s.kind, StepKind::CondaPackages { .. })) {
+        crate::own_image::detect().ok()
+    } else {
+        None
+    };
     let lower_opts = LowerOptions {
         platform: config.platform.clone(),
         source: source.clone(),
@@ -104,6 +110,8 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         session_id: config.session_id.clone(),
         context_local: config.context_local.clone(),
         dockerignore: load_dockerignore(config, client).await?,
+        env_files,
+        installer_image,
     };
     let lowered = envd_lower::lower(&plan, &ResolvedBase { reference: pinned, config: base_config }, &lower_opts)
         .map_err(|e| with_source(e.message, e.span))?;
@@ -161,6 +169,35 @@ async fn read_local_file(
     let digest = def.root.clone().unwrap_or_default();
     let r = client.solve(def.definition, &[]).await?;
     Ok((digest, client.read_file(&r, path).await))
+}
+
+/// The env files of the plan's conda calls, read from the context one file
+/// at a time, like the build file: the frontend checks them and turns them
+/// into the conda request, so no step depends on the rest of the context.
+/// A file that cannot be read is left out; lowering reports it at its call.
+async fn load_env_files(
+    config: &Config,
+    client: &mut Client,
+    plan: &Plan,
+) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut files = std::collections::BTreeMap::new();
+    for step in &plan.steps {
+        let StepKind::CondaPackages { env_file: Some(path), .. } = &step.kind else { continue };
+        let path = path.as_str().to_owned();
+        if files.contains_key(&path) {
+            continue;
+        }
+        let local = Local::new(&config.context_local)
+            .session_id(&config.session_id)
+            .shared_key_hint(format!("{}-{path}", config.context_local))
+            .follow_paths(vec![path.clone()])
+            .differ("none")
+            .constraints(Constraints::named(format!("[internal] load {path}")));
+        if let (_, Ok(bytes)) = read_local_file(client, local, &path).await? {
+            files.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    Ok(files)
 }
 
 /// The context's `.dockerignore` patterns, read the way the Dockerfile

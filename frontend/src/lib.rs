@@ -11,6 +11,7 @@
 pub mod build;
 pub mod config;
 pub mod isolate;
+pub mod own_image;
 
 use envd_gateway::{transport, Client, FrontendEnv, SourceError, SourceRange};
 

@@ -15,6 +15,20 @@ fn main() -> ExitCode {
             };
             return isolate::check_main(&program, std::path::Path::new(file), args.get(3).cloned());
         }
+        Some("conda-install") => {
+            // The in-build conda installer: see envd_conda_install.
+            let Some(request) = args.get(2) else {
+                eprintln!("usage: envd-frontend conda-install REQUEST.json");
+                return ExitCode::from(1);
+            };
+            return match envd_conda_install::run_file(std::path::Path::new(request)) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("envd: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -24,7 +24,6 @@ fn used_paths(plan: &Plan) -> (BTreeSet<String>, bool) {
             StepKind::PythonPackages { requirements, local_wheels, .. } => {
                 paths.extend(requirements.iter().chain(local_wheels).map(|p| p.as_str().to_owned()));
             }
-            StepKind::CondaPackages { env_file, .. } => paths.extend(env_file.iter().map(|p| p.as_str().to_owned())),
             StepKind::Run { mount_host: true, .. } => whole = true,
             _ => {}
         }
@@ -36,8 +35,12 @@ fn used_paths(plan: &Plan) -> (BTreeSet<String>, bool) {
 }
 
 /// The context state, or `None` when the plan reads no context file.
-pub(crate) fn state(plan: &Plan, opts: &LowerOptions) -> Option<State> {
-    let (paths, whole) = used_paths(plan);
+/// `extra` are more paths steps read (conda channel directories); env
+/// files are not among them: the frontend reads those itself.
+pub(crate) fn state(plan: &Plan, opts: &LowerOptions, extra: &[String]) -> Option<State> {
+    let (mut paths, mut whole) = used_paths(plan);
+    paths.extend(extra.iter().cloned());
+    whole |= paths.contains(".");
     if paths.is_empty() && !whole {
         return None;
     }

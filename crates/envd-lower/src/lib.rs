@@ -20,6 +20,7 @@
 
 mod apt;
 mod base;
+mod conda;
 mod context;
 mod copy;
 mod image_config;
@@ -27,11 +28,13 @@ mod pip;
 mod run;
 mod shell;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use envd_lang::{Plan, Span, Step, StepKind};
 use envd_llb::{diff, merge, Constraints, Platform, ResolveMode, SourceMap, State};
 
+pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
 pub use base::{base_reference, BaseChoice, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use image_config::ImageConfig;
 
@@ -72,6 +75,12 @@ pub struct LowerOptions {
     pub context_local: String,
     /// `.dockerignore` patterns of the context.
     pub dockerignore: Vec<String>,
+    /// The env files conda calls name, by context path, as the frontend
+    /// read them; a file missing here is missing from the context.
+    pub env_files: BTreeMap<String, String>,
+    /// The frontend's own image, pinned, whose binary installs conda
+    /// environments in the build; `None` when BuildKit did not say.
+    pub installer_image: Option<String>,
 }
 
 /// The result of lowering.
@@ -138,26 +147,53 @@ struct Lowering<'a> {
     plan: &'a Plan,
     context: Option<State>,
     pip_conf_written: bool,
+    conda: Option<conda::Conda>,
+    /// Whether a conda environment exists by now: pip then uses its python.
+    conda_built: bool,
 }
 
 impl Lowering<'_> {
     fn flush(&mut self, seg: Segment, state: State) -> Result<State, Error> {
-        if let Some((_, step)) = seg.conda.first() {
-            return Err(Error {
-                message: "install.conda_packages cannot be built by this version of envd-frontend yet".into(),
-                span: Some(step.span.clone()),
-            });
-        }
-        // apt (and, with the conda installer, conda) build independently
-        // from the segment's start; without merge/diff they form one chain.
-        let mut apt_state = state.clone();
-        for (n, step) in &seg.apt {
-            if let StepKind::SystemPackages { names } = &step.kind {
-                apt_state = apt::lower(&self.ctx, *n, &apt_state, names, &step.span);
+        // apt and conda build independently from the segment's start and
+        // are joined; without merge/diff they form one chain, apt first.
+        let linear = !self.ctx.opts.caps.merge_diff;
+        let mut branches: Vec<State> = Vec::new();
+        let mut chain = state.clone();
+        if !seg.apt.is_empty() {
+            let mut apt_state = state.clone();
+            for (n, step) in &seg.apt {
+                if let StepKind::SystemPackages { names } = &step.kind {
+                    apt_state = apt::lower(&self.ctx, *n, &apt_state, names, &step.span);
+                }
+            }
+            if linear {
+                chain = apt_state;
+            } else {
+                branches.push(apt_state);
             }
         }
-        let branches: Vec<State> = if seg.apt.is_empty() { Vec::new() } else { vec![apt_state] };
-        let mut state = join(&self.ctx, state, branches);
+        if !seg.conda.is_empty() {
+            let conda = self.conda.as_ref().expect("conda calls were prepared");
+            let steps: Vec<(usize, usize, &Step)> = seg.conda.iter().map(|(n, s)| (*n, n - 2, *s)).collect();
+            let start = if linear { &chain } else { &state };
+            let conda_state = conda.lower(&self.ctx, self.plan, start, self.context.as_ref(), &steps)?;
+            if linear {
+                chain = conda_state;
+            } else {
+                branches.push(conda_state);
+            }
+        }
+        let mut state = if linear { chain } else { join(&self.ctx, state, branches) };
+        if let (false, false, Some(conda)) = (seg.conda.is_empty(), self.conda_built, &self.conda) {
+            // Later steps, like the image, find the environment first on PATH.
+            let old = state.env().iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).unwrap_or_default();
+            state = state.add_env("PATH", prepend_path(&format!("{}/bin", conda.prefix()), &old));
+            self.conda_built = true;
+        }
+        let python = match (&self.conda, self.conda_built) {
+            (Some(conda), true) => format!("{}/bin/python", conda.prefix()),
+            _ => pip::BASE_PYTHON.to_owned(),
+        };
         for (n, step) in &seg.pip {
             if let StepKind::PythonPackages { names, requirements, local_wheels } = &step.kind {
                 if let (false, Some(p)) = (self.pip_conf_written, &self.plan.pip_index) {
@@ -168,6 +204,7 @@ impl Lowering<'_> {
                     &self.ctx,
                     *n,
                     &state,
+                    &python,
                     self.context.as_ref(),
                     names,
                     requirements.as_ref(),
@@ -198,8 +235,11 @@ fn join(ctx: &Ctx, base: State, mut branches: Vec<State>) -> State {
 /// Lowers `plan` onto `base`.
 pub fn lower(plan: &Plan, base: &ResolvedBase, opts: &LowerOptions) -> Result<Lowered, Error> {
     let ctx = Ctx { opts, total: plan.steps.len() + 1 };
+    let conda = conda::Conda::prepare(plan, &base.config.env(), &opts.env_files, opts.installer_image.as_deref())?;
+    let channel_dirs = conda.as_ref().map(|c| c.context_dirs()).unwrap_or_default();
     let mut state = base::state(&ctx, plan, base);
-    let mut l = Lowering { ctx, plan, context: context::state(plan, opts), pip_conf_written: false };
+    let context = context::state(plan, opts, &channel_dirs);
+    let mut l = Lowering { ctx, plan, context, pip_conf_written: false, conda, conda_built: false };
     let mut seg = Segment::default();
     for (i, step) in plan.steps.iter().enumerate() {
         let n = i + 2;
@@ -223,12 +263,26 @@ pub fn lower(plan: &Plan, base: &ResolvedBase, opts: &LowerOptions) -> Result<Lo
     }
     let mut config = base.config.clone();
     config.set_platform(&opts.platform);
+    if let Some(conda) = &l.conda {
+        config.prepend_path(&format!("{}/bin", conda.prefix()));
+        config.set_label("org.aiges.envd.conda-packages", &conda.all_specs().join(" "));
+    }
     image_config::apply_edits(&mut config, plan);
     record_installs(&mut config, plan);
     for (k, v) in &opts.labels {
         config.set_label(k, v);
     }
     Ok(Lowered { state, config })
+}
+
+/// `dir` first on a PATH, and not again later.
+pub(crate) fn prepend_path(dir: &str, path: &str) -> String {
+    let rest: Vec<&str> = path.split(':').filter(|p| !p.is_empty() && *p != dir).collect();
+    if rest.is_empty() {
+        dir.to_owned()
+    } else {
+        format!("{dir}:{}", rest.join(":"))
+    }
 }
 
 /// Labels that say what the build installed, for whoever inspects the image.

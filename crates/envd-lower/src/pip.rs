@@ -17,8 +17,8 @@ use crate::Ctx;
 const CACHE_DIR: &str = "/var/cache/envd/pip";
 const WHEELHOUSE: &str = "/var/cache/envd/pip/wheelhouse";
 
-/// The python that pip steps use: the base's.
-const PYTHON: &str = "python3";
+/// The python that pip steps use without a conda environment: the base's.
+pub(crate) const BASE_PYTHON: &str = "python3";
 
 /// `/etc/pip.conf` for `config.pip_index`.
 pub(crate) fn pip_conf(p: &PipIndex) -> String {
@@ -47,8 +47,29 @@ pub(crate) fn write_conf(ctx: &Ctx, state: &State, p: &PipIndex) -> State {
 }
 
 /// Single-quotes `s` for the shell.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Installs `args` (already quoted) with `python`'s pip.
+///
+/// pip's own HTTP cache only keeps what the index lets it (a proxy that
+/// strips Cache-Control defeats it). A wheelhouse in the cache mount does
+/// not depend on that: `pip download` skips files it already has ("File
+/// was already downloaded"), and the install reads only the wheelhouse.
+pub(crate) fn script(python: &str, args: &str) -> String {
+    format!(
+        "mkdir -p {WHEELHOUSE}\n{python} -m pip download --dest {WHEELHOUSE} {args}\n{python} -m pip install --no-warn-script-location --no-index --find-links {WHEELHOUSE} {args}\n"
+    )
+}
+
+/// pip's cache mount and the settings that keep pip quiet and its cache
+/// out of the image.
+pub(crate) fn cache_env(exec: envd_llb::Exec) -> envd_llb::Exec {
+    exec.env("PIP_CACHE_DIR", CACHE_DIR)
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_ROOT_USER_ACTION", "ignore")
+        .mount(Mount::cache(CACHE_DIR, "envd-pip-cache", CacheSharing::Shared))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -56,6 +77,7 @@ pub(crate) fn lower(
     ctx: &Ctx,
     n: usize,
     state: &State,
+    python: &str,
     context: Option<&State>,
     names: &[String],
     requirements: Option<&ContextPath>,
@@ -69,20 +91,7 @@ pub(crate) fn lower(
         args.push(quote(&mounted(r)));
     }
     args.extend(wheels.iter().map(|w| quote(&mounted(w))));
-    // pip's own HTTP cache only keeps what the index lets it (a proxy that
-    // strips Cache-Control defeats it). A wheelhouse in the cache mount does
-    // not depend on that: `pip download` skips files it already has ("File
-    // was already downloaded"), and the install reads only the wheelhouse.
-    let args = args.join(" ");
-    let script = format!(
-        "mkdir -p {WHEELHOUSE}\n{PYTHON} -m pip download --dest {WHEELHOUSE} {args}\n{PYTHON} -m pip install --no-warn-script-location --no-index --find-links {WHEELHOUSE} {args}\n"
-    );
-    let mut exec = sh(state, &script)
-        .user("root")
-        .env("PIP_CACHE_DIR", CACHE_DIR)
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .env("PIP_ROOT_USER_ACTION", "ignore")
-        .mount(Mount::cache(CACHE_DIR, "envd-pip-cache", CacheSharing::Shared));
+    let mut exec = cache_env(sh(state, &script(python, &args.join(" "))).user("root"));
     if let Some(context) = context {
         for p in requirements.into_iter().chain(wheels) {
             exec = exec.mount(Mount::Bind {

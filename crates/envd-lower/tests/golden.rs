@@ -39,8 +39,14 @@ fn options(src: &str) -> LowerOptions {
         session_id: "SESSION".into(),
         context_local: "context".into(),
         dockerignore: vec![],
+        env_files: Default::default(),
+        installer_image: Some(INSTALLER.into()),
     }
 }
+
+/// The frontend image as BuildKit pins it in `frontend.bin`.
+const INSTALLER: &str =
+    "docker.io/aiges/envd-frontend:latest@sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
 #[test]
 fn golden_llb() {
@@ -57,7 +63,14 @@ fn golden_llb() {
             reference: format!("{}@sha256:{}", choice.reference, "0".repeat(64)),
             config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap(),
         };
-        let opts = LowerOptions { dockerignore: vec!["*.pyc".into()], ..options(&src) };
+        // Env files of a case are the YAML files beside its build.envd.
+        let env_files = fs::read_dir(&case)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read_to_string(&p).unwrap()))
+            .collect();
+        let opts = LowerOptions { dockerignore: vec!["*.pyc".into()], env_files, ..options(&src) };
         let lowered = lower(&plan, &base, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let def = lowered.state.marshal().unwrap().definition;
         check(&case.join("llb.txt"), &dump(&def));
@@ -106,13 +119,92 @@ fn the_platform_reaches_every_op_and_the_config() {
         .all(|m| m.ignore_cache || m.description["llb.customname"].starts_with("[internal]")));
 }
 
+/// Lowers `src` on the fixed base with `env_files`; the base's config
+/// can be changed with `config`.
+fn lower_with(src: &str, env_files: &[(&str, &str)], config: &str, merge_diff: bool) -> Result<envd_lower::Lowered, envd_lower::Error> {
+    let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
+    let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(config.as_bytes()).unwrap() };
+    let opts = LowerOptions {
+        env_files: env_files.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        caps: LlbCaps { merge_diff },
+        ..options(src)
+    };
+    lower(&plan, &base, &opts)
+}
+
+fn conda_error(src: &str, env_files: &[(&str, &str)]) -> (String, u32) {
+    let e = lower_with(src, env_files, BASE_CONFIG, true).unwrap_err();
+    (e.message, e.span.expect("a conda error has a line").line)
+}
+
+const CONDA_BUILD: &str = "def build():\n    base(os=\"ubuntu20.04\", language=\"python3.11\")\n    install.system_packages(name=[\"curl\"])\n    install.conda_packages(env_file=\"env.yaml\")\n    install.python_packages(name=[\"six\"])\n";
+
+fn dump_of(l: &envd_lower::Lowered) -> String {
+    dump(&l.state.marshal().unwrap().definition)
+}
+
 #[test]
-fn conda_steps_are_refused_at_their_line_until_the_installer_exists() {
-    let src = "def build():\n    base(image=\"x:1\")\n    install.system_packages(name=[\"curl\"])\n    install.conda_packages(name=[\"numpy\"])\n";
+fn conda_and_apt_are_merged_branches_or_one_chain_without_merge_op() {
+    let env = [("env.yaml", "channels: [./channel]\ndependencies:\n  - app\n")];
+    let merged = dump_of(&lower_with(CONDA_BUILD, &env, BASE_CONFIG, true).unwrap());
+    assert!(merged.contains("merge") && merged.contains("diff"), "{merged}");
+    let linear = dump_of(&lower_with(CONDA_BUILD, &env, BASE_CONFIG, false).unwrap());
+    assert!(!linear.contains("merge") && !linear.contains("diff"), "{linear}");
+    for d in [&merged, &linear] {
+        // pip runs after conda, with the environment's python
+        assert!(d.contains("/opt/conda/bin/python -m pip install"), "{d}");
+        assert!(d.contains("file:///run/envd/context/channel"), "{d}");
+        assert!(d.contains("python 3.11.*"), "{d}");
+    }
+}
+
+#[test]
+fn the_image_finds_conda_first_on_path_and_a_conda_base_keeps_its_prefix() {
+    let env = [("env.yaml", "dependencies: [app]\n")];
+    let l = lower_with(CONDA_BUILD, &env, BASE_CONFIG, true).unwrap();
+    let cfg = l.config.as_json();
+    assert_eq!(cfg["config"]["Env"][0], "PATH=/opt/conda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    assert_eq!(cfg["config"]["Labels"]["org.aiges.envd.conda-packages"], "app");
+    let conda_base = r#"{"config":{"Env":["PATH=/opt/miniconda/bin:/usr/bin:/bin","CONDA_DIR=/opt/miniconda"]}}"#;
+    let l = lower_with(CONDA_BUILD, &env, conda_base, true).unwrap();
+    assert_eq!(l.config.as_json()["config"]["Env"][0], "PATH=/opt/miniconda/bin:/usr/bin:/bin");
+    assert!(dump_of(&l).contains(r#"\"prefix\": \"/opt/miniconda\""#), "{}", dump_of(&l));
+}
+
+#[test]
+fn env_file_and_spec_mistakes_are_errors_at_the_conda_line() {
+    let src = |extra: &str| format!("def build():\n    base(os=\"ubuntu20.04\", language=\"python3.11\")\n    install.conda_packages({extra})\n");
+    let file = src("env_file=\"env.yaml\"");
+    assert_eq!(
+        conda_error(&file, &[]),
+        ("install.conda_packages: env_file \"env.yaml\" was not found in the build context".into(), 3)
+    );
+    let (m, line) = conda_error(&file, &[("env.yaml", "dependencies: [a\n")]);
+    assert!(m.starts_with("install.conda_packages: env_file \"env.yaml\" is not valid YAML: "), "{m}");
+    assert_eq!(line, 3);
+    assert_eq!(
+        conda_error(&file, &[("env.yaml", "dependencies:\n  - numpy>>=1\n")]).0,
+        "install.conda_packages: env_file \"env.yaml\": `numpy>>=1` is not a valid conda package spec: \
+         unable to parse version spec: >>=1"
+    );
+    assert!(conda_error(&src("name=[\"numpy>>=1\"]"), &[]).0.starts_with("install.conda_packages: `numpy>>=1` is not a valid conda package spec"));
+    assert_eq!(
+        conda_error(&src("name=[\"app\"], channel=[\"ftp://x\"]"), &[]),
+        ("install.conda_packages: channel `ftp://x` has a URL scheme other than https, http and file".into(), 3)
+    );
+    let rc = "def build():\n    base(os=\"ubuntu20.04\", language=\"python3.11\")\n    config.conda_channel(channel=\"channels: [/srv/ch]\")\n    install.conda_packages(name=[\"app\"])\n";
+    let (m, line) = conda_error(rc, &[]);
+    assert!(m.starts_with("config.conda_channel: channel `/srv/ch` is a path outside the build context"), "{m}");
+    assert_eq!(line, 3);
+}
+
+#[test]
+fn without_its_own_image_the_frontend_says_why_conda_cannot_run() {
+    let src = "def build():\n    base(image=\"x:1\")\n    install.conda_packages(name=[\"app\"])\n";
     let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
     let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap() };
-    let opts = options(src);
+    let opts = LowerOptions { installer_image: None, ..options(src) };
     let err = lower(&plan, &base, &opts).unwrap_err();
-    assert_eq!(err.message, "install.conda_packages cannot be built by this version of envd-frontend yet");
-    assert_eq!(err.span.map(|s| s.line), Some(4));
+    assert!(err.message.contains("needs the frontend's own image"), "{}", err.message);
+    assert_eq!(err.span.map(|s| s.line), Some(3));
 }

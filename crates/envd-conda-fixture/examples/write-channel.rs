@@ -1,0 +1,17 @@
+//! Writes the test channel to a directory, for trying conda builds by hand:
+//! `cargo run -p envd-conda-fixture --example write-channel -- DIR [FILLER]`.
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(dir) = args.next() else {
+        eprintln!("usage: write-channel DIR [FILLER]");
+        std::process::exit(2);
+    };
+    let filler: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let mut packages = envd_conda_fixture::standard();
+    packages.extend(envd_conda_fixture::filler(filler));
+    if let Err(e) = envd_conda_fixture::write_channel(std::path::Path::new(&dir), &packages) {
+        eprintln!("write-channel: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,286 @@
+//! `install.conda_packages`: one solve per segment, carried out in the
+//! build by the frontend's own binary (`envd-frontend conda-install`).
+//!
+//! The frontend does the reading and the checking: env files (which it
+//! was handed, read from the context), match specs and channels become one
+//! [`InstallRequest`] per segment, and every mistake is an error at its
+//! build.envd line before anything runs. The step itself mounts:
+//!
+//! - the installer, read-only from the frontend's image (the reference
+//!   BuildKit started the frontend from, pinned by digest);
+//! - the request, a file of its own, so the step's cache key is exactly
+//!   what it will install;
+//! - `./dir` channels of the context, read-only, as `file://` channels;
+//! - the package and repodata caches, LOCKED cache mounts that never
+//!   reach the image;
+//! - for the env files' `pip:` sections, which the same step installs with
+//!   the environment's own pip: pip's cache mount and `/etc/pip.conf`.
+//!
+//! The prefix is the base's conda when its config names one (`CONDA_DIR`,
+//! then `CONDA_PREFIX`), else `/opt/conda`; the installer keeps whatever
+//! that prefix already has.
+
+use std::collections::BTreeMap;
+
+use envd_conda::{check_spec, python_spec, resolve_channels, ChannelConfig, ChannelSource, EnvFile, InstallRequest};
+use envd_lang::{Plan, Span, Step, StepKind};
+use envd_llb::{CacheSharing, FileAction, Image, Mount, ResolveMode, State};
+
+use crate::context::MOUNT_ROOT;
+use crate::shell::sh;
+use crate::{pip, Ctx, Error};
+
+/// Where the step sees the installer's directory of the frontend image.
+const INSTALLER_DIR: &str = "/run/envd/frontend";
+/// The binary in the frontend image.
+pub const INSTALLER_PATH: &str = "/bin/envd-frontend";
+const REQUEST_PATH: &str = "/run/envd/conda/request.json";
+const PKGS_DIR: &str = "/var/cache/envd/conda/pkgs";
+const REPODATA_DIR: &str = "/var/cache/envd/conda/repodata";
+/// The prefix when the base has no conda of its own.
+pub const DEFAULT_PREFIX: &str = "/opt/conda";
+
+/// What one conda call contributes, checked.
+struct Call {
+    specs: Vec<String>,
+    channels: Vec<ChannelSource>,
+    env_channels: Vec<ChannelSource>,
+    pip: Vec<String>,
+    title: String,
+}
+
+/// The conda side of a plan, read and checked before lowering starts.
+pub(crate) struct Conda {
+    prefix: String,
+    installer: Option<String>,
+    calls: BTreeMap<usize, Call>,
+    /// `config.conda_channel`'s channels, or `defaults`.
+    rc_channels: Vec<ChannelSource>,
+}
+
+fn at(span: &Span, message: String) -> Error {
+    Error { message, span: Some(span.clone()) }
+}
+
+impl Conda {
+    /// Reads every conda call of `plan`; `None` when there are none.
+    pub(crate) fn prepare(
+        plan: &Plan,
+        env: &[(String, String)],
+        env_files: &BTreeMap<String, String>,
+        installer: Option<&str>,
+    ) -> Result<Option<Self>, Error> {
+        let rc = plan.conda_channel.as_ref();
+        let config = rc.map_or_else(ChannelConfig::default, |c| ChannelConfig {
+            default_channels: c.condarc.default_channels.clone(),
+            custom_channels: c.condarc.custom_channels.clone(),
+            channel_alias: c.condarc.channel_alias.clone(),
+        });
+        let mut calls = BTreeMap::new();
+        for (i, step) in plan.steps.iter().enumerate() {
+            if let StepKind::CondaPackages { .. } = &step.kind {
+                calls.insert(i, Self::call(step, &config, env_files)?);
+            }
+        }
+        if calls.is_empty() {
+            return Ok(None);
+        }
+        let rc_names: Vec<&str> = match rc {
+            Some(c) if !c.condarc.channels.is_empty() => c.condarc.channels.iter().map(String::as_str).collect(),
+            _ => vec!["defaults"],
+        };
+        let rc_channels = resolve_channels(rc_names, &config).map_err(|e| {
+            let span = rc.map_or_else(|| plan.base.span.clone(), |c| c.span.clone());
+            at(&span, format!("config.conda_channel: {e}"))
+        })?;
+        let var = |k: &str| env.iter().find(|(key, v)| key == k && v.starts_with('/')).map(|(_, v)| v.clone());
+        let prefix = var("CONDA_DIR").or_else(|| var("CONDA_PREFIX")).unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        Ok(Some(Self { prefix, installer: installer.map(str::to_owned), calls, rc_channels }))
+    }
+
+    fn call(step: &Step, config: &ChannelConfig, env_files: &BTreeMap<String, String>) -> Result<Call, Error> {
+        let StepKind::CondaPackages { names, channels, env_file } = &step.kind else {
+            unreachable!("only conda steps are prepared")
+        };
+        let span = &step.span;
+        for n in names {
+            check_spec(n).map_err(|e| at(span, format!("install.conda_packages: {e}")))?;
+        }
+        let channel_sources = resolve_channels(channels.iter().map(String::as_str), config)
+            .map_err(|e| at(span, format!("install.conda_packages: {e}")))?;
+        let mut call = Call {
+            specs: names.clone(),
+            channels: channel_sources,
+            env_channels: Vec::new(),
+            pip: Vec::new(),
+            title: String::new(),
+        };
+        let mut title: Vec<String> = names.clone();
+        if let Some(path) = env_file {
+            let text = env_files.get(path.as_str()).ok_or_else(|| {
+                at(span, format!("install.conda_packages: env_file \"{path}\" was not found in the build context"))
+            })?;
+            let file = EnvFile::parse(text)
+                .map_err(|e| at(span, format!("install.conda_packages: env_file \"{path}\" {e}")))?;
+            for d in &file.dependencies {
+                check_spec(d).map_err(|e| at(span, format!("install.conda_packages: env_file \"{path}\": {e}")))?;
+            }
+            call.env_channels = resolve_channels(file.channels.iter().map(String::as_str), config)
+                .map_err(|e| at(span, format!("install.conda_packages: env_file \"{path}\": {e}")))?;
+            call.specs.extend(file.dependencies);
+            call.pip = file.pip;
+            title.push(format!("-f {path}"));
+        }
+        title.extend(channels.iter().map(|c| format!("-c {c}")));
+        call.title = title.join(" ");
+        Ok(call)
+    }
+
+    /// The environment's prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The context directories used as channels.
+    pub(crate) fn context_dirs(&self) -> Vec<String> {
+        let all = self.calls.values().flat_map(|c| c.channels.iter().chain(&c.env_channels)).chain(&self.rc_channels);
+        let mut dirs: Vec<String> = all
+            .filter_map(|c| match c {
+                ChannelSource::Context(p) => Some(p.clone()),
+                ChannelSource::Url(_) => None,
+            })
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// Every spec of every call, for the image's labels.
+    pub(crate) fn all_specs(&self) -> Vec<String> {
+        self.calls.values().flat_map(|c| c.specs.iter().cloned()).collect()
+    }
+
+    /// The conda step of one segment: `steps` are its conda calls as
+    /// (step number, plan index, step).
+    pub(crate) fn lower(
+        &self,
+        ctx: &Ctx,
+        plan: &Plan,
+        state: &State,
+        context: Option<&State>,
+        steps: &[(usize, usize, &Step)],
+    ) -> Result<State, Error> {
+        let (first_n, _, first) = steps[0];
+        let installer = self.installer.as_deref().ok_or_else(|| {
+            at(
+                &first.span,
+                "install.conda_packages needs the frontend's own image to run its installer, and BuildKit did not \
+                 say which it is (no /run/config/buildkit/metadata/frontend.bin); run envd-frontend as a BuildKit \
+                 gateway frontend image"
+                    .into(),
+            )
+        })?;
+        let calls: Vec<&Call> = steps.iter().map(|(_, i, _)| &self.calls[i]).collect();
+        let mut specs: Vec<String> = Vec::new();
+        if let Some(v) = &plan.base.python {
+            specs.push(python_spec(v));
+        }
+        specs.extend(calls.iter().flat_map(|c| c.specs.iter().cloned()));
+        let mut sources: Vec<&ChannelSource> = Vec::new();
+        for s in calls.iter().flat_map(|c| &c.channels).chain(calls.iter().flat_map(|c| &c.env_channels)) {
+            sources.push(s);
+        }
+        sources.extend(&self.rc_channels);
+        let mut channels: Vec<String> = Vec::new();
+        for s in sources {
+            let url = match s {
+                ChannelSource::Url(u) => u.clone(),
+                ChannelSource::Context(p) => format!("file://{MOUNT_ROOT}/{p}"),
+            };
+            if !channels.contains(&url) {
+                channels.push(url);
+            }
+        }
+        let request = InstallRequest {
+            version: envd_conda::REQUEST_VERSION,
+            prefix: self.prefix.clone(),
+            subdir: subdir(&ctx.opts.platform.architecture).to_owned(),
+            channels,
+            specs,
+            cuda: plan.cuda.as_ref().map(|c| c.version.clone()),
+            condarc: plan.conda_channel.as_ref().map(|c| c.yaml.clone()),
+            pkgs_dir: PKGS_DIR.into(),
+            repodata_dir: REPODATA_DIR.into(),
+        };
+        let pip: Vec<String> = calls.iter().flat_map(|c| c.pip.iter().cloned()).collect();
+
+        let request_file = State::scratch().file(
+            vec![FileAction::mkfile("/request.json", request.to_json(), 0o644)],
+            ctx.internal("conda request"),
+        );
+        let frontend = Image::new(installer)
+            .platform(ctx.opts.platform.clone())
+            .resolve_mode(ResolveMode::PreferLocal)
+            .constraints(ctx.internal(&format!("conda installer from {installer}")))
+            .into_state();
+        let mut script = format!("{INSTALLER_DIR}/envd-frontend conda-install {REQUEST_PATH}\n");
+        let python = format!("{}/bin/python", self.prefix);
+        if !pip.is_empty() {
+            let args: Vec<String> = pip.iter().map(|r| pip::quote(r)).collect();
+            script.push_str(&pip::script(&python, &args.join(" ")));
+        }
+        let mut exec = sh(state, &script)
+            .user("root")
+            .env("HOME", "/root")
+            .mount(Mount::Bind { dest: INSTALLER_DIR.into(), source: frontend, selector: "/bin".into(), readonly: true })
+            .mount(Mount::Bind {
+                dest: REQUEST_PATH.into(),
+                source: request_file,
+                selector: "/request.json".into(),
+                readonly: true,
+            })
+            .mount(Mount::cache(PKGS_DIR, "envd-conda-pkgs", CacheSharing::Locked))
+            .mount(Mount::cache(REPODATA_DIR, "envd-conda-repodata", CacheSharing::Locked));
+        if !pip.is_empty() {
+            exec = pip::cache_env(exec);
+            if let Some(conf) = &plan.pip_index {
+                let file = State::scratch().file(
+                    vec![FileAction::mkfile("/pip.conf", pip::pip_conf(conf), 0o644)],
+                    ctx.internal("pip.conf"),
+                );
+                exec = exec.mount(Mount::Bind {
+                    dest: "/etc/pip.conf".into(),
+                    source: file,
+                    selector: "/pip.conf".into(),
+                    readonly: true,
+                });
+            }
+        }
+        if let Some(context) = context {
+            for dir in self.context_dirs() {
+                exec = exec.mount(Mount::Bind {
+                    dest: format!("{MOUNT_ROOT}/{dir}"),
+                    source: context.clone(),
+                    selector: format!("/{dir}"),
+                    readonly: true,
+                });
+            }
+        }
+        let title: Vec<&str> = calls.iter().map(|c| c.title.as_str()).collect();
+        let mut constraints = ctx.step(first_n, &format!("install.conda_packages {}", title.join(" ")), &first.span);
+        for (_, _, step) in &steps[1..] {
+            constraints = constraints.with_location(ctx.opts.source.location(step.span.line, step.span.end_line));
+        }
+        Ok(exec.constraints(constraints).root())
+    }
+}
+
+/// The conda subdir of a platform architecture.
+fn subdir(arch: &str) -> &'static str {
+    match arch {
+        "arm64" => "linux-aarch64",
+        "ppc64le" => "linux-ppc64le",
+        "s390x" => "linux-s390x",
+        _ => "linux-64",
+    }
+}
