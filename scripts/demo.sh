@@ -17,3 +17,15 @@ say "docker run --rm $tag cat /home/aiges/hello.txt"
 docker run --rm "$tag" cat /home/aiges/hello.txt
 say "the image keeps its base's config:"
 docker image inspect -f 'WorkingDir={{.Config.WorkingDir}} Cmd={{json .Config.Cmd}}' "$tag"
+
+# The seed example needs conda channels; none is reachable here, so the
+# test fixture generator writes them into its context.
+say "writing the conda channels of examples/seed (envd-conda-fixture)"
+cargo run -q --locked -p envd-conda-fixture --example write-channel -- examples/seed/channels/main
+cargo run -q --locked -p envd-conda-fixture --example write-channel -- examples/seed/channels/pytorch 0 empty
+seed=envd-demo/seed:latest
+say "docker buildx build --build-arg BUILDKIT_SYNTAX=$frontend -f examples/seed/build.envd -t $seed examples/seed"
+docker buildx build --build-arg BUILDKIT_SYNTAX="$frontend" \
+    -f examples/seed/build.envd -t "$seed" examples/seed
+say "docker run --rm $seed: the conda environment, its pip section and the editable install"
+docker run --rm "$seed" sh -c 'cat /home/aiges/conda-check.txt; ls /opt/conda/conda-meta; python -c "import idna, certifi, detectron2; print(detectron2.VERSION)"'

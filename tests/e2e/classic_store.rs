@@ -39,23 +39,28 @@ fn a_service_builds_on_the_classic_image_store() {
     assert!(script("frontend-image.sh", false), "frontend image on the classic store");
 
     let ctx = Context::new("classic");
+    // apt and conda in one segment: two branches, which this store cannot
+    // merge, so they must become one chain.
     ctx.write(
         "build.envd",
         &format!(
-            "def build():\n    base(image=\"{}\")\n    install.system_packages(name=[\"hello\"])\n    install.python_packages(name=[\"six==1.16.0\"])\n    io.copy(src=\"app\", dest=\"/app\")\n    run(commands=[\"hello > /greeting\"])\n",
+            "def build():\n    base(image=\"{}\", language=\"python3.11\")\n    install.system_packages(name=[\"hello\"])\n    install.conda_packages(name=[\"app\"], channel=[\"./channel\"])\n    install.python_packages(name=[\"six==1.16.0\"])\n    io.copy(src=\"app\", dest=\"/app\")\n    run(commands=[\"hello > /greeting\"])\n    config.conda_channel(channel=\"channels: [./channel]\")\n",
             cpu_base()
         ),
     )
-    .write("app/main.py", "print('hi')\n");
+    .write("app/main.py", "print('hi')\n")
+    .channel("channel", vec![]);
     let r = ctx.build_envd(&[]);
     assert!(r.ok, "{}", r.stderr);
+    assert!(!r.stderr.contains("[internal] merge"), "no MergeOp on the classic store: {}", r.stderr);
+    assert_eq!(docker_ok(&["run", "--rm", &ctx.tag, "cat", "/opt/conda/share/app/app.txt"]), "app 2.0\n");
     let out = docker_ok(&[
         "run",
         "--rm",
         &ctx.tag,
         "sh",
         "-c",
-        "cat /greeting /app/main.py && python3 -c 'import six; print(six.__version__)'",
+        "cat /greeting /app/main.py && python -c 'import six; print(six.__version__)'",
     ]);
     assert_eq!(out, "Hello, world!\nprint('hi')\n1.16.0\n");
 }

@@ -115,6 +115,15 @@ impl Context {
         self
     }
 
+    /// Writes the test conda channel (see `envd_conda_fixture`) to `dir`,
+    /// with `extra` packages besides the standard ones.
+    pub fn channel(&self, dir: &str, extra: Vec<envd_conda_fixture::Package>) -> &Self {
+        let mut packages = envd_conda_fixture::standard();
+        packages.extend(extra);
+        envd_conda_fixture::write_channel(&self.dir.join(dir), &packages).expect("write the fixture channel");
+        self
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -1,5 +1,6 @@
 //! Writes the test channel to a directory, for trying conda builds by hand:
-//! `cargo run -p envd-conda-fixture --example write-channel -- DIR [FILLER]`.
+//! `cargo run -p envd-conda-fixture --example write-channel -- DIR [FILLER] [empty]`
+//! (`empty`: a channel with no packages).
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -8,7 +9,8 @@ fn main() {
         std::process::exit(2);
     };
     let filler: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    let mut packages = envd_conda_fixture::standard();
+    let empty = args.next().is_some_and(|a| a == "empty");
+    let mut packages = if empty { Vec::new() } else { envd_conda_fixture::standard() };
     packages.extend(envd_conda_fixture::filler(filler));
     if let Err(e) = envd_conda_fixture::write_channel(std::path::Path::new(&dir), &packages) {
         eprintln!("write-channel: {e}");

@@ -94,6 +94,11 @@ fn one(name: &str, config: &ChannelConfig) -> Result<ChannelSource, String> {
         Some(base) => base.as_str(),
         None => config.channel_alias.as_deref().unwrap_or(DEFAULT_CHANNEL_ALIAS),
     };
+    if let Some(dir) = base.strip_prefix("./") {
+        // a mirror inside the build context
+        let dir = dir.trim_matches('/');
+        return Ok(ChannelSource::Context(if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }));
+    }
     Ok(ChannelSource::Url(format!("{}/{name}", base.trim_end_matches('/'))))
 }
 

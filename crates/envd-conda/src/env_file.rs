@@ -68,10 +68,12 @@ impl EnvFile {
                             (Some("pip"), other) => {
                                 return Err(format!("has a `pip` entry that is not a list: {}", short(&other)))
                             }
-                            (key, _) => return Err(format!(
+                            (key, _) => {
+                                return Err(format!(
                                 "has a dependency entry `{}` that conda does not know; only `pip:` may be a mapping",
                                 key.unwrap_or("?")
-                            )),
+                            ))
+                            }
                         }
                     }
                 }

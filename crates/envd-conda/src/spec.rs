@@ -34,6 +34,9 @@ mod tests {
     #[test]
     fn bad_specs_say_which() {
         assert_eq!(check_spec(" ").unwrap_err(), "a conda package spec is empty");
+        for bad in ["zlib==", "numpy>>=1"] {
+            assert!(check_spec(bad).is_err(), "{bad} passed");
+        }
         let e = check_spec("numpy>>=1").unwrap_err();
         assert!(e.starts_with("`numpy>>=1` is not a valid conda package spec: "), "{e}");
     }

@@ -214,10 +214,8 @@ impl Conda {
         };
         let pip: Vec<String> = calls.iter().flat_map(|c| c.pip.iter().cloned()).collect();
 
-        let request_file = State::scratch().file(
-            vec![FileAction::mkfile("/request.json", request.to_json(), 0o644)],
-            ctx.internal("conda request"),
-        );
+        let request_file = State::scratch()
+            .file(vec![FileAction::mkfile("/request.json", request.to_json(), 0o644)], ctx.internal("conda request"));
         let frontend = Image::new(installer)
             .platform(ctx.opts.platform.clone())
             .resolve_mode(ResolveMode::PreferLocal)
@@ -232,7 +230,12 @@ impl Conda {
         let mut exec = sh(state, &script)
             .user("root")
             .env("HOME", "/root")
-            .mount(Mount::Bind { dest: INSTALLER_DIR.into(), source: frontend, selector: "/bin".into(), readonly: true })
+            .mount(Mount::Bind {
+                dest: INSTALLER_DIR.into(),
+                source: frontend,
+                selector: "/bin".into(),
+                readonly: true,
+            })
             .mount(Mount::Bind {
                 dest: REQUEST_PATH.into(),
                 source: request_file,
@@ -244,10 +247,8 @@ impl Conda {
         if !pip.is_empty() {
             exec = pip::cache_env(exec);
             if let Some(conf) = &plan.pip_index {
-                let file = State::scratch().file(
-                    vec![FileAction::mkfile("/pip.conf", pip::pip_conf(conf), 0o644)],
-                    ctx.internal("pip.conf"),
-                );
+                let file = State::scratch()
+                    .file(vec![FileAction::mkfile("/pip.conf", pip::pip_conf(conf), 0o644)], ctx.internal("pip.conf"));
                 exec = exec.mount(Mount::Bind {
                     dest: "/etc/pip.conf".into(),
                     source: file,

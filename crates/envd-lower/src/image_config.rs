@@ -86,11 +86,17 @@ impl ImageConfig {
     /// where the base has none), as conda's activation would.
     pub fn prepend_path(&mut self, dir: &str) {
         let cfg = self.config_mut();
-        let mut env: Vec<String> =
-            cfg.get("Env").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default();
+        let mut env: Vec<String> = cfg
+            .get("Env")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
         match env.iter_mut().find(|kv| kv.starts_with("PATH=")) {
             Some(kv) => *kv = format!("PATH={}", crate::prepend_path(dir, &kv["PATH=".len()..])),
-            None => env.push(format!("PATH={}", crate::prepend_path(dir, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))),
+            None => env.push(format!(
+                "PATH={}",
+                crate::prepend_path(dir, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            )),
         }
         cfg.insert("Env".into(), json!(env));
     }

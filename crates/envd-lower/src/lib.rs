@@ -34,8 +34,8 @@ use std::sync::Arc;
 use envd_lang::{Plan, Span, Step, StepKind};
 use envd_llb::{diff, merge, Constraints, Platform, ResolveMode, SourceMap, State};
 
-pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
 pub use base::{base_reference, BaseChoice, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
+pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
 pub use image_config::ImageConfig;
 
 /// What the daemon supports, as far as lowering cares.

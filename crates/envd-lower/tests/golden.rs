@@ -121,7 +121,12 @@ fn the_platform_reaches_every_op_and_the_config() {
 
 /// Lowers `src` on the fixed base with `env_files`; the base's config
 /// can be changed with `config`.
-fn lower_with(src: &str, env_files: &[(&str, &str)], config: &str, merge_diff: bool) -> Result<envd_lower::Lowered, envd_lower::Error> {
+fn lower_with(
+    src: &str,
+    env_files: &[(&str, &str)],
+    config: &str,
+    merge_diff: bool,
+) -> Result<envd_lower::Lowered, envd_lower::Error> {
     let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
     let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(config.as_bytes()).unwrap() };
     let opts = LowerOptions {
@@ -163,7 +168,10 @@ fn the_image_finds_conda_first_on_path_and_a_conda_base_keeps_its_prefix() {
     let env = [("env.yaml", "dependencies: [app]\n")];
     let l = lower_with(CONDA_BUILD, &env, BASE_CONFIG, true).unwrap();
     let cfg = l.config.as_json();
-    assert_eq!(cfg["config"]["Env"][0], "PATH=/opt/conda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    assert_eq!(
+        cfg["config"]["Env"][0],
+        "PATH=/opt/conda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    );
     assert_eq!(cfg["config"]["Labels"]["org.aiges.envd.conda-packages"], "app");
     let conda_base = r#"{"config":{"Env":["PATH=/opt/miniconda/bin:/usr/bin:/bin","CONDA_DIR=/opt/miniconda"]}}"#;
     let l = lower_with(CONDA_BUILD, &env, conda_base, true).unwrap();
@@ -173,7 +181,9 @@ fn the_image_finds_conda_first_on_path_and_a_conda_base_keeps_its_prefix() {
 
 #[test]
 fn env_file_and_spec_mistakes_are_errors_at_the_conda_line() {
-    let src = |extra: &str| format!("def build():\n    base(os=\"ubuntu20.04\", language=\"python3.11\")\n    install.conda_packages({extra})\n");
+    let src = |extra: &str| {
+        format!("def build():\n    base(os=\"ubuntu20.04\", language=\"python3.11\")\n    install.conda_packages({extra})\n")
+    };
     let file = src("env_file=\"env.yaml\"");
     assert_eq!(
         conda_error(&file, &[]),
@@ -187,7 +197,9 @@ fn env_file_and_spec_mistakes_are_errors_at_the_conda_line() {
         "install.conda_packages: env_file \"env.yaml\": `numpy>>=1` is not a valid conda package spec: \
          unable to parse version spec: >>=1"
     );
-    assert!(conda_error(&src("name=[\"numpy>>=1\"]"), &[]).0.starts_with("install.conda_packages: `numpy>>=1` is not a valid conda package spec"));
+    assert!(conda_error(&src("name=[\"numpy>>=1\"]"), &[])
+        .0
+        .starts_with("install.conda_packages: `numpy>>=1` is not a valid conda package spec"));
     assert_eq!(
         conda_error(&src("name=[\"app\"], channel=[\"ftp://x\"]"), &[]),
         ("install.conda_packages: channel `ftp://x` has a URL scheme other than https, http and file".into(), 3)

@@ -1,0 +1,232 @@
+//! conda through real builds, offline: every test's context carries a
+//! generated channel (`envd_conda_fixture`), which `config.conda_channel`
+//! or `channel=` names as a `./dir` of the context. The installer is the
+//! frontend image's own binary, run inside the build on the CPU stand-in
+//! (which has no conda) and on a base that already has a conda prefix.
+
+use envd_conda_fixture::{Content, Package};
+use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, Context};
+
+fn sh(tag: &str, script: &str) -> String {
+    docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", tag, "-c", script])
+}
+
+/// The channel settings the tests use: `defaults` is the context's
+/// `channel` directory, as a mirror would be.
+const CONDARC: &str = r#"    config.conda_channel(channel="""
+    channels:
+      - defaults
+    default_channels:
+      - ./channel
+    """)
+"#;
+
+/// The seed's flow: an env.yaml from `conda env export` with exact pins,
+/// a noarch python package and a `pip:` section, plus a name in build.envd.
+const ENV_YAML: &str = "name: service\nchannels:\n  - defaults\ndependencies:\n  - tool=1.0=h0_0\n  - pyfixture\n  - pip:\n    - idna==3.7\nprefix: /opt/conda/envs/service\n";
+
+#[test]
+fn an_env_yaml_installs_on_a_base_without_conda() {
+    ensure_env();
+    let ctx = Context::new("conda-plain");
+    ctx.channel("channel", vec![])
+        .write(
+            "build.envd",
+            &format!(
+                "def build():\n{CONDARC}    base(image=\"{}\", language=\"python3.11\")\n    install.system_packages(name=[\"hello\"])\n    install.conda_packages(name=[\"app\"], env_file=\"env.yaml\")\n    install.python_packages(name=[\"six==1.16.0\"])\n    run(commands=[\"python -c 'import sys, pyfixture, idna, six; print(sys.prefix, pyfixture.VERSION)' > /check\"])\n",
+                cpu_base()
+            ),
+        )
+        .write("env.yaml", ENV_YAML);
+    assert!(!sh(&cpu_base(), "ls -d /opt/conda 2>/dev/null || true").contains("conda"), "the base has no conda");
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    let t = ctx.tag.as_str();
+    // files of the solved packages, the pin honoured, the prefix put into text files
+    assert_eq!(sh(t, "cat /opt/conda/share/app/app.txt"), "app 2.0\n");
+    assert_eq!(sh(t, "/opt/conda/bin/tool"), "tool 1.0 h0_0 in /opt/conda\n");
+    // conda-meta records for every package
+    assert_eq!(
+        sh(t, "ls /opt/conda/conda-meta"),
+        "app-2.0-h0_0.json\nhistory\nlibzlib-1.3.1-h0_0.json\npyfixture-0.1-py_0.json\npython-3.11.2-h0_0.json\ntool-1.0-h0_0.json\nzlib-1.3.1-h0_0.json\n"
+    );
+    // later steps and the image find the environment first on PATH; the
+    // pip section and the pip step went into it
+    assert_eq!(sh(t, "cat /check"), "/opt/conda 0.1\n");
+    assert_eq!(
+        sh(t, "python -c 'import idna, six; print(idna.__file__); print(six.__file__)'"),
+        "/opt/conda/lib/python3.11/site-packages/idna/__init__.py\n/opt/conda/lib/python3.11/site-packages/six.py\n"
+    );
+    // the condarc, for whoever runs conda in the image later
+    assert_eq!(sh(t, "cat /opt/conda/.condarc"), "channels:\n  - defaults\ndefault_channels:\n  - ./channel\n");
+    // apt ran beside conda, and the caches stayed out of the image
+    assert!(sh(t, "dpkg -s hello").contains("Status: install ok installed"));
+    assert_eq!(sh(t, "ls -d /var/cache/envd /run/envd /root/.cache 2>/dev/null | wc -l"), "0\n");
+    let cfg = image_config(t);
+    let base = image_config(&cpu_base());
+    assert_eq!(cfg["Env"][0], "PATH=/opt/conda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    assert_eq!((&cfg["WorkingDir"], &cfg["Cmd"]), (&base["WorkingDir"], &base["Cmd"]));
+    assert_eq!(cfg["Labels"]["org.aiges.envd.conda-packages"], "app tool=1.0=h0_0 pyfixture");
+    // with merge/diff, apt and conda were parallel branches
+    assert!(r.stderr.contains("[internal] merge"), "{}", r.stderr);
+}
+
+/// A package only this test's channel has, so the shared package cache
+/// cannot already hold it.
+fn marker() -> (String, Package) {
+    let name = format!("marker-{}", std::process::id());
+    let p = Package::new(&name, "1.0", "h0_0").file("share/marker.txt", Content::File(format!("{name}\n")));
+    (name, p)
+}
+
+#[test]
+fn adding_one_package_fetches_only_that_package() {
+    ensure_env();
+    let ctx = Context::new("conda-add");
+    let (name, package) = marker();
+    let build = |specs: &str| {
+        format!(
+            "def build():\n{CONDARC}    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[{specs}])\n    run(commands=[\"ls /opt/conda/conda-meta > /meta\"])\n",
+            cpu_base()
+        )
+    };
+    ctx.channel("channel", vec![package]).write("build.envd", &build("\"app\""));
+    let first = ctx.build_envd(&[]);
+    assert!(first.ok, "{}", first.stderr);
+    ctx.write("build.envd", &build(&format!("\"app\", \"{name}\"")));
+    let second = ctx.build_envd(&[]);
+    assert!(second.ok, "{}", second.stderr);
+    let fetched: Vec<&str> =
+        second.stderr.lines().filter_map(|l| l.split_once("envd: fetched ").map(|(_, f)| f)).collect();
+    assert_eq!(fetched, [format!("{name}-1.0-h0_0.tar.bz2")], "{}", second.stderr);
+    assert!(sh(&ctx.tag, "cat /meta").contains(&format!("{name}-1.0-h0_0.json")));
+}
+
+#[test]
+fn a_conda_base_keeps_its_environment_and_records() {
+    ensure_env();
+    // No conda can be installed here, so the conda base is made the way a
+    // user of this frontend would make one: a build with an environment
+    // (python, zlib), pushed to the local registry.
+    let base_ctx = Context::new("conda-base");
+    base_ctx.channel("channel", vec![]).write(
+        "build.envd",
+        &format!(
+            "def build():\n{CONDARC}    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[\"zlib\"])\n    runtime.environ(env={{\"CONDA_DIR\": \"/opt/conda\"}})\n",
+            cpu_base()
+        ),
+    );
+    let r = base_ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    let base = format!("127.0.0.1:5000/envd-e2e/conda-base:{}", std::process::id());
+    docker_ok(&["tag", &base_ctx.tag, &base]);
+    docker_ok(&["push", "-q", &base]);
+    let before = sh(&base, "ls /opt/conda/conda-meta");
+    assert!(before.contains("zlib-1.3.1-h0_0.json") && before.contains("python-3.11.2-h0_0.json"), "{before}");
+
+    let ctx = Context::new("conda-on-conda");
+    ctx.channel("channel", vec![])
+        .write(
+            "build.envd",
+            &format!(
+                "def build():\n{CONDARC}    base(image=\"{base}\", language=\"python3.11\")\n    install.conda_packages(env_file=\"env.yaml\")\n"
+            ),
+        )
+        .write("env.yaml", ENV_YAML);
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("envd: /opt/conda keeps its 3 installed packages"), "{}", r.stderr);
+    let t = ctx.tag.as_str();
+    let meta = sh(t, "ls /opt/conda/conda-meta");
+    for record in ["zlib-1.3.1-h0_0", "libzlib-1.3.1-h0_0", "python-3.11.2-h0_0", "tool-1.0-h0_0", "pyfixture-0.1-py_0"]
+    {
+        assert!(meta.contains(&format!("{record}.json")), "{record} missing from {meta}");
+    }
+    // the records stay conda's: each lists its files, which exist
+    let files = sh(
+        t,
+        "python3 -c \"import json,glob,os; print(all(os.path.lexists('/opt/conda/'+f) for p in glob.glob('/opt/conda/conda-meta/*.json') for f in json.load(open(p))['files']))\"",
+    );
+    assert_eq!(files, "True\n");
+    assert_eq!(sh(t, "/opt/conda/bin/python -c 'import pyfixture, idna; print(pyfixture.VERSION)'"), "0.1\n");
+    let _ = docker_ok(&["image", "rm", "-f", &base]);
+}
+
+#[test]
+fn an_unsolvable_environment_fails_at_its_line_with_the_explanation() {
+    ensure_env();
+    let ctx = Context::new("conda-unsolvable");
+    ctx.channel("channel", vec![]).write(
+        "build.envd",
+        &format!(
+            "def build():\n    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[\"left\", \"right\"], channel=[\"./channel\"])\n{CONDARC}",
+            cpu_base()
+        ),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(!r.ok, "the build should fail");
+    let e = &r.stderr;
+    assert!(e.contains("envd: the conda environment cannot be solved:"), "{e}");
+    assert!(e.contains("shared 1.*") && e.contains("shared 2.*"), "{e}");
+    assert!(e.contains("build.envd:3"), "{e}");
+    assert!(e.contains(">>>     install.conda_packages(name=[\"left\", \"right\"]"), "{e}");
+}
+
+#[test]
+fn bad_env_files_and_specs_are_errors_at_their_line_before_anything_runs() {
+    ensure_env();
+    let cases = [
+        (None, "env_file=\"env.yaml\"", "env_file \"env.yaml\" was not found in the build context"),
+        (Some("dependencies: [a\n"), "env_file=\"env.yaml\"", "env_file \"env.yaml\" is not valid YAML"),
+        (
+            Some("dependencies:\n  - numpy>>=1\n"),
+            "env_file=\"env.yaml\"",
+            "`numpy>>=1` is not a valid conda package spec",
+        ),
+        (None, "name=[\"zlib==\"]", "`zlib==` is not a valid conda package spec"),
+        (
+            None,
+            "name=[\"zlib\"], channel=[\"/srv/channel\"]",
+            "channel `/srv/channel` is a path outside the build context",
+        ),
+    ];
+    for (env, args, expected) in cases {
+        let ctx = Context::new("conda-bad");
+        ctx.write(
+            "build.envd",
+            &format!("def build():\n    base(image=\"{}\")\n    install.conda_packages({args})\n", cpu_base()),
+        );
+        if let Some(env) = env {
+            ctx.write("env.yaml", env);
+        }
+        let r = ctx.build_envd(&[]);
+        assert!(!r.ok, "{args}: the build should fail");
+        assert!(r.stderr.contains(expected), "{args}: {}", r.stderr);
+        assert!(r.stderr.contains("build.envd:3"), "{args}: {}", r.stderr);
+        assert!(!r.stderr.contains("conda-install"), "{args}: nothing ran: {}", r.stderr);
+    }
+}
+
+#[test]
+fn the_seed_example_builds() {
+    ensure_env();
+    let ctx = Context::new("seed");
+    let example = repo().join("examples/seed");
+    for f in ["build.envd", "env.yaml", "build.txt", "detectron2/setup.py", "detectron2/detectron2.py"] {
+        ctx.write(f, &std::fs::read_to_string(example.join(f)).unwrap());
+    }
+    ctx.channel("channels/main", vec![]);
+    envd_conda_fixture::write_channel(&ctx.dir().join("channels/pytorch"), &[]).unwrap();
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    let names: Vec<String> = steps(&r.stderr).into_iter().map(|(n, _)| n).collect();
+    assert!(names.iter().any(|n| n == "[3/8] install.conda_packages -f env.yaml -c pytorch"), "{names:?}");
+    let t = ctx.tag.as_str();
+    assert_eq!(sh(t, "cat /home/aiges/conda-check.txt"), "0.1\n");
+    assert_eq!(
+        sh(t, "python -c 'import six, packaging, idna, certifi, detectron2; print(six.__file__, detectron2.VERSION)'"),
+        "/opt/conda/lib/python3.11/site-packages/six.py 0.0.1\n"
+    );
+    assert!(sh(t, "dpkg -s libgl1").contains("Status: install ok installed"));
+    assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\n");
+}
