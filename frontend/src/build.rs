@@ -121,6 +121,49 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
     Ok(Outcome { ref_id, definition: marshalled.definition, metadata })
 }
 
+/// Lowers `plan` without BuildKit, for `envd-frontend check --llb`: on a
+/// stand-in base (the usual PATH, no other config), with env files read
+/// from the build file's directory, and returns the readable LLB dump.
+pub fn lower_locally(plan: &Plan, file: &std::path::Path, source: &str) -> Result<String, envd_lower::Error> {
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    let env_files = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::CondaPackages { env_file: Some(p), .. } => Some(p.as_str().to_owned()),
+            _ => None,
+        })
+        .filter_map(|p| std::fs::read_to_string(dir.join(&p)).ok().map(|t| (p, t)))
+        .collect();
+    let opts = LowerOptions {
+        platform: envd_llb::Platform::parse("linux/amd64").expect("a platform"),
+        source: SourceMap::new("build.envd", source.as_bytes().to_vec(), LANGUAGE),
+        caps: LlbCaps { merge_diff: true },
+        no_cache: false,
+        labels: Vec::new(),
+        resolve_mode: Default::default(),
+        session_id: "local".into(),
+        context_local: "context".into(),
+        dockerignore: Vec::new(),
+        env_files,
+        installer_image: Some("docker.io/aiges/envd-frontend:latest".into()),
+    };
+    let choice = envd_lower::base_reference(plan, &Default::default())?;
+    let base = ResolvedBase {
+        reference: choice.reference,
+        config: ImageConfig::parse(
+            br#"{"config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}}"#,
+        )
+        .expect("a valid config"),
+    };
+    let lowered = envd_lower::lower(plan, &base, &opts)?;
+    let marshalled = lowered
+        .state
+        .marshal()
+        .map_err(|e| envd_lower::Error { message: format!("internal error: {e}"), span: None })?;
+    Ok(envd_llb::dump::dump(&marshalled.definition))
+}
+
 /// Evaluates in a child process with hard limits (see [`crate::isolate`]),
 /// off the async runtime's thread.
 async fn evaluate_isolated(

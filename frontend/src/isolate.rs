@@ -91,7 +91,7 @@ pub const CHECK_ARG: &str = "check";
 /// `envd-frontend check FILE [TARGET]`: exit 0 with the plan or the user's
 /// error, 2 if the evaluator itself failed (a bug; the fuzzer's triage
 /// relies on this distinction).
-pub fn check_main(program: &Path, file: &Path, target: Option<String>) -> ExitCode {
+pub fn check_main(program: &Path, file: &Path, target: Option<String>, llb: bool) -> ExitCode {
     let source = match std::fs::read(file) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => {
@@ -101,6 +101,16 @@ pub fn check_main(program: &Path, file: &Path, target: Option<String>) -> ExitCo
     };
     let opts = EvalOptions { target, ..Default::default() };
     match evaluate(program, "build.envd", &source, &opts) {
+        Ok(ev) if llb => match crate::build::lower_locally(&ev.plan, file, &source) {
+            Ok(dump) => {
+                eprintln!("{dump}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::SUCCESS
+            }
+        },
         Ok(ev) => {
             eprintln!("{}", serde_json::to_string_pretty(&ev.plan).expect("plans serialise"));
             for w in ev.warnings {

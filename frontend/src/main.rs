@@ -9,11 +9,14 @@ fn main() -> ExitCode {
     match args.get(1).map(String::as_str) {
         Some(isolate::CHILD_ARG) => return isolate::child_main(),
         Some(isolate::CHECK_ARG) => {
-            let (Some(file), Ok(program)) = (args.get(2), std::env::current_exe()) else {
-                eprintln!("usage: envd-frontend check FILE [TARGET]");
+            // check FILE [TARGET] [--llb]
+            let llb = args.iter().any(|a| a == "--llb");
+            let rest: Vec<&String> = args[2..].iter().filter(|a| *a != "--llb").collect();
+            let (Some(file), Ok(program)) = (rest.first(), std::env::current_exe()) else {
+                eprintln!("usage: envd-frontend check FILE [TARGET] [--llb]");
                 return ExitCode::from(1);
             };
-            return isolate::check_main(&program, std::path::Path::new(file), args.get(3).cloned());
+            return isolate::check_main(&program, std::path::Path::new(file), rest.get(1).map(|t| t.to_string()), llb);
         }
         Some("conda-install") => {
             // The in-build conda installer: see envd_conda_install.

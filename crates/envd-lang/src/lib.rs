@@ -18,6 +18,7 @@ mod error;
 mod eval;
 mod paths;
 mod plan;
+mod sample;
 mod span;
 mod store;
 
@@ -26,6 +27,7 @@ pub use error::{Error, Warning};
 pub use eval::{evaluate, EvalOptions, Evaluated, Limits, DEFAULT_TARGET};
 pub use paths::ContextPath;
 pub use plan::{Base, BaseImage, CondaChannel, Cuda, Expose, ImageEdits, PipIndex, Plan, Spanned, Step, StepKind};
+pub use sample::generated_build_file;
 pub use span::Span;
 
 /// CUDA versions that have an AIGES GPU loader image.

@@ -1,0 +1,67 @@
+//! The bare installer on an environment of 56 fixture packages (the
+//! standard set's python, app and pyfixture, and a chain of 50 more):
+//! cold (empty package cache) and warm (every archive cached), each into a
+//! new prefix, from a `file://` channel. `make bench` also measures it in
+//! a real build.
+
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use envd_conda::{InstallRequest, REQUEST_VERSION};
+
+/// The packages the benchmark asks for.
+pub const SPECS: &[&str] = &["python 3.11.*", "app", "pyfixture", "fill-000"];
+
+fn request(root: &Path, channel: &Path, pkgs: &Path) -> InstallRequest {
+    InstallRequest {
+        version: REQUEST_VERSION,
+        prefix: root.join("prefix").display().to_string(),
+        subdir: "linux-64".into(),
+        channels: vec![format!("file://{}", channel.display())],
+        specs: SPECS.iter().map(|s| (*s).to_owned()).collect(),
+        cuda: None,
+        condarc: None,
+        pkgs_dir: pkgs.display().to_string(),
+        repodata_dir: root.join("repodata").display().to_string(),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let channel = tempfile::tempdir().expect("tempdir");
+    let mut packages = envd_conda_fixture::standard();
+    packages.extend(envd_conda_fixture::filler(50));
+    envd_conda_fixture::write_channel(channel.path(), &packages).expect("channel");
+    let warm_pkgs = tempfile::tempdir().expect("tempdir");
+    {
+        let root = tempfile::tempdir().expect("tempdir");
+        let s = envd_conda_install::run(&request(root.path(), channel.path(), warm_pkgs.path())).expect("installs");
+        assert_eq!(s.environment.len(), 56, "{:?}", s.environment);
+    }
+    let mut group = c.benchmark_group("conda-install/56-packages");
+    group.sample_size(20);
+    group.bench_function("cold", |b| {
+        b.iter_batched(
+            || (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir")),
+            |(root, pkgs)| {
+                let s = envd_conda_install::run(&request(root.path(), channel.path(), pkgs.path())).expect("installs");
+                assert_eq!(s.fetched.len(), 56);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("warm", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().expect("tempdir"),
+            |root| {
+                let s =
+                    envd_conda_install::run(&request(root.path(), channel.path(), warm_pkgs.path())).expect("installs");
+                assert!(s.fetched.is_empty());
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
