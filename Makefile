@@ -38,8 +38,9 @@ fuzz: ## fuzz the build.envd evaluator for 10 minutes (FUZZ_SECONDS to change)
 fuzz-short: ## fuzz the evaluator for 30 seconds (part of make test)
 	bash scripts/fuzz.sh 30
 
-bench: ## benchmarks (criterion, in process); not part of make test
+bench: setup image ## benchmarks: criterion in process, then real builds beside the Dockerfile path; writes BENCHMARKS.md
 	$(CARGO) bench --workspace --exclude envd-e2e --locked
+	$(CARGO) run -p envd-e2e --bin envd-bench --locked
 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all --check

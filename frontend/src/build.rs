@@ -277,7 +277,19 @@ pub fn dockerignore_patterns(text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::dockerignore_patterns;
+    use super::{dockerignore_patterns, lower_locally};
+
+    #[test]
+    fn check_llb_lowers_the_seed_example_with_its_env_file() {
+        let file = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed/build.envd"));
+        let src = std::fs::read_to_string(file).unwrap();
+        let plan = envd_lang::evaluate("build.envd", &src, &Default::default()).unwrap().plan;
+        let dump = lower_locally(&plan, file, &src).unwrap();
+        assert!(dump.contains("name \"[3/8] install.conda_packages -f env.yaml -c pytorch\""), "{dump}");
+        assert!(dump.contains("idna==3.7"), "the env file's pip section: {dump}");
+        let missing = lower_locally(&plan, std::path::Path::new("/nonexistent/build.envd"), &src).unwrap_err();
+        assert_eq!(missing.message, "install.conda_packages: env_file \"env.yaml\" was not found in the build context");
+    }
 
     #[test]
     fn dockerignore_lines_become_exclude_patterns() {

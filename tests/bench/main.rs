@@ -1,0 +1,365 @@
+//! `envd-bench`: the figures of BENCHMARKS.md, measured in one run on one
+//! dockerd (`make bench`).
+//!
+//! The same AIGES-style service (CPU base, apt, pip requirements, wrapper
+//! code, a `run` step) is built as build.envd through this frontend (A)
+//! and as the Dockerfile a competent user writes, cache mounts included,
+//! through BuildKit's built-in Dockerfile frontend (B), alternating A B A B.
+//! Then: conda in a build, cold and warm; the frontend image's size; the
+//! frontend's peak memory on a 1,000-step file; and the criterion medians
+//! `cargo bench` left in `target/criterion`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use envd_e2e::{cpu_base, docker, docker_ok, ensure_env, repo, Context, FRONTEND};
+
+/// Runs of each figure (`ENVD_BENCH_RUNS`, default 5).
+fn runs() -> usize {
+    std::env::var("ENVD_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5)
+}
+
+/// One build's figures.
+struct Build {
+    /// Wall time of the `docker buildx build` command, in seconds.
+    wall: f64,
+    /// From the first vertex's start to the first build step's start (`[1/`):
+    /// everything the frontend does before the build proper.
+    to_first_step: f64,
+    /// Durations of vertices by name prefix, from rawjson progress.
+    progress: Vec<(String, f64)>,
+}
+
+fn timestamp(v: &serde_json::Value) -> Option<f64> {
+    let t: jiff::Timestamp = v.as_str()?.parse().ok()?;
+    Some(t.as_nanosecond() as f64 / 1e9)
+}
+
+/// Builds `ctx` with `--progress=rawjson` and reads its timings.
+fn build(ctx: &Context, args: &[&str]) -> Build {
+    let dir = ctx.dir().to_string_lossy().into_owned();
+    let mut all = vec!["buildx", "build", "--progress=rawjson", "-t", ctx.tag.as_str()];
+    all.extend_from_slice(args);
+    all.push(&dir);
+    let start = Instant::now();
+    let r = docker(&all);
+    let wall = start.elapsed().as_secs_f64();
+    assert!(r.ok, "build failed:\n{}", r.stderr);
+    let mut vertices: std::collections::BTreeMap<String, (String, Option<f64>, Option<f64>)> = Default::default();
+    for line in r.stderr.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        for vx in v["vertexes"].as_array().into_iter().flatten() {
+            let e = vertices.entry(vx["digest"].as_str().unwrap_or_default().to_owned()).or_default();
+            e.0 = vx["name"].as_str().unwrap_or_default().to_owned();
+            if let Some(s) = timestamp(&vx["started"]) {
+                e.1 = Some(e.1.map_or(s, |old: f64| old.min(s)));
+            }
+            if let Some(c) = timestamp(&vx["completed"]) {
+                e.2 = Some(e.2.map_or(c, |old: f64| old.max(c)));
+            }
+        }
+    }
+    let first = vertices.values().filter_map(|v| v.1).fold(f64::INFINITY, f64::min);
+    // `[1/5] base ...` here, `[stage-0 1/5] FROM ...` from the Dockerfile frontend
+    let first_step = |name: &str| name.starts_with("[1/") || name.starts_with("[stage-0 1/");
+    let step = vertices.values().filter(|v| first_step(&v.0)).filter_map(|v| v.1).fold(f64::INFINITY, f64::min);
+    let progress = vertices.values().filter_map(|(n, s, c)| Some((n.clone(), c.as_ref()? - s.as_ref()?))).collect();
+    Build { wall, to_first_step: if step.is_finite() { step - first } else { f64::NAN }, progress }
+}
+
+fn prune() {
+    docker_ok(&["buildx", "prune", "-af"]);
+}
+
+/// median, min, max
+fn stats(xs: &[f64]) -> (f64, f64, f64) {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    (median, v[0], v[n - 1])
+}
+
+fn service(ctx: &Context, dockerfile: bool) {
+    ctx.write("requirements.txt", "six==1.16.0\n")
+        .write("wrapper/__init__.py", "VERSION = 0\n")
+        .write("wrapper/__main__.py", "import six\nprint('serving', six.__version__)\n");
+    if dockerfile {
+        ctx.write(
+            "Dockerfile",
+            &format!(
+                r#"FROM {base}
+RUN rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt,sharing=locked \
+    apt-get update && apt-get install -y --no-install-recommends hello
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
+    python3 -m pip install -r /tmp/requirements.txt
+COPY wrapper /home/aiges/wrapper
+RUN echo built > /home/aiges/built.txt
+"#,
+                base = cpu_base()
+            ),
+        );
+    } else {
+        ctx.write(
+            "build.envd",
+            &format!(
+                r#"def build():
+    base(image="{base}")
+    install.system_packages(name=["hello"])
+    install.python_packages(requirements="requirements.txt")
+    io.copy(src="wrapper", dest="/home/aiges/wrapper")
+    run(commands=["echo built > /home/aiges/built.txt"])
+"#,
+                base = cpu_base()
+            ),
+        );
+    }
+}
+
+struct Path2 {
+    ctx: Context,
+    args: Vec<String>,
+}
+
+impl Path2 {
+    fn build(&self) -> Build {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        build(&self.ctx, &args)
+    }
+}
+
+#[derive(Default)]
+struct Figure {
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+fn row(out: &mut String, name: &str, f: &Figure, unit: &str) {
+    let (am, amin, amax) = stats(&f.a);
+    let (bm, bmin, bmax) = stats(&f.b);
+    let _ = writeln!(
+        out,
+        "| {name} | {} | {am:.2} {unit} ({amin:.2}–{amax:.2}) | {bm:.2} {unit} ({bmin:.2}–{bmax:.2}) | {:.2}× |",
+        f.a.len(),
+        am / bm
+    );
+}
+
+fn sh(cmd: &str) -> String {
+    let o = Command::new("sh").arg("-c").arg(cmd).output().expect("sh runs");
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+/// The criterion medians under `target/criterion`, by benchmark id, in ns.
+fn criterion_medians(root: &Path) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.ends_with("new/benchmark.json") {
+                let read = |f: &str| -> Option<serde_json::Value> {
+                    serde_json::from_str(&std::fs::read_to_string(p.parent()?.join(f)).ok()?).ok()
+                };
+                if let (Some(b), Some(e)) = (read("benchmark.json"), read("estimates.json")) {
+                    if let (Some(id), Some(m)) = (b["full_id"].as_str(), e["median"]["point_estimate"].as_f64()) {
+                        out.push((id.to_owned(), m));
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn human_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.1} µs", ns / 1e3)
+    }
+}
+
+fn main() {
+    ensure_env();
+    let n = runs();
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmarks\n\nWritten by `make bench` on {}. Regenerate with `make bench` (`ENVD_BENCH_RUNS` runs of each figure, default 5).\n", sh("date -u +%Y-%m-%d"));
+    let _ = writeln!(md, "## Machine\n");
+    let _ = writeln!(md, "- CPU: {} cores, {}", sh("nproc"), sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"));
+    let _ = writeln!(md, "- Memory: {}", sh("free -h | awk '/Mem:/ {print $2}'"));
+    let _ = writeln!(md, "- Kernel: {}", sh("uname -r"));
+    let _ = writeln!(md, "- dockerd: {}", sh("docker version -f '{{.Server.Version}}'"));
+    let _ = writeln!(md, "- buildx: {}", sh("docker buildx version"));
+    let _ = writeln!(
+        md,
+        "- BuildKit: the one built into that dockerd (docker driver); `buildx inspect` reports `{}`",
+        sh("docker buildx inspect | awk -F': *' '/BuildKit version/ {print $2}'")
+    );
+    let _ = writeln!(md, "- Image store: {}", sh("docker info -f '{{json .DriverStatus}}'"));
+    let _ = writeln!(md);
+
+    // --- A/B: build.envd through the frontend vs the Dockerfile path ---
+    let a = Path2 {
+        ctx: Context::new("bench-envd"),
+        args: vec!["--build-arg".into(), format!("BUILDKIT_SYNTAX={FRONTEND}"), "-f".into(), String::new()],
+    };
+    let mut a = a;
+    a.args[3] = a.ctx.dir().join("build.envd").display().to_string();
+    service(&a.ctx, false);
+    let b = Path2 { ctx: Context::new("bench-dockerfile"), args: vec![] };
+    service(&b.ctx, true);
+    let paths = [&a, &b];
+
+    let mut cold = Figure::default();
+    let mut noop = Figure::default();
+    let mut code = Figure::default();
+    let mut reqs = Figure::default();
+    let mut front = Figure::default();
+    for i in 0..n {
+        for (k, p) in paths.iter().enumerate() {
+            prune();
+            let t = p.build().wall;
+            if k == 0 {
+                cold.a.push(t)
+            } else {
+                cold.b.push(t)
+            }
+        }
+        eprintln!("envd-bench: cold {}/{n}", i + 1);
+    }
+    for p in paths {
+        p.build();
+    }
+    for i in 0..n {
+        for (k, p) in paths.iter().enumerate() {
+            let r = p.build();
+            if k == 0 {
+                noop.a.push(r.wall);
+                front.a.push(r.to_first_step);
+            } else {
+                noop.b.push(r.wall);
+                front.b.push(r.to_first_step);
+            }
+        }
+        eprintln!("envd-bench: no-op {}/{n}", i + 1);
+    }
+    for i in 0..n {
+        for (k, p) in paths.iter().enumerate() {
+            p.ctx.write("wrapper/__init__.py", &format!("VERSION = {}\n", i + 1));
+            let t = p.build().wall;
+            if k == 0 {
+                code.a.push(t)
+            } else {
+                code.b.push(t)
+            }
+        }
+        eprintln!("envd-bench: code edit {}/{n}", i + 1);
+    }
+    for i in 0..n {
+        for (k, p) in paths.iter().enumerate() {
+            p.ctx.write("requirements.txt", "six==1.16.0\nidna==3.7\n");
+            let t = p.build().wall;
+            if k == 0 {
+                reqs.a.push(t)
+            } else {
+                reqs.b.push(t)
+            }
+            // back to the first requirements, unmeasured (a cache hit)
+            p.ctx.write("requirements.txt", "six==1.16.0\n");
+            p.build();
+        }
+        eprintln!("envd-bench: requirements {}/{n}", i + 1);
+    }
+    let _ = writeln!(md, "## build.envd (A) beside the Dockerfile path (B)\n");
+    let _ = writeln!(md, "The same service — the CPU base stand-in, `apt-get install hello`, `pip install -r requirements.txt` (six), wrapper code copied to `/home/aiges`, one `run` step — as build.envd through `aiges/envd-frontend` (`BUILDKIT_SYNTAX`) and as a Dockerfile with `RUN --mount=type=cache` for apt and pip through the built-in Dockerfile frontend (the Dockerfile is in `tests/bench/main.rs`). Both on the same dockerd, alternating A B A B; wall time of `docker buildx build`, seconds, median (min–max).\n");
+    let _ = writeln!(md, "| figure | runs | A: build.envd | B: Dockerfile | A/B |\n| --- | --- | --- | --- | --- |");
+    row(&mut md, "cold build (`buildx prune -af` first)", &cold, "s");
+    row(&mut md, "no-op rebuild", &noop, "s");
+    row(&mut md, "rebuild after editing one wrapper file", &code, "s");
+    row(&mut md, "rebuild after adding a package to requirements.txt", &reqs, "s");
+    row(&mut md, "frontend time: first vertex started → first build step started (no-op rebuild)", &front, "s");
+    let _ = writeln!(md, "\nThe frontend time is taken from `--progress=rawjson`: for A it covers resolving the frontend image, starting its container, reading build.envd and .dockerignore, evaluating, resolving the base and lowering; for B, loading the Dockerfile and resolving the base.\n");
+
+    // --- conda in a build ---
+    let conda = Context::new("bench-conda");
+    let extra = envd_conda_fixture::filler(50);
+    conda.channel("channel", extra).write("env.yaml", "channels: [./channel]\ndependencies:\n  - app\n  - pyfixture\n  - fill-000\n").write(
+        "build.envd",
+        &format!(
+            "def build():\n    config.conda_channel(channel=\"channels: [./channel]\")\n    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(env_file=\"env.yaml\")\n",
+            cpu_base()
+        ),
+    );
+    let conda_file = conda.dir().join("build.envd").display().to_string();
+    let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");
+    let step = |b: &Build| {
+        b.progress.iter().find(|(name, _)| name.contains("install.conda_packages")).map(|x| x.1).unwrap_or(f64::NAN)
+    };
+    let mut conda_cold = Vec::new();
+    let mut conda_warm = Vec::new();
+    for i in 0..n {
+        prune();
+        conda_cold.push(step(&build(&conda, &["--build-arg", &syntax, "-f", &conda_file])));
+        conda_warm.push(step(&build(&conda, &["--build-arg", &syntax, "-f", &conda_file, "--no-cache"])));
+        eprintln!("envd-bench: conda {}/{n}", i + 1);
+    }
+    let (cm, cmin, cmax) = stats(&conda_cold);
+    let (wm, wmin, wmax) = stats(&conda_warm);
+    let _ = writeln!(md, "## conda in a build\n");
+    let _ = writeln!(md, "An env.yaml that solves to 56 fixture packages (python stand-in, app, pyfixture and a chain of 50), from a `./channel` of the context. Duration of the `install.conda_packages` step (repodata, solve, fetch, link), from rawjson, seconds.\n");
+    let _ = writeln!(md, "| figure | runs | median | min | max |\n| --- | --- | --- | --- | --- |");
+    let _ = writeln!(md, "| cold: caches pruned | {n} | {cm:.2} | {cmin:.2} | {cmax:.2} |");
+    let _ = writeln!(md, "| warm: `--no-cache`, package cache mount kept | {n} | {wm:.2} | {wmin:.2} | {wmax:.2} |\n");
+
+    // --- size and memory ---
+    let binary = repo().join("target/x86_64-unknown-linux-gnu/release/envd-frontend");
+    let binary_size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    // uncompressed: the image's file system as a tar; compressed: what a
+    // registry stores (gzip of that)
+    let fs_tar =
+        "c=$(docker create aiges/envd-frontend:latest) && docker export \"$c\"; docker rm -f \"$c\" >/dev/null";
+    let save_size: u64 = sh(&format!("({fs_tar}) | wc -c")).parse().unwrap_or(0);
+    let gzip_size: u64 = sh(&format!("({fs_tar}) | gzip -c | wc -c")).parse().unwrap_or(0);
+    let big = Context::new("bench-big");
+    big.write("build.envd", &envd_lang::generated_build_file(1000));
+    let file = big.dir().join("build.envd");
+    let time = Command::new("/usr/bin/time")
+        .args(["-f", "%M %e"])
+        .arg(&binary)
+        .args(["check", &file.display().to_string(), "--llb"])
+        .output()
+        .expect("/usr/bin/time runs");
+    let stderr = String::from_utf8_lossy(&time.stderr);
+    let last = stderr.lines().last().unwrap_or_default().to_owned();
+    let mut it = last.split_whitespace();
+    let rss_kb: f64 = it.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    let _ = writeln!(md, "## Size and memory\n");
+    let _ = writeln!(md, "| figure | value |\n| --- | --- |");
+    let _ = writeln!(md, "| `envd-frontend` binary (static) | {:.1} MB |", binary_size as f64 / 1e6);
+    let _ = writeln!(
+        md,
+        "| `{FRONTEND}` image, uncompressed (its file system as a tar) | {:.1} MB |",
+        save_size as f64 / 1e6
+    );
+    let _ = writeln!(md, "| `{FRONTEND}` image, gzip-compressed | {:.1} MB |", gzip_size as f64 / 1e6);
+    let _ = writeln!(md, "| peak memory (max RSS) of `envd-frontend check --llb` on a 1,000-step file: evaluation child and lowering | {:.1} MB |\n", rss_kb / 1024.0);
+
+    // --- criterion ---
+    let _ = writeln!(md, "## In process (criterion medians)\n");
+    let _ = writeln!(md, "| benchmark | median |\n| --- | --- |");
+    for (id, m) in criterion_medians(&repo().join("target/criterion")) {
+        let _ = writeln!(md, "| {id} | {} |", human_ns(m));
+    }
+    std::fs::write(repo().join("BENCHMARKS.md"), &md).expect("write BENCHMARKS.md");
+    eprintln!("{md}");
+}
