@@ -110,6 +110,7 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
         session_id: config.session_id.clone(),
         context_local: config.context_local.clone(),
         dockerignore: load_dockerignore(config, client).await?,
+        extra_hosts: config.extra_hosts.clone(),
         env_files,
         installer_image,
     };
@@ -145,6 +146,7 @@ pub fn lower_locally(plan: &Plan, file: &std::path::Path, source: &str) -> Resul
         session_id: "local".into(),
         context_local: "context".into(),
         dockerignore: Vec::new(),
+        extra_hosts: Vec::new(),
         env_files,
         installer_image: Some("docker.io/aiges/envd-frontend:latest".into()),
     };

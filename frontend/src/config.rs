@@ -22,6 +22,7 @@ const KEY_CACHE_IMPORTS: &str = "cache-imports";
 const KEY_CACHE_FROM: &str = "cache-from";
 const KEY_IMAGE_RESOLVE_MODE: &str = "image-resolve-mode";
 const KEY_REQUEST_ID: &str = "requestid";
+const KEY_ADD_HOSTS: &str = "add-hosts";
 const PREFIX_BUILD_ARG: &str = "build-arg:";
 const PREFIX_LABEL: &str = "label:";
 const PREFIX_CONTEXT: &str = "context:";
@@ -65,6 +66,8 @@ pub struct Config {
     pub cache_imports: Vec<CacheImport>,
     /// How to resolve the base image: `default`, `pull` or `local`.
     pub image_resolve_mode: ResolveMode,
+    /// `--add-host`: (host, IP) pairs for every step's `/etc/hosts`.
+    pub extra_hosts: Vec<(String, String)>,
 }
 
 impl Config {
@@ -84,6 +87,7 @@ impl Config {
             no_cache: opts.contains_key(KEY_NO_CACHE),
             cache_imports: parse_cache_imports(opts)?,
             image_resolve_mode: parse_resolve_mode(opts)?,
+            extra_hosts: parse_extra_hosts(opts)?,
         })
     }
 }
@@ -165,6 +169,21 @@ fn parse_resolve_mode(opts: &BTreeMap<String, String>) -> Result<ResolveMode, Co
     }
 }
 
+/// `add-hosts`: `host=ip,host=ip`, as buildx sends `--add-host` (it has
+/// already turned `host-gateway` into an address).
+fn parse_extra_hosts(opts: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, ConfigError> {
+    let Some(list) = opts.get(KEY_ADD_HOSTS) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for field in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let (host, ip) =
+            field.split_once('=').ok_or_else(|| bad(KEY_ADD_HOSTS, format!("{field:?} is not of the form host=ip")))?;
+        let ip: std::net::IpAddr =
+            ip.parse().map_err(|_| bad(KEY_ADD_HOSTS, format!("{ip:?} in {field:?} is not an IP address")))?;
+        out.push((host.to_lowercase(), ip.to_string()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,8 +220,13 @@ mod tests {
             ("cache-imports", r#"[{"Type":"registry","Attrs":{"ref":"127.0.0.1:5000/c"}}]"#),
             ("cache-from", "127.0.0.1:5000/d"),
             ("image-resolve-mode", "pull"),
+            ("add-hosts", "conda.test=172.17.0.1,v6.test=::1"),
         ]))
         .unwrap();
+        assert_eq!(
+            c.extra_hosts,
+            [("conda.test".to_owned(), "172.17.0.1".to_owned()), ("v6.test".to_owned(), "::1".to_owned())]
+        );
         assert_eq!(c.filename, "my.envd");
         assert_eq!(c.target.as_deref(), Some("gpu"));
         assert_eq!(c.platform.to_string(), "linux/amd64");
@@ -224,6 +248,8 @@ mod tests {
             ),
             (("image-resolve-mode", "sometimes"), "frontend option image-resolve-mode: \"sometimes\" is not one of default, pull, local"),
             (("filename", ".."), "frontend option filename: \"..\" is not a file name"),
+            (("add-hosts", "conda.test"), "frontend option add-hosts: \"conda.test\" is not of the form host=ip"),
+            (("add-hosts", "a=1.2.3"), "frontend option add-hosts: \"1.2.3\" in \"a=1.2.3\" is not an IP address"),
             (("context:base", "docker-image://x"), "frontend option context:base: named build contexts (--build-context) are not supported"),
             (
                 ("requestid", "frontend.outline"),

@@ -230,3 +230,95 @@ fn the_seed_example_builds() {
     assert!(sh(t, "dpkg -s libgl1").contains("Status: install ok installed"));
     assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\n");
 }
+
+/// Serves a directory over HTTP on the docker bridge's gateway address,
+/// which build steps reach as `host-gateway`; stops when dropped.
+struct HttpChannel {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl HttpChannel {
+    fn serve(dir: &std::path::Path, log: std::path::PathBuf) -> Self {
+        let gateway = docker_ok(&["network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"]);
+        let gateway = gateway.trim().to_owned();
+        let port = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", &gateway, &port.to_string(), "--directory"])
+            .arg(dir)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("python3 serves http");
+        for _ in 0..50 {
+            if std::net::TcpStream::connect((gateway.as_str(), port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Self { child, port, log }
+    }
+
+    fn requests(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for HttpChannel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_http_channel_is_reached_by_name_from_inside_the_build() {
+    ensure_env();
+    let ctx = Context::new("conda-http");
+    let (name, package) = marker();
+    ctx.channel("served", vec![package]);
+    let server = HttpChannel::serve(&ctx.dir().join("served"), ctx.dir().join("http.log"));
+    // The name resolves through the step's /etc/hosts (--add-host), read by
+    // the installer's own resolver: glibc's is not used.
+    let url = format!("http://conda.test:{}", server.port);
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    config.conda_channel(channel=\"channels: [{url}]\")\n    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[\"app\", \"{name}\"])\n",
+            cpu_base()
+        ),
+    );
+    let r = ctx.build_envd(&["--add-host", "conda.test:host-gateway"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("envd: fetched {name}-1.0-h0_0.tar.bz2")), "{}", r.stderr);
+    let log = server.requests();
+    assert!(log.contains("GET /linux-64/repodata.json"), "{log}");
+    assert!(log.contains(&format!("GET /linux-64/{name}-1.0-h0_0.tar.bz2")), "{log}");
+    assert_eq!(sh(&ctx.tag, "cat /opt/conda/share/marker.txt"), format!("{name}\n"));
+}
+
+#[test]
+fn https_channels_use_dns_and_the_base_images_ca_store() {
+    ensure_env();
+    // pypi.org is reachable here but is no conda channel: getting as far
+    // as "no such subdir" means the name resolved and TLS verified against
+    // the CA bundle of the base. A name that does not exist says so.
+    for (channel, expected) in [
+        ("https://pypi.org/simple/six", "could not find subdir 'noarch' in channel 'https://pypi.org/simple/six/'"),
+        ("https://no-such-host.invalid/channel", "dns error"),
+    ] {
+        let ctx = Context::new("conda-https");
+        ctx.write(
+            "build.envd",
+            &format!(
+                "def build():\n    config.conda_channel(channel=\"channels: [{channel}]\")\n    base(image=\"{}\")\n    install.conda_packages(name=[\"app\"])\n",
+                cpu_base()
+            ),
+        );
+        let r = ctx.build_envd(&[]);
+        assert!(!r.ok, "{channel}: the build should fail");
+        assert!(r.stderr.contains("envd: cannot load the channels' repodata"), "{channel}: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{channel}: {}", r.stderr);
+        assert!(!r.stderr.to_lowercase().contains("certificate"), "{channel}: {}", r.stderr);
+    }
+}

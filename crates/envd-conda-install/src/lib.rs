@@ -49,6 +49,22 @@ fn err(context: &str, e: impl std::fmt::Display) -> Error {
     Error(format!("{context}: {e}"))
 }
 
+/// `context: error: its cause: ...`: network errors say what went wrong
+/// (DNS, TLS, HTTP status) only in their causes.
+fn err_chain(context: &str, e: &(dyn std::error::Error + 'static)) -> Error {
+    let mut s = format!("{context}: {e}");
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cause = c.source();
+    }
+    Error(s)
+}
+
 /// What an install did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -132,7 +148,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         .recursive(true)
         .execute()
         .await
-        .map_err(|e| err("cannot load the channels' repodata", e))?;
+        .map_err(|e| err_chain("cannot load the channels' repodata", &e))?;
     for warning in &repodata.warnings {
         eprintln!("envd: warning: {warning}");
     }
@@ -179,7 +195,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         .with_requested_specs(specs)
         .install(prefix, solution.records)
         .await
-        .map_err(|e| err(&format!("cannot install into {}", prefix.display()), e))?;
+        .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
     let mut installed: Vec<String> =
         result.transaction.installed_packages().map(|r| dist_name(&r.package_record)).collect();
     installed.sort();

@@ -49,6 +49,9 @@ pub fn dump(def: &pb::Definition) -> String {
                 for env in &m.env {
                     let _ = writeln!(out, "   env {env}");
                 }
+                for h in &m.extra_hosts {
+                    let _ = writeln!(out, "   host {} {}", h.host, h.ip);
+                }
                 for mount in &e.mounts {
                     let _ = write!(out, "   mount {} ", mount.dest);
                     match pb::MountType::try_from(mount.mount_type) {

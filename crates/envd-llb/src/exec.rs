@@ -129,6 +129,7 @@ pub struct Exec {
     env: Vec<(String, String)>,
     cwd: String,
     user: String,
+    extra_hosts: Vec<(String, String)>,
     mounts: Vec<Mount>,
     network: NetMode,
     constraints: Constraints,
@@ -140,6 +141,7 @@ impl Exec {
             env: base.env().to_vec(),
             cwd: base.get_dir().to_owned(),
             user: base.get_user().to_owned(),
+            extra_hosts: base.extra_hosts().to_vec(),
             base,
             args,
             mounts: Vec::new(),
@@ -229,6 +231,7 @@ impl From<Exec> for ExecOp {
             env: e.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             cwd: if e.cwd.is_empty() { "/".to_owned() } else { e.cwd },
             user: e.user,
+            extra_hosts: e.extra_hosts.into_iter().map(|(host, ip)| pb::HostIp { host, ip }).collect(),
             ..Default::default()
         };
         Self {

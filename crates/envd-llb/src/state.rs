@@ -60,6 +60,7 @@ struct ExecDefaults {
     cwd: String,
     user: String,
     platform: Option<Platform>,
+    extra_hosts: Vec<(String, String)>,
 }
 
 /// A file system (the output of an op, or scratch) plus the environment,
@@ -105,6 +106,17 @@ impl State {
             Some(slot) => slot.1 = value,
             None => d.env.push((key, value)),
         })
+    }
+
+    /// Adds a `host ip` line to `/etc/hosts` of later execs (`--add-host`).
+    pub fn add_extra_host(&self, host: impl Into<String>, ip: impl Into<String>) -> Self {
+        let (host, ip) = (host.into(), ip.into());
+        self.edit(|d| d.extra_hosts.push((host, ip)))
+    }
+
+    /// The extra hosts later execs get.
+    pub fn extra_hosts(&self) -> &[(String, String)] {
+        &self.defaults.extra_hosts
     }
 
     /// Sets the working directory for later execs. A relative path is

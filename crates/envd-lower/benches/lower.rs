@@ -25,6 +25,7 @@ fn evaluate_and_lower(src: &str) -> usize {
         session_id: "bench".into(),
         context_local: "context".into(),
         dockerignore: vec![],
+        extra_hosts: vec![],
         env_files: [("env.yaml".to_owned(), "dependencies: [numpy]\n".to_owned())].into(),
         installer_image: Some("docker.io/aiges/envd-frontend:latest".into()),
     };

@@ -100,6 +100,9 @@ pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {
     if let Some(user) = cfg.user() {
         state = state.user(user);
     }
+    for (host, ip) in &ctx.opts.extra_hosts {
+        state = state.add_extra_host(host, ip);
+    }
     state
 }
 

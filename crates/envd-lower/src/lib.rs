@@ -75,6 +75,8 @@ pub struct LowerOptions {
     pub context_local: String,
     /// `.dockerignore` patterns of the context.
     pub dockerignore: Vec<String>,
+    /// `--add-host` entries (host, IP) for every step's `/etc/hosts`.
+    pub extra_hosts: Vec<(String, String)>,
     /// The env files conda calls name, by context path, as the frontend
     /// read them; a file missing here is missing from the context.
     pub env_files: BTreeMap<String, String>,

@@ -16,6 +16,21 @@ use envd_lower::{base_reference, lower, ImageConfig, LlbCaps, LowerOptions, Reso
 
 const BASE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","LD_LIBRARY_PATH=/home/aiges/library"],"WorkingDir":"/home/aiges","Cmd":["/bin/sh","-c","./AIservice"],"Labels":{"org.aiges.base":"cpu"}}}"#;
 
+/// `v` with every object's keys sorted, whatever serde_json's
+/// `preserve_order` feature (which the workspace's rattler crates turn on)
+/// makes of key order: the goldens must not depend on what else is built.
+fn canonical(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<(String, serde_json::Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(canonical).collect()),
+        other => other,
+    }
+}
+
 fn check(path: &Path, actual: &str) {
     if std::env::var_os("ENVD_UPDATE_GOLDEN").is_some() {
         fs::write(path, actual).unwrap();
@@ -39,6 +54,7 @@ fn options(src: &str) -> LowerOptions {
         session_id: "SESSION".into(),
         context_local: "context".into(),
         dockerignore: vec![],
+        extra_hosts: vec![],
         env_files: Default::default(),
         installer_image: Some(INSTALLER.into()),
     }
@@ -74,7 +90,7 @@ fn golden_llb() {
         let lowered = lower(&plan, &base, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let def = lowered.state.marshal().unwrap().definition;
         check(&case.join("llb.txt"), &dump(&def));
-        let config = serde_json::to_string_pretty(lowered.config.as_json()).unwrap() + "\n";
+        let config = serde_json::to_string_pretty(&canonical(lowered.config.as_json().clone())).unwrap() + "\n";
         check(&case.join("config.json"), &config);
     }
 }
