@@ -171,6 +171,28 @@ build_rootfs() {
     echo "$root"
 }
 
+# Ubuntu 18.04 minbase, as the AIGES images' OS: no python, no pip; it
+# shows the static installer on the oldest glibc the frontend supports.
+build_ubuntu_rootfs() {
+    local root=/var/lib/envd-frontend/rootfs-$UBUNTU_SUITE
+    if [ -f "$root/.complete" ]; then echo "$root"; return; fi
+    need_root
+    if ! command -v debootstrap >/dev/null || [ ! -f /usr/share/keyrings/ubuntu-archive-keyring.gpg ]; then
+        apt_update_once
+        say "installing debootstrap and ubuntu-keyring"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap ubuntu-keyring >/dev/null
+    fi
+    rm -rf "$root"
+    say "debootstrap $UBUNTU_SUITE into $root (a minute or two, once)"
+    debootstrap --variant=minbase --keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg \
+        "$UBUNTU_SUITE" "$root" "$UBUNTU_MIRROR" >/var/log/envd-debootstrap-ubuntu.log 2>&1 \
+        || { tail -n 30 /var/log/envd-debootstrap-ubuntu.log >&2; exit 1; }
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    mkdir -p "$root/home/aiges"
+    touch "$root/.complete"
+    echo "$root"
+}
+
 import_base() {
     local ref=$1 device=$2 root=$3
     say "importing $ref from $root"
@@ -186,16 +208,20 @@ import_base() {
 
 ensure_bases() {
     local root=""
-    for pair in "$BASE_CPU_IMAGE cpu" "$BASE_GPU_IMAGE gpu"; do
+    for pair in "$BASE_CPU_IMAGE cpu" "$BASE_GPU_IMAGE gpu" "$BASE_UBUNTU_IMAGE cpu"; do
         set -- $pair
         if image_present "$1"; then say "base image $1 is present"; continue; fi
         if docker pull -q "$1" >/dev/null 2>&1; then say "pulled base image $1 from the local registry"; continue; fi
+        if [ "$1" = "$BASE_UBUNTU_IMAGE" ]; then
+            import_base "$1" "$2" "$(build_ubuntu_rootfs)"
+            continue
+        fi
         [ -n "$root" ] || root=$(build_rootfs)
         import_base "$1" "$2" "$root"
     done
     # The registry copy lets any BuildKit (docker driver or container driver)
     # resolve the bases the way it resolves a published image.
-    for ref in "$BASE_CPU_IMAGE" "$BASE_GPU_IMAGE"; do
+    for ref in "$BASE_CPU_IMAGE" "$BASE_GPU_IMAGE" "$BASE_UBUNTU_IMAGE"; do
         local path=${ref#"$REGISTRY"/}
         if ! curl -fsS -o /dev/null \
             -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \

@@ -5,7 +5,7 @@
 //! (which has no conda) and on a base that already has a conda prefix.
 
 use envd_conda_fixture::{Content, Package};
-use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, Context};
+use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, ubuntu_base, Context};
 
 fn sh(tag: &str, script: &str) -> String {
     docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", tag, "-c", script])
@@ -321,4 +321,49 @@ fn https_channels_use_dns_and_the_base_images_ca_store() {
         assert!(r.stderr.contains(expected), "{channel}: {}", r.stderr);
         assert!(!r.stderr.to_lowercase().contains("certificate"), "{channel}: {}", r.stderr);
     }
+}
+
+#[test]
+fn the_installer_runs_on_ubuntu_18_04_and_sees_its_glibc() {
+    ensure_env();
+    assert!(sh(&ubuntu_base(), "ldd --version | head -1").contains("2.27"), "the stand-in is glibc 2.27");
+    let build = |base: &str, names: &str| {
+        let ctx = Context::new("conda-ubuntu");
+        ctx.channel("channel", vec![]).write(
+            "build.envd",
+            &format!(
+                "def build():\n{CONDARC}    base(image=\"{base}\")\n    install.conda_packages(name=[{names}])\n    run(commands=[\"/opt/conda/bin/tool > /tool.txt\"])\n"
+            ),
+        );
+        let r = ctx.build_envd(&[]);
+        (ctx, r)
+    };
+    let (ctx, r) = build(&ubuntu_base(), "\"app\"");
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(sh(&ctx.tag, "cat /tool.txt"), "tool 1.0 h1_1 in /opt/conda\n");
+    assert!(sh(&ctx.tag, "ls /opt/conda/conda-meta").contains("app-2.0-h0_0.json"));
+    // __glibc comes from the image (2.27 here), not from the static binary
+    let (_, r) = build(&ubuntu_base(), "\"app\", \"newlibc\"");
+    assert!(!r.ok, "newlibc needs glibc 2.28");
+    assert!(r.stderr.contains("envd: the conda environment cannot be solved:"), "{}", r.stderr);
+    assert!(r.stderr.contains("__glibc >=2.28"), "{}", r.stderr);
+    let (ctx, r) = build(&cpu_base(), "\"app\", \"newlibc\"");
+    assert!(r.ok, "Debian 12 has glibc 2.36: {}", r.stderr);
+    assert_eq!(sh(&ctx.tag, "cat /opt/conda/share/newlibc.txt"), "newlibc\n");
+    // this minimal Ubuntu has no CA certificates: an https channel says so
+    let ctx = Context::new("conda-ubuntu-https");
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    config.conda_channel(channel=\"channels: [https://pypi.org/simple/six]\")\n    base(image=\"{}\")\n    install.conda_packages(name=[\"app\"])\n",
+            ubuntu_base()
+        ),
+    );
+    let r = ctx.build_envd(&[]);
+    assert!(!r.ok);
+    assert!(
+        r.stderr.contains("envd: cannot verify https channels: the image has no usable CA certificates (install ca-certificates in the base image first)"),
+        "{}",
+        r.stderr
+    );
 }

@@ -31,6 +31,11 @@ pub fn cpu_base() -> String {
     bases_env("BASE_CPU_IMAGE")
 }
 
+/// The Ubuntu 18.04 stand-in (glibc 2.27, no python).
+pub fn ubuntu_base() -> String {
+    bases_env("BASE_UBUNTU_IMAGE")
+}
+
 fn run_script(script: &str, args: &[&str]) {
     let status = Command::new("bash")
         .arg(repo().join("scripts").join(script))

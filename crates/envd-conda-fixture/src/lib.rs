@@ -18,6 +18,7 @@
 //! | `pyfixture` | 0.1 (noarch: python) | a noarch python package, imported from the environment's python |
 //! | `left`, `right`, `shared` | | `left` needs `shared 1.*`, `right` needs `shared 2.*`: an unsolvable pair |
 //! | `extra` | 1.0 | the package a rebuild adds |
+//! | `newlibc` | 1.0 | needs `__glibc >=2.28`: installable on Debian 12, not on Ubuntu 18.04 |
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -199,6 +200,9 @@ pub fn standard() -> Vec<Package> {
         Package::new("left", "1.0", "h0_0").depends(&["shared 1.*"]),
         Package::new("right", "1.0", "h0_0").depends(&["shared 2.*"]),
         Package::new("extra", "1.0", "h0_0").file("share/extra.txt", Content::File("extra\n".into())),
+        Package::new("newlibc", "1.0", "h0_0")
+            .depends(&["__glibc >=2.28"])
+            .file("share/newlibc.txt", Content::File("newlibc\n".into())),
     ]
 }
 

@@ -1,13 +1,29 @@
-//! The HTTP client: rustls with the system's CA store, names through
+//! The HTTP client: rustls with the image's CA store, names through
 //! hickory, proxies from the environment.
 
-use crate::{err, Error};
+use crate::{err_chain, Error};
 
-pub(crate) fn build() -> Result<reqwest::Client, Error> {
+fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("envd-frontend/", env!("CARGO_PKG_VERSION")))
         // glibc's resolver cannot work from a static binary.
         .hickory_dns(true)
-        .build()
-        .map_err(|e| err("cannot set up the HTTP client", e))
+}
+
+/// A client for `channels`. An image without CA certificates (a minimal
+/// Ubuntu, say) can still install from `file://` and `http://` channels;
+/// an `https://` channel there is an error that says what to install.
+pub(crate) fn build(channels: &[String]) -> Result<reqwest::Client, Error> {
+    match builder().build() {
+        Ok(c) => Ok(c),
+        Err(e) if channels.iter().any(|c| c.starts_with("https://")) => Err(err_chain(
+            "cannot verify https channels: the image has no usable CA certificates (install ca-certificates in the \
+             base image first)",
+            &e,
+        )),
+        // Nothing to verify: no roots at all.
+        Err(_) => {
+            builder().tls_certs_only(Vec::new()).build().map_err(|e| err_chain("cannot set up the HTTP client", &e))
+        }
+    }
 }

@@ -131,7 +131,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         eprintln!("envd: {} keeps its {} installed packages", prefix.display(), installed.len());
     }
 
-    let client = client::build()?;
+    let client = client::build(&request.channels)?;
     let package_cache = PackageCache::new(&request.pkgs_dir);
     let gateway = Gateway::builder()
         .with_cache_dir(&request.repodata_dir)
