@@ -7,6 +7,16 @@
 use envd_conda_fixture::{Content, Package};
 use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, ubuntu_base, Context};
 
+/// The conda package cache is one BuildKit cache mount for all builds.
+/// Under concurrent builds BuildKit was seen to hand a step a different
+/// copy of it (a fresh one), so the test that counts fetches runs alone:
+/// it takes this lock for writing, every other installing test for reading.
+static CONDA_CACHE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn sharing_the_conda_cache() -> std::sync::RwLockReadGuard<'static, ()> {
+    CONDA_CACHE.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn sh(tag: &str, script: &str) -> String {
     docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", tag, "-c", script])
 }
@@ -28,6 +38,7 @@ const ENV_YAML: &str = "name: service\nchannels:\n  - defaults\ndependencies:\n 
 #[test]
 fn an_env_yaml_installs_on_a_base_without_conda() {
     ensure_env();
+    let _cache = sharing_the_conda_cache();
     let ctx = Context::new("conda-plain");
     ctx.channel("channel", vec![])
         .write(
@@ -72,9 +83,9 @@ fn an_env_yaml_installs_on_a_base_without_conda() {
 }
 
 /// A package only this test's channel has, so the shared package cache
-/// cannot already hold it.
-fn marker() -> (String, Package) {
-    let name = format!("marker-{}", std::process::id());
+/// cannot already hold it: named for the test (`which`) and this run.
+fn marker(which: &str) -> (String, Package) {
+    let name = format!("marker-{which}-{}", std::process::id());
     let p = Package::new(&name, "1.0", "h0_0").file("share/marker.txt", Content::File(format!("{name}\n")));
     (name, p)
 }
@@ -82,8 +93,9 @@ fn marker() -> (String, Package) {
 #[test]
 fn adding_one_package_fetches_only_that_package() {
     ensure_env();
+    let _alone = CONDA_CACHE.write().unwrap_or_else(|e| e.into_inner());
     let ctx = Context::new("conda-add");
-    let (name, package) = marker();
+    let (name, package) = marker("add");
     let build = |specs: &str| {
         format!(
             "def build():\n{CONDARC}    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[{specs}])\n    run(commands=[\"ls /opt/conda/conda-meta > /meta\"])\n",
@@ -98,13 +110,21 @@ fn adding_one_package_fetches_only_that_package() {
     assert!(second.ok, "{}", second.stderr);
     let fetched: Vec<&str> =
         second.stderr.lines().filter_map(|l| l.split_once("envd: fetched ").map(|(_, f)| f)).collect();
-    assert_eq!(fetched, [format!("{name}-1.0-h0_0.tar.bz2")], "{}", second.stderr);
+    let envd_lines = |s: &str| s.lines().filter(|l| l.contains("envd: ")).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        fetched,
+        [format!("{name}-1.0-h0_0.tar.bz2")],
+        "first build:\n{}\nsecond build:\n{}",
+        envd_lines(&first.stderr),
+        second.stderr
+    );
     assert!(sh(&ctx.tag, "cat /meta").contains(&format!("{name}-1.0-h0_0.json")));
 }
 
 #[test]
 fn a_conda_base_keeps_its_environment_and_records() {
     ensure_env();
+    let _cache = sharing_the_conda_cache();
     // No conda can be installed here, so the conda base is made the way a
     // user of this frontend would make one: a build with an environment
     // (python, zlib), pushed to the local registry.
@@ -133,7 +153,9 @@ fn a_conda_base_keeps_its_environment_and_records() {
             ),
         )
         .write("env.yaml", ENV_YAML);
-    let r = ctx.build_envd(&[]);
+    // --no-cache: the base is the same image on every run, so the step
+    // would otherwise be a cache hit and show no installer output
+    let r = ctx.build_envd(&["--no-cache"]);
     assert!(r.ok, "{}", r.stderr);
     assert!(r.stderr.contains("envd: /opt/conda keeps its 3 installed packages"), "{}", r.stderr);
     let t = ctx.tag.as_str();
@@ -155,6 +177,7 @@ fn a_conda_base_keeps_its_environment_and_records() {
 #[test]
 fn an_unsolvable_environment_fails_at_its_line_with_the_explanation() {
     ensure_env();
+    let _cache = sharing_the_conda_cache();
     let ctx = Context::new("conda-unsolvable");
     ctx.channel("channel", vec![]).write(
         "build.envd",
@@ -210,6 +233,7 @@ fn bad_env_files_and_specs_are_errors_at_their_line_before_anything_runs() {
 #[test]
 fn the_seed_example_builds() {
     ensure_env();
+    let _cache = sharing_the_conda_cache();
     let ctx = Context::new("seed");
     let example = repo().join("examples/seed");
     for f in ["build.envd", "env.yaml", "build.txt", "detectron2/setup.py", "detectron2/detectron2.py"] {
@@ -274,8 +298,9 @@ impl Drop for HttpChannel {
 #[test]
 fn an_http_channel_is_reached_by_name_from_inside_the_build() {
     ensure_env();
+    let _cache = sharing_the_conda_cache();
     let ctx = Context::new("conda-http");
-    let (name, package) = marker();
+    let (name, package) = marker("http");
     ctx.channel("served", vec![package]);
     let server = HttpChannel::serve(&ctx.dir().join("served"), ctx.dir().join("http.log"));
     // The name resolves through the step's /etc/hosts (--add-host), read by
@@ -300,6 +325,7 @@ fn an_http_channel_is_reached_by_name_from_inside_the_build() {
 #[test]
 fn https_channels_use_dns_and_the_base_images_ca_store() {
     ensure_env();
+    let _cache = sharing_the_conda_cache();
     // pypi.org is reachable here but is no conda channel: getting as far
     // as "no such subdir" means the name resolved and TLS verified against
     // the CA bundle of the base. A name that does not exist says so.
@@ -326,6 +352,7 @@ fn https_channels_use_dns_and_the_base_images_ca_store() {
 #[test]
 fn the_installer_runs_on_ubuntu_18_04_and_sees_its_glibc() {
     ensure_env();
+    let _cache = sharing_the_conda_cache();
     assert!(sh(&ubuntu_base(), "ldd --version | head -1").contains("2.27"), "the stand-in is glibc 2.27");
     let build = |base: &str, names: &str| {
         let ctx = Context::new("conda-ubuntu");
