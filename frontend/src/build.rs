@@ -128,13 +128,8 @@ pub async fn build(config: &Config, client: &mut Client) -> Result<Outcome, Fail
 pub fn lower_locally(plan: &Plan, file: &std::path::Path, source: &str) -> Result<String, envd_lower::Error> {
     let dir = file.parent().unwrap_or(std::path::Path::new("."));
     let env_files = plan
-        .steps
-        .iter()
-        .filter_map(|s| match &s.kind {
-            StepKind::CondaPackages { env_file: Some(p), .. } => Some(p.as_str().to_owned()),
-            _ => None,
-        })
-        .filter_map(|p| std::fs::read_to_string(dir.join(&p)).ok().map(|t| (p, t)))
+        .env_files()
+        .filter_map(|p| std::fs::read_to_string(dir.join(p.as_str())).ok().map(|t| (p.as_str().to_owned(), t)))
         .collect();
     let opts = LowerOptions {
         platform: envd_llb::Platform::parse("linux/amd64").expect("a platform"),
@@ -185,13 +180,16 @@ async fn evaluate_isolated(
 /// reads a Dockerfile: only that file is transferred, with no content
 /// comparison, under the progress name buildx users know.
 async fn load_definition(config: &Config, client: &mut Client) -> Result<(Arc<SourceMap>, String), Failure> {
-    let local = Local::new(&config.definition_local)
-        .session_id(&config.session_id)
-        .shared_key_hint(&config.definition_local)
-        .follow_paths(vec![config.filename.clone()])
-        .differ("none")
-        .constraints(Constraints::named(format!("[internal] load build definition from {}", config.filename)));
-    let (digest, read) = read_local_file(client, local, &config.filename).await?;
+    let progress = format!("[internal] load build definition from {}", config.filename);
+    let (digest, read) = read_local_file(
+        client,
+        config,
+        &config.definition_local,
+        config.definition_local.clone(),
+        &config.filename,
+        progress,
+    )
+    .await?;
     let data = read.map_err(|e| {
         Failure::plain(format!(
             "cannot read {} from the build's {} directory: {e}",
@@ -201,15 +199,26 @@ async fn load_definition(config: &Config, client: &mut Client) -> Result<(Arc<So
     Ok((SourceMap::new(&config.filename, data, LANGUAGE), digest))
 }
 
-/// Solves `local` (which transfers only `path`) and reads `path` from it.
-/// Returns the digest of the local's op (warnings attach to it) and the
-/// read's own result, which callers judge differently: a missing
-/// build.envd is an error, a missing `.dockerignore` is not.
+/// Solves a local of the client's (`local_name`) that transfers only
+/// `path`, with no content comparison, as dockerui reads a Dockerfile or a
+/// `.dockerignore`, and reads `path` from it. Returns the digest of the
+/// local's op (warnings attach to it) and the read's own result, which
+/// callers judge differently: a missing build.envd is an error, a missing
+/// `.dockerignore` is not.
 async fn read_local_file(
     client: &mut Client,
-    local: Local,
+    config: &Config,
+    local_name: &str,
+    shared_key_hint: String,
     path: &str,
+    progress: String,
 ) -> Result<(String, Result<Vec<u8>, envd_gateway::Error>), Failure> {
+    let local = Local::new(local_name)
+        .session_id(&config.session_id)
+        .shared_key_hint(shared_key_hint)
+        .follow_paths(vec![path.to_owned()])
+        .differ("none")
+        .constraints(Constraints::named(progress));
     let def = local.into_state().marshal().map_err(|e| Failure::plain(format!("internal error: {e}")))?;
     let digest = def.root.clone().unwrap_or_default();
     let r = client.solve(def.definition, &[]).await?;
@@ -226,20 +235,13 @@ async fn load_env_files(
     plan: &Plan,
 ) -> Result<std::collections::BTreeMap<String, String>, Failure> {
     let mut files = std::collections::BTreeMap::new();
-    for step in &plan.steps {
-        let StepKind::CondaPackages { env_file: Some(path), .. } = &step.kind else { continue };
-        let path = path.as_str().to_owned();
-        if files.contains_key(&path) {
-            continue;
-        }
-        let local = Local::new(&config.context_local)
-            .session_id(&config.session_id)
-            .shared_key_hint(format!("{}-{path}", config.context_local))
-            .follow_paths(vec![path.clone()])
-            .differ("none")
-            .constraints(Constraints::named(format!("[internal] load {path}")));
-        if let (_, Ok(bytes)) = read_local_file(client, local, &path).await? {
-            files.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+    for path in plan.env_files() {
+        let path = path.as_str();
+        let key_hint = format!("{}-{path}", config.context_local);
+        let progress = format!("[internal] load {path}");
+        if let (_, Ok(bytes)) = read_local_file(client, config, &config.context_local, key_hint, path, progress).await?
+        {
+            files.insert(path.to_owned(), String::from_utf8_lossy(&bytes).into_owned());
         }
     }
     Ok(files)
@@ -248,13 +250,9 @@ async fn load_env_files(
 /// The context's `.dockerignore` patterns, read the way the Dockerfile
 /// frontend reads them: only that file is transferred.
 async fn load_dockerignore(config: &Config, client: &mut Client) -> Result<Vec<String>, Failure> {
-    let local = Local::new(&config.context_local)
-        .session_id(&config.session_id)
-        .shared_key_hint(format!("{}-.dockerignore", config.context_local))
-        .follow_paths(vec![".dockerignore".into()])
-        .differ("none")
-        .constraints(Constraints::named("[internal] load .dockerignore"));
-    let (_, read) = read_local_file(client, local, ".dockerignore").await?;
+    let key_hint = format!("{}-.dockerignore", config.context_local);
+    let progress = "[internal] load .dockerignore".to_owned();
+    let (_, read) = read_local_file(client, config, &config.context_local, key_hint, ".dockerignore", progress).await?;
     let text = match read {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.code() == Some(envd_gateway::Code::NotFound) => return Ok(Vec::new()),

@@ -62,6 +62,18 @@ pub struct Base {
     pub span: Span,
 }
 
+impl Plan {
+    /// The distinct env files of the conda calls, in call order: what the
+    /// frontend must read from the context before lowering.
+    pub fn env_files(&self) -> impl Iterator<Item = &crate::ContextPath> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.steps.iter().filter_map(move |s| match &s.kind {
+            StepKind::CondaPackages { env_file: Some(p), .. } if seen.insert(p.as_str()) => Some(p),
+            _ => None,
+        })
+    }
+}
+
 /// `install.cuda(version=, cudnn=)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cuda {

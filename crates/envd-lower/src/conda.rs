@@ -186,11 +186,12 @@ impl Conda {
             specs.push(python_spec(v));
         }
         specs.extend(calls.iter().flat_map(|c| c.specs.iter().cloned()));
-        let mut sources: Vec<&ChannelSource> = Vec::new();
-        for s in calls.iter().flat_map(|c| &c.channels).chain(calls.iter().flat_map(|c| &c.env_channels)) {
-            sources.push(s);
-        }
-        sources.extend(&self.rc_channels);
+        // priority: the calls' channel=, the env files' channels, the condarc's
+        let sources = calls
+            .iter()
+            .flat_map(|c| &c.channels)
+            .chain(calls.iter().flat_map(|c| &c.env_channels))
+            .chain(&self.rc_channels);
         let mut channels: Vec<String> = Vec::new();
         for s in sources {
             let url = match s {
