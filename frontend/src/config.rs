@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Platform, ResolveMode};
+use envd_lower::{BaseOverrides, LlbCaps, LowerConfig};
 
 /// The file name read when `filename` is not given.
 pub const DEFAULT_FILENAME: &str = "build.envd";
@@ -56,8 +57,11 @@ pub struct Config {
     pub target: Option<String>,
     /// `--platform`, or the worker's.
     pub platform: Platform,
-    /// `--build-arg`s, without BuildKit's own `BUILDKIT_*`.
+    /// `--build-arg`s, without BuildKit's own `BUILDKIT_*`: build.envd's
+    /// `args`. Nothing else reads them raw.
     pub build_args: BTreeMap<String, String>,
+    /// What the `AIGES_*` build args say about the base.
+    pub base_overrides: BaseOverrides,
     /// `--label`s.
     pub labels: Vec<(String, String)>,
     /// `--no-cache`.
@@ -75,6 +79,9 @@ impl Config {
     pub fn from_env(env: &FrontendEnv) -> Result<Self, ConfigError> {
         let opts = &env.opts;
         reject_unsupported(opts)?;
+        let build_args = parse_build_args(opts);
+        let base_overrides = BaseOverrides::from_build_args(&build_args)
+            .map_err(|(arg, reason)| bad(&format!("{PREFIX_BUILD_ARG}{arg}"), reason))?;
         Ok(Self {
             filename: parse_filename(opts)?,
             definition_local: opts.get(KEY_DOCKERFILE_LOCAL).cloned().unwrap_or_else(|| "dockerfile".into()),
@@ -82,13 +89,30 @@ impl Config {
             session_id: env.session_id.clone(),
             target: opts.get(KEY_TARGET).filter(|t| !t.is_empty()).cloned(),
             platform: parse_platform(opts, &env.worker_platforms)?,
-            build_args: parse_build_args(opts),
+            build_args,
+            base_overrides,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
             no_cache: opts.contains_key(KEY_NO_CACHE),
             cache_imports: parse_cache_imports(opts)?,
             image_resolve_mode: parse_resolve_mode(opts)?,
             extra_hosts: parse_extra_hosts(opts)?,
         })
+    }
+}
+
+impl Config {
+    /// The options that shape lowering, given what the daemon supports.
+    pub fn lower_config(&self, caps: LlbCaps) -> LowerConfig {
+        LowerConfig {
+            platform: self.platform.clone(),
+            caps,
+            no_cache: self.no_cache,
+            labels: self.labels.clone(),
+            resolve_mode: self.image_resolve_mode,
+            session_id: self.session_id.clone(),
+            context_local: self.context_local.clone(),
+            extra_hosts: self.extra_hosts.clone(),
+        }
     }
 }
 
@@ -221,8 +245,13 @@ mod tests {
             ("cache-from", "127.0.0.1:5000/d"),
             ("image-resolve-mode", "pull"),
             ("add-hosts", "conda.test=172.17.0.1,v6.test=::1"),
+            ("build-arg:AIGES_DEVICE", "gpu"),
+            ("build-arg:AIGES_CPU_IMAGE", "127.0.0.1:5000/cpu"),
         ]))
         .unwrap();
+        assert_eq!(c.base_overrides.device, Some(envd_lower::Device::Gpu));
+        assert_eq!(c.base_overrides.cpu_image.as_deref(), Some("127.0.0.1:5000/cpu"));
+        assert_eq!(c.build_args["AIGES_DEVICE"], "gpu", "build.envd still sees every arg in args");
         assert_eq!(
             c.extra_hosts,
             [("conda.test".to_owned(), "172.17.0.1".to_owned()), ("v6.test".to_owned(), "::1".to_owned())]
@@ -230,7 +259,8 @@ mod tests {
         assert_eq!(c.filename, "my.envd");
         assert_eq!(c.target.as_deref(), Some("gpu"));
         assert_eq!(c.platform.to_string(), "linux/amd64");
-        assert_eq!(c.build_args, BTreeMap::from([("VERSION".to_owned(), "1.2".to_owned())]));
+        assert_eq!(c.build_args["VERSION"], "1.2");
+        assert!(!c.build_args.contains_key("BUILDKIT_SYNTAX"));
         assert_eq!(c.labels, [("team".to_owned(), "ml".to_owned())]);
         assert!(c.no_cache);
         let refs: Vec<&str> = c.cache_imports.iter().map(|i| i.attrs["ref"].as_str()).collect();
@@ -250,6 +280,7 @@ mod tests {
             (("filename", ".."), "frontend option filename: \"..\" is not a file name"),
             (("add-hosts", "conda.test"), "frontend option add-hosts: \"conda.test\" is not of the form host=ip"),
             (("add-hosts", "a=1.2.3"), "frontend option add-hosts: \"1.2.3\" in \"a=1.2.3\" is not an IP address"),
+            (("build-arg:AIGES_DEVICE", "tpu"), "frontend option build-arg:AIGES_DEVICE: \"tpu\" is not cpu or gpu"),
             (("context:base", "docker-image://x"), "frontend option context:base: named build contexts (--build-context) are not supported"),
             (
                 ("requestid", "frontend.outline"),

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use envd_lang::{EvalOptions, Evaluated};
+use envd_lang::{Diagnostic, EvalOptions, Evaluated};
 use serde::{Deserialize, Serialize};
 
 /// The first argument that makes the binary evaluate instead of serve.
@@ -40,7 +40,7 @@ struct Request {
 #[derive(Debug, Serialize, Deserialize)]
 enum Response {
     Evaluated(Box<Evaluated>),
-    Failed(envd_lang::Error),
+    Failed(Diagnostic),
 }
 
 /// The child's side: cap itself, evaluate the request on stdin, answer on
@@ -84,62 +84,12 @@ pub fn child_main() -> ExitCode {
     }
 }
 
-/// The first argument of `envd-frontend check FILE`: evaluates a local
-/// build.envd the way a build would and reports the result on stderr.
-pub const CHECK_ARG: &str = "check";
-
-/// `envd-frontend check FILE [TARGET]`: exit 0 with the plan or the user's
-/// error, 2 if the evaluator itself failed (a bug; the fuzzer's triage
-/// relies on this distinction).
-pub fn check_main(program: &Path, file: &Path, target: Option<String>, llb: bool) -> ExitCode {
-    let source = match std::fs::read(file) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => {
-            eprintln!("envd-frontend: cannot read {}: {e}", file.display());
-            return ExitCode::from(1);
-        }
-    };
-    let opts = EvalOptions { target, ..Default::default() };
-    match evaluate(program, "build.envd", &source, &opts) {
-        Ok(ev) if llb => match crate::build::lower_locally(&ev.plan, file, &source) {
-            Ok(dump) => {
-                eprintln!("{dump}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::SUCCESS
-            }
-        },
-        Ok(ev) => {
-            eprintln!("{}", serde_json::to_string_pretty(&ev.plan).expect("plans serialise"));
-            for w in ev.warnings {
-                eprintln!("warning: {}: {}", w.span, w.message);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) if e.message.starts_with(INTERNAL) => {
-            eprintln!("envd-frontend: {e}");
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::SUCCESS
-        }
-    }
-}
-
 /// How messages about the evaluator itself (not the user's file) begin.
-const INTERNAL: &str = "the build.envd evaluator";
+pub const INTERNAL: &str = "the build.envd evaluator";
 
 /// Evaluates `source` in a child run of `program` (this binary).
-pub fn evaluate(
-    program: &Path,
-    filename: &str,
-    source: &str,
-    opts: &EvalOptions,
-) -> Result<Evaluated, envd_lang::Error> {
-    let fail = |m: String| envd_lang::Error { message: m, span: None };
+pub fn evaluate(program: &Path, filename: &str, source: &str, opts: &EvalOptions) -> Result<Evaluated, Diagnostic> {
+    let fail = Diagnostic::nowhere;
     let req = Request {
         filename: filename.to_owned(),
         source: source.to_owned(),

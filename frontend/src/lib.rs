@@ -1,48 +1,54 @@
 //! `envd-frontend`: the BuildKit gateway frontend for build.envd.
 //!
 //! The binary (`main.rs`) is thin: it runs [`serve`] on a single-threaded
-//! runtime, or, re-executed with [`isolate::CHILD_ARG`], evaluates a
-//! build.envd under hard limits. [`serve`] parses the options once, runs
-//! [`build::build`], and sends the single `Return`; it is the one place
-//! where an error with a build.envd span becomes BuildKit's
-//! source-annotated error. stdout is the gRPC wire: nothing else may write
-//! to it, which the workspace's `print_stdout` lint enforces.
+//! runtime; re-executed with [`isolate::CHILD_ARG`], it evaluates a
+//! build.envd under hard limits; with [`check::CHECK_ARG`], it checks a
+//! local file; with `conda-install`, it is the in-build conda installer.
+//!
+//! [`serve`] parses the options once ([`config`]), runs [`build::build`]
+//! — which reads its inputs through [`inputs`] only — and sends the single
+//! `Return`. It is the one place where a [`failure::Failure`] becomes a
+//! status: a [`Diagnostic`](envd_lang::Diagnostic) with a span becomes
+//! BuildKit's source-annotated error. stdout is the gRPC wire: nothing
+//! else may write to it, which the workspace's `print_stdout` lint
+//! enforces.
 
 pub mod build;
+pub mod check;
 pub mod config;
+pub mod failure;
+pub mod inputs;
 pub mod isolate;
 pub mod own_image;
 
-use envd_gateway::{transport, Client, FrontendEnv, SourceError, SourceRange};
+use envd_gateway::{transport, Client, FrontendEnv, SourceError, Status};
 
-use crate::build::Failure;
 use crate::config::Config;
+use crate::failure::Failure;
 
 /// Connects to BuildKit on stdio, builds, and returns the result or error.
 pub async fn serve() -> Result<(), envd_gateway::Error> {
     let env = FrontendEnv::from_process();
-    let mut client = Client::connect(transport::stdio().await?).await?;
+    let client = Client::connect(transport::stdio().await?).await?;
     let config = match Config::from_env(&env) {
         Ok(c) => c,
         Err(e) => return client.fail(&e.to_string()).await,
     };
-    match build::build(&config, &mut client).await {
+    match build::build(&config, &client).await {
         Ok(out) => client.finish(out.ref_id, out.definition, out.metadata).await,
-        Err(f) => match (f.upstream.clone(), source_error(&f)) {
-            (Some(status), _) => client.fail_with(status).await,
-            (None, Some(err)) => client.fail_at(&err).await,
-            (None, None) => client.fail(&f.message).await,
-        },
+        Err(f) => client.fail_with(status(f)).await,
     }
 }
 
-/// The source-annotated form of a failure that has a place in build.envd.
-fn source_error(f: &Failure) -> Option<SourceError> {
-    let (span, source) = (f.span.as_ref()?, f.source.as_ref()?);
-    Some(SourceError {
-        message: f.message.clone(),
-        filename: source.filename.clone(),
-        data: source.data.clone(),
-        ranges: vec![SourceRange { start: span.line, end: span.end_line.max(span.line) }],
-    })
+/// The `Return` status of a failure.
+pub fn status(f: Failure) -> Status {
+    match f {
+        Failure::Upstream(status) => status,
+        Failure::Diagnostic(d, source) => match (&d.span, source) {
+            (Some(span), Some(source)) => {
+                SourceError { message: d.text(), at: build::located(&source, span.line, span.end_line) }.to_status()
+            }
+            _ => envd_gateway::plain_status(d.to_string()),
+        },
+    }
 }

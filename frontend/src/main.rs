@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use envd_frontend::{isolate, serve};
+use envd_frontend::{check, isolate, serve};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some(isolate::CHILD_ARG) => return isolate::child_main(),
-        Some(isolate::CHECK_ARG) => {
+        Some(check::CHECK_ARG) => {
             // check FILE [TARGET] [--llb]
             let llb = args.iter().any(|a| a == "--llb");
             let rest: Vec<&String> = args[2..].iter().filter(|a| *a != "--llb").collect();
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
                 eprintln!("usage: envd-frontend check FILE [TARGET] [--llb]");
                 return ExitCode::from(1);
             };
-            return isolate::check_main(&program, std::path::Path::new(file), rest.get(1).map(|t| t.to_string()), llb);
+            return check::check_main(&program, std::path::Path::new(file), rest.get(1).map(|t| t.to_string()), llb);
         }
         Some("conda-install") => {
             // The in-build conda installer: see envd_conda_install.

@@ -28,6 +28,10 @@ struct Build {
     /// From the first vertex's start to the first build step's start (`[1/`):
     /// everything the frontend does before the build proper.
     to_first_step: f64,
+    /// The frontend's own time: from its first request (the vertex that
+    /// loads the build definition) to the first build step's start, which
+    /// follows its final Solve.
+    frontend_own: f64,
     /// Durations of vertices by name prefix, from rawjson progress.
     progress: Vec<(String, f64)>,
 }
@@ -65,8 +69,14 @@ fn build(ctx: &Context, args: &[&str]) -> Build {
     // `[1/5] base ...` here, `[stage-0 1/5] FROM ...` from the Dockerfile frontend
     let first_step = |name: &str| name.starts_with("[1/") || name.starts_with("[stage-0 1/");
     let step = vertices.values().filter(|v| first_step(&v.0)).filter_map(|v| v.1).fold(f64::INFINITY, f64::min);
+    let load = vertices
+        .values()
+        .filter(|v| v.0.starts_with("[internal] load build definition"))
+        .filter_map(|v| v.1)
+        .fold(f64::INFINITY, f64::min);
     let progress = vertices.values().filter_map(|(n, s, c)| Some((n.clone(), c.as_ref()? - s.as_ref()?))).collect();
-    Build { wall, to_first_step: if step.is_finite() { step - first } else { f64::NAN }, progress }
+    let since = |t: f64| if step.is_finite() && t.is_finite() { step - t } else { f64::NAN };
+    Build { wall, to_first_step: since(first), frontend_own: since(load), progress }
 }
 
 fn prune() {
@@ -225,6 +235,7 @@ fn main() {
     let mut code = Figure::default();
     let mut reqs = Figure::default();
     let mut front = Figure::default();
+    let mut own = Figure::default();
     for i in 0..n {
         for (k, p) in paths.iter().enumerate() {
             prune();
@@ -246,9 +257,11 @@ fn main() {
             if k == 0 {
                 noop.a.push(r.wall);
                 front.a.push(r.to_first_step);
+                own.a.push(r.frontend_own);
             } else {
                 noop.b.push(r.wall);
                 front.b.push(r.to_first_step);
+                own.b.push(r.frontend_own);
             }
         }
         eprintln!("envd-bench: no-op {}/{n}", i + 1);
@@ -303,7 +316,43 @@ fn main() {
     row(&mut md, "rebuild after editing one wrapper file", &code, "s");
     row(&mut md, "rebuild after adding a package to requirements.txt (a different one each run)", &reqs, "s");
     row(&mut md, "frontend time: first vertex started → first build step started (no-op rebuild)", &front, "s");
-    let _ = writeln!(md, "\nThe frontend time is taken from `--progress=rawjson`: for A it covers resolving the frontend image, starting its container, reading build.envd and .dockerignore, evaluating, resolving the base and lowering; for B, loading the Dockerfile and resolving the base.\n");
+    row(
+        &mut md,
+        "frontend's own time: `[internal] load build definition` started → first build step started (no-op rebuild)",
+        &own,
+        "s",
+    );
+    let _ = writeln!(md, "\nThe frontend time is taken from `--progress=rawjson`: for A it covers resolving the frontend image, starting its container, reading build.envd and .dockerignore, evaluating, resolving the base and lowering; for B, loading the Dockerfile and resolving the base. The frontend's own time starts at its first request to BuildKit, so it leaves out resolving and starting the frontend image.\n");
+    if let Ok(before) = std::env::var("ENVD_BENCH_BEFORE_IMAGE") {
+        // The same no-op rebuild through another frontend image (an
+        // earlier commit's), alternating with this one.
+        let syntax = |image: &str| {
+            vec!["--build-arg".to_owned(), format!("BUILDKIT_SYNTAX={image}"), "-f".to_owned(), a.args[3].clone()]
+        };
+        let then = Path2 { ctx: Context::new("bench-before"), args: Vec::new() };
+        service(&then.ctx, false);
+        let then = Path2 {
+            args: {
+                let mut v = syntax(&before);
+                v[3] = then.ctx.dir().join("build.envd").display().to_string();
+                v
+            },
+            ..then
+        };
+        then.build();
+        let mut cmp = Figure::default();
+        for _ in 0..n {
+            cmp.a.push(a.build().frontend_own);
+            cmp.b.push(then.build().frontend_own);
+        }
+        let _ = writeln!(
+            md,
+            "The frontend's own time against `{before}` (`ENVD_BENCH_BEFORE_IMAGE`), no-op rebuilds alternating:\n"
+        );
+        let _ = writeln!(md, "| figure | runs | this frontend | `{before}` | ratio |\n| --- | --- | --- | --- | --- |");
+        row(&mut md, "frontend's own time (no-op rebuild)", &cmp, "s");
+        let _ = writeln!(md);
+    }
 
     // --- conda in a build ---
     let conda = Context::new("bench-conda");

@@ -79,6 +79,18 @@ fn a_failing_run_step_points_at_its_line() {
     let stderr = failing_build("failing-run", "\n    run(commands=[\"echo about to fail\", \"exit 7\"])\n");
     assert!(stderr.contains("build.envd:4"), "no build.envd:4 in:\n{stderr}");
     assert!(stderr.contains("exit code: 7"), "{stderr}");
+    // As a Dockerfile's RUN reads: the step and the user's own commands,
+    // not the shell wrapper that picks bash.
+    assert!(
+        stderr.contains(
+            "[2/2] run echo about to fail && exit 7: process \"echo about to fail\\nexit 7\" did not complete successfully: exit code: 7"
+        ),
+        "{stderr}"
+    );
+    // (The progress line of the vertex is BuildKit's own and keeps the
+    // process as it ran; the build's error is the frontend's to word.)
+    let error = stderr.lines().rfind(|l| l.starts_with("ERROR: failed to build")).unwrap_or_default();
+    assert!(!error.contains("if [ -x /bin/bash ]"), "{error}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ pub const DEFAULT_CHANNELS: &[&str] = &["https://repo.anaconda.com/pkgs/main", "
 pub const DEFAULT_CHANNEL_ALIAS: &str = "https://conda.anaconda.org";
 
 /// The channel settings of a condarc.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelConfig {
     /// `default_channels`: what `defaults` stands for.
     pub default_channels: Vec<String>,

@@ -10,11 +10,13 @@
 //! install changes.
 
 mod channels;
+mod condarc;
 mod env_file;
 mod request;
 mod spec;
 
 pub use channels::{resolve_channels, ChannelConfig, ChannelSource, DEFAULT_CHANNELS, DEFAULT_CHANNEL_ALIAS};
+pub use condarc::CondaRc;
 pub use env_file::EnvFile;
 pub use request::{InstallRequest, REQUEST_VERSION};
 pub use spec::{check_spec, python_spec};

@@ -11,7 +11,7 @@ use tonic::transport::Channel;
 
 use crate::caps::Caps;
 use crate::env::CacheImport;
-use crate::error::{plain_status, Error, SourceError};
+use crate::error::{plain_status, Error, Located, SourceError};
 
 /// BuildKit's limit for one message in either direction; tonic's default
 /// of 4 MiB is too small for large definitions and file reads.
@@ -57,8 +57,8 @@ pub struct Warning {
     pub digest: String,
     /// One line.
     pub short: String,
-    /// Where it applies, if anywhere: the file and the lines.
-    pub source: Option<(pb::SourceInfo, crate::SourceRange)>,
+    /// Where it applies, if anywhere.
+    pub at: Option<Located>,
 }
 
 /// A connected LLB bridge client.
@@ -83,12 +83,16 @@ impl Client {
         &self.caps
     }
 
-    /// Solves `definition` and returns the result's ref id.
+    /// Solves `definition` and returns the result's ref id. The solve is
+    /// evaluated here, not lazily after `Return`: a failing step then
+    /// fails this call, so the frontend sees the error and can say which
+    /// build.envd call it was before handing it back.
     pub async fn solve(&mut self, definition: pb::Definition, cache_imports: &[CacheImport]) -> Result<String, Error> {
         let req = fe::SolveRequest {
             definition: Some(definition),
             allow_result_return: true,
             allow_result_array_ref: true,
+            evaluate: true,
             cache_imports: cache_imports
                 .iter()
                 .map(|c| fe::CacheOptionsEntry {
@@ -181,14 +185,8 @@ impl Client {
         if !self.caps.frontend(CAP_WARNINGS) {
             return Ok(false);
         }
-        let (info, ranges) = match w.source {
-            Some((info, r)) => (
-                Some(info),
-                vec![pb::Range {
-                    start: Some(pb::Position { line: r.start as i32, character: 0 }),
-                    end: Some(pb::Position { line: r.end as i32, character: 0 }),
-                }],
-            ),
+        let (info, ranges) = match &w.at {
+            Some(at) => (Some(at.info()), at.pb_ranges()),
             None => (None, Vec::new()),
         };
         let req = fe::WarnRequest {

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use bollard_buildkit_proto::google::{protobuf::Any, rpc::Status};
+use bollard_buildkit_proto::pb;
 use serde_json::json;
 
 /// The type URL BuildKit registers for `errdefs.Source`; its value is the
@@ -69,33 +70,63 @@ pub struct SourceRange {
     pub end: u32,
 }
 
+/// Lines of a build file, with the file itself so that buildx can print
+/// them: the one shape of a place in the build file, for errors and
+/// warnings alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The file's name as the user knows it (`build.envd`).
+    pub filename: String,
+    /// The whole file.
+    pub data: Vec<u8>,
+    /// Its language, for editors (`starlark`).
+    pub language: String,
+    /// The lines meant.
+    pub ranges: Vec<SourceRange>,
+}
+
+impl Located {
+    /// The file as `pb.SourceInfo`.
+    pub(crate) fn info(&self) -> pb::SourceInfo {
+        pb::SourceInfo {
+            filename: self.filename.clone(),
+            data: self.data.clone(),
+            language: self.language.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The ranges as `pb.Range`s. Both ends are always set (buildx
+    /// dereferences them unchecked), and never before line 1.
+    pub(crate) fn pb_ranges(&self) -> Vec<pb::Range> {
+        let at = |line: u32| Some(pb::Position { line: line.max(1) as i32, character: 0 });
+        self.ranges.iter().map(|r| pb::Range { start: at(r.start), end: at(r.end.max(r.start)) }).collect()
+    }
+}
+
 /// An error that points at lines of a build file; buildx prints those
 /// lines above the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceError {
     /// One sentence saying what is wrong.
     pub message: String,
-    /// The file's name as the user knows it (`build.envd`).
-    pub filename: String,
-    /// The whole file, so buildx can show the lines.
-    pub data: Vec<u8>,
-    /// The lines at fault.
-    pub ranges: Vec<SourceRange>,
+    /// Where.
+    pub at: Located,
 }
 
 impl SourceError {
     /// The `google.rpc.Status` for `ReturnRequest.error`.
     pub fn to_status(&self) -> Status {
+        let info = self.at.info();
         let value = json!({
             "info": {
-                "filename": self.filename,
-                "data": base64::engine::general_purpose::STANDARD.encode(&self.data),
-                "language": "starlark",
+                "filename": info.filename,
+                "data": base64::engine::general_purpose::STANDARD.encode(&info.data),
+                "language": info.language,
             },
-            // Both ends are always set: buildx dereferences them unchecked.
-            "ranges": self.ranges.iter().map(|r| json!({
-                "start": { "line": r.start.max(1) },
-                "end": { "line": r.end.max(r.start).max(1) },
+            "ranges": self.at.pb_ranges().iter().map(|r| json!({
+                "start": { "line": r.start.as_ref().map_or(1, |p| p.line) },
+                "end": { "line": r.end.as_ref().map_or(1, |p| p.line) },
             })).collect::<Vec<_>>(),
         });
         let detail = Any { type_url: SOURCE_TYPE_URL.to_owned(), value: value.to_string().into_bytes() };

@@ -13,7 +13,7 @@ use bollard_buildkit_proto::moby::buildkit::v1::frontend::{
     llb_bridge_server::{LlbBridge, LlbBridgeServer},
 };
 use bollard_buildkit_proto::pb;
-use envd_gateway::{transport, CacheImport, Client, SourceError, SourceRange, Warning};
+use envd_gateway::{transport, CacheImport, Client, Located, SourceError, SourceRange, Warning};
 use tonic::{Request, Response, Status};
 
 type Res<T> = Result<Response<T>, Status>;
@@ -251,17 +251,22 @@ async fn finish_returns_ref_definition_and_metadata() {
     }
 }
 
+/// Line `line` of a small build.envd.
+fn located(line: u32) -> Located {
+    Located {
+        filename: "build.envd".into(),
+        data: b"def build():\n  base(\n  run()\n".to_vec(),
+        language: "starlark".into(),
+        ranges: vec![SourceRange { start: line, end: line }],
+    }
+}
+
 #[tokio::test]
 async fn source_errors_carry_buildkits_json_source_detail() {
     let bridge = FakeBridge::default();
     let returned = bridge.returned.clone();
     let client = connect(bridge).await;
-    let err = SourceError {
-        message: "build.envd:2: unexpected token".into(),
-        filename: "build.envd".into(),
-        data: b"def build():\n  base(\n".to_vec(),
-        ranges: vec![SourceRange { start: 2, end: 2 }],
-    };
+    let err = SourceError { message: "build.envd:2: unexpected token".into(), at: located(2) };
     client.fail_at(&err).await.unwrap();
     let status = returned.lock().unwrap().clone().unwrap().error.unwrap();
     assert_eq!(status.code, 2);
@@ -271,21 +276,15 @@ async fn source_errors_carry_buildkits_json_source_detail() {
     let v: serde_json::Value = serde_json::from_slice(&status.details[0].value).unwrap();
     assert_eq!(v["info"]["filename"], "build.envd");
     let data = base64::engine::general_purpose::STANDARD.decode(v["info"]["data"].as_str().unwrap()).unwrap();
-    assert_eq!(data, err.data);
+    assert_eq!(data, err.at.data);
+    assert_eq!(v["info"]["language"], "starlark");
     assert_eq!(v["ranges"][0]["start"]["line"], 2);
     assert_eq!(v["ranges"][0]["end"]["line"], 2);
 }
 
 #[tokio::test]
 async fn warnings_go_out_only_where_the_daemon_takes_them() {
-    let w = || Warning {
-        digest: "sha256:x".into(),
-        short: "deprecated".into(),
-        source: Some((
-            pb::SourceInfo { filename: "build.envd".into(), ..Default::default() },
-            SourceRange { start: 3, end: 3 },
-        )),
-    };
+    let w = || Warning { digest: "sha256:x".into(), short: "deprecated".into(), at: Some(located(3)) };
     let bridge = FakeBridge { frontend_caps: all_caps(), ..Default::default() };
     let warned = bridge.warned.clone();
     let mut client = connect(bridge).await;
@@ -294,6 +293,9 @@ async fn warnings_go_out_only_where_the_daemon_takes_them() {
     assert_eq!(got[0].short, b"deprecated");
     assert_eq!(got[0].ranges[0].start.unwrap().line, 3);
     assert_eq!(got[0].ranges[0].end.unwrap().line, 3);
+    let info = got[0].info.as_ref().unwrap();
+    assert_eq!((info.filename.as_str(), info.language.as_str()), ("build.envd", "starlark"));
+    assert_eq!(info.data, located(3).data, "the same source shape as an error's");
 
     let mut old = connect(FakeBridge::default()).await;
     assert!(!old.warn(w()).await.unwrap());

@@ -3,14 +3,15 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use starlark::codemap::FileSpanRef;
 use starlark::environment::{GlobalsBuilder, LibraryExtension, Module};
-use starlark::eval::Evaluator;
+use starlark::eval::{BeforeStmtFunc, Evaluator};
 use starlark::syntax::{AstModule, Dialect};
 use starlark::values::dict::AllocDict;
 use starlark::PrintHandler;
 
 use crate::builtins;
-use crate::error::{Error, Warning};
+use crate::diagnostic::{Diagnostic, Warning};
 use crate::plan::Plan;
 use crate::span::Span;
 use crate::store::Store;
@@ -67,11 +68,11 @@ fn dialect() -> Dialect {
 /// Checks a `# syntax=` first line: an image reference (for BuildKit) or
 /// envd's own `v0` are comments; `v1` is a dialect this frontend does not
 /// speak.
-fn check_syntax_line(filename: &str, source: &str) -> Result<(), Error> {
+fn check_syntax_line(filename: &str, source: &str) -> Result<(), Diagnostic> {
     let first = source.lines().next().unwrap_or_default().trim();
     if let Some(value) = first.strip_prefix('#').map(str::trim).and_then(|r| r.strip_prefix("syntax=")) {
         if value.trim() == "v1" {
-            return Err(Error::at(
+            return Err(Diagnostic::at(
                 Span::line(filename, 1),
                 "this frontend speaks envd's v0 dialect; remove \"# syntax=v1\" or write the file in v0",
             ));
@@ -92,25 +93,56 @@ impl PrintHandler for Prints {
 }
 
 /// Evaluates `source` (named `filename` in spans) and returns its plan.
-pub fn evaluate(filename: &str, source: &str, opts: &EvalOptions) -> Result<Evaluated, Error> {
+pub fn evaluate(filename: &str, source: &str, opts: &EvalOptions) -> Result<Evaluated, Diagnostic> {
+    match run(filename, source, opts, None) {
+        Err(d) if d.span.is_none() && d.is_limit(&opts.limits) => {
+            // starlark stops between two instructions and says nowhere.
+            // Evaluation is deterministic, so a second run with a hook on
+            // every statement stops at the same place and says which
+            // statement was running; normal runs pay nothing for it.
+            let last = RefCell::new(None);
+            let _ = run(filename, source, opts, Some(&last));
+            Err(Diagnostic { span: last.into_inner(), ..d })
+        }
+        other => other,
+    }
+}
+
+/// One evaluation; with `trace`, the span of each statement is recorded
+/// there before it runs.
+fn run(
+    filename: &str,
+    source: &str,
+    opts: &EvalOptions,
+    trace: Option<&RefCell<Option<Span>>>,
+) -> Result<Evaluated, Diagnostic> {
     check_syntax_line(filename, source)?;
-    let ast = AstModule::parse(filename, source.to_owned(), &dialect()).map_err(Error::from_starlark)?;
+    let limits = opts.limits;
+    let from_starlark = |e| Diagnostic::from_starlark(e, &limits);
+    let ast = AstModule::parse(filename, source.to_owned(), &dialect()).map_err(from_starlark)?;
     let mut globals = GlobalsBuilder::extended_by(&[LibraryExtension::Print]).with(builtins::register);
     globals.set("args", AllocDict(opts.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
     let globals = globals.build();
     let target = opts.target.as_deref().unwrap_or(DEFAULT_TARGET);
     let store = Store::default();
     let prints = Prints::default();
-    let limits = opts.limits;
+    let record = |span: FileSpanRef, _: bool, _: &mut Evaluator| {
+        if let Some(t) = trace {
+            *t.borrow_mut() = Some(Span::from_file_span(&span.to_file_span()));
+        }
+    };
     Module::with_temp_heap(|module| {
         let mut eval = Evaluator::new(&module);
         eval.extra = Some(&store);
         eval.set_print_handler(&prints);
-        let limit = |e: anyhow::Error| Error::nowhere(format!("cannot set evaluation limits: {e}"));
+        if trace.is_some() {
+            eval.before_stmt_for_dap(BeforeStmtFunc::Fn(&record));
+        }
+        let limit = |e: anyhow::Error| Diagnostic::nowhere(format!("cannot set evaluation limits: {e}"));
         eval.set_max_tick_count(limits.ticks).map_err(limit)?;
         eval.set_max_heap_size(limits.heap_bytes).map_err(limit)?;
         eval.set_max_callstack_size(limits.call_depth).map_err(limit)?;
-        eval.eval_module(ast, &globals).map_err(Error::from_starlark)?;
+        eval.eval_module(ast, &globals).map_err(from_starlark)?;
         let function = module.get(target).filter(|f| f.parameters_spec().is_some());
         let Some(function) = function else {
             let mut targets: Vec<String> = module
@@ -125,28 +157,28 @@ pub fn evaluate(filename: &str, source: &str, opts: &EvalOptions) -> Result<Eval
                 .collect();
             targets.sort();
             let list = if targets.is_empty() { "none".to_owned() } else { targets.join(", ") };
-            return Err(Error::nowhere(format!(
+            return Err(Diagnostic::nowhere(format!(
                 "{filename} has no function {target}(); the functions that can be built are: {list}"
             )));
         };
         if !function.parameters_spec().is_some_and(|p| p.can_fill_with_args(0, &[])) {
-            return Err(Error::nowhere(format!(
+            return Err(Diagnostic::nowhere(format!(
                 "{filename}'s {target}() takes parameters; a build target must take none"
             )));
         }
-        eval.eval_function(function, &[], &[]).map_err(Error::from_starlark)?;
+        eval.eval_function(function, &[], &[]).map_err(from_starlark)?;
         Ok(())
     })?;
     let draft = store.0.into_inner();
     if draft.steps.len() > limits.steps {
-        return Err(Error::nowhere(format!(
+        return Err(Diagnostic::nowhere(format!(
             "{target}() asks for {} steps; the limit is {}",
             draft.steps.len(),
             limits.steps
         )));
     }
     let base = draft.base.ok_or_else(|| {
-        Error::nowhere(format!("{target}() never calls base(); expected base(image=\"aiges_cpu\") or similar"))
+        Diagnostic::nowhere(format!("{target}() never calls base(); expected base(image=\"aiges_cpu\") or similar"))
     })?;
     let mut warnings = draft.warnings;
     warnings.extend(

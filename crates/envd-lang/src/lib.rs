@@ -7,14 +7,13 @@
 //! into it — lowering never sees a Starlark value, and this crate never sees
 //! protobuf.
 //!
-//! Every error is an [`Error`] with a span when the mistake has a place in
+//! Every error is a [`Diagnostic`] with a span when the mistake has a place in
 //! the file, so that the frontend can hand buildx the offending line.
 //! Evaluation is sandboxed (no file system, network or clock; no `load()`)
 //! and bounded in ticks, heap and call depth ([`Limits`]).
 
 mod builtins;
-mod condarc;
-mod error;
+mod diagnostic;
 mod eval;
 mod paths;
 mod plan;
@@ -22,8 +21,7 @@ mod sample;
 mod span;
 mod store;
 
-pub use condarc::CondaRc;
-pub use error::{Error, Warning};
+pub use diagnostic::{Diagnostic, Warning};
 pub use eval::{evaluate, EvalOptions, Evaluated, Limits, DEFAULT_TARGET};
 pub use paths::ContextPath;
 pub use plan::{Base, BaseImage, CondaChannel, Cuda, Expose, ImageEdits, PipIndex, Plan, Spanned, Step, StepKind};

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::condarc::CondaRc;
+use envd_conda::CondaRc;
+
 use crate::paths::ContextPath;
 use crate::span::Span;
 
@@ -60,18 +61,6 @@ pub struct Base {
     pub os: Option<String>,
     /// The call.
     pub span: Span,
-}
-
-impl Plan {
-    /// The distinct env files of the conda calls, in call order: what the
-    /// frontend must read from the context before lowering.
-    pub fn env_files(&self) -> impl Iterator<Item = &crate::ContextPath> {
-        let mut seen = std::collections::BTreeSet::new();
-        self.steps.iter().filter_map(move |s| match &s.kind {
-            StepKind::CondaPackages { env_file: Some(p), .. } if seen.insert(p.as_str()) => Some(p),
-            _ => None,
-        })
-    }
 }
 
 /// `install.cuda(version=, cudnn=)`.

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use starlark::any::ProvidesStaticType;
 
-use crate::error::Warning;
+use crate::diagnostic::Warning;
 use crate::plan::{Base, CondaChannel, Cuda, ImageEdits, PipIndex, Step};
 use crate::span::Span;
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use envd_lang::{evaluate, BaseImage, EvalOptions, Evaluated, Plan, StepKind};
+use envd_lang::{evaluate, BaseImage, EvalOptions, Evaluated, Limits, Plan, StepKind};
 
 fn eval_with(src: &str, opts: &EvalOptions) -> Evaluated {
     evaluate("build.envd", src, opts).unwrap_or_else(|e| panic!("{e}\n--- source ---\n{src}"))
@@ -173,8 +173,8 @@ fn config_pip_index_and_conda_channel() {
     );
     let conda = p.conda_channel.unwrap();
     assert_eq!(conda.condarc.channels, ["conda-forge"]);
-    assert_eq!(conda.condarc.custom_channels["pytorch"], "https://conda.anaconda.org");
-    assert_eq!(conda.condarc.channel_alias.as_deref(), Some("https://mirror.example/conda"));
+    assert_eq!(conda.condarc.channel_config.custom_channels["pytorch"], "https://conda.anaconda.org");
+    assert_eq!(conda.condarc.channel_config.channel_alias.as_deref(), Some("https://mirror.example/conda"));
     assert!(conda.yaml.starts_with("channels:\n  - conda-forge\n"), "dedented: {:?}", conda.yaml);
 }
 
@@ -254,4 +254,21 @@ fn print_becomes_a_warning_and_first_lines_are_comments() {
     );
     assert_eq!(out.warnings[0].message, "print: hello");
     assert!(evaluate("build.envd", "# syntax=v0\ndef build():\n    base()\n", &EvalOptions::default()).is_ok());
+}
+
+#[test]
+fn limit_errors_name_the_limits_in_force_and_the_line_that_was_running() {
+    let limits = Limits { ticks: 500, call_depth: 8, ..Limits::default() };
+    let opts = EvalOptions { limits, ..Default::default() };
+    let looped = "def build():\n    base()\n    for i in range(1000):\n        run(commands=[\"echo\"])\n";
+    let e = evaluate("build.envd", looped, &opts).unwrap_err();
+    assert_eq!(e.message, "evaluating build.envd took more than 500 calls and loop iterations");
+    assert_eq!(e.help.as_deref(), Some("look for a loop that does not end"));
+    assert_eq!(e.span.map(|s| s.line), Some(4), "the statement running when the limit hit");
+    let nested = "def f(n):\n    return n\ndef g(n):\n    return f(n)\ndef build():\n    base()\n    h = lambda: g(1)\n    [h() for _ in range(1)]\n";
+    assert!(evaluate("build.envd", nested, &opts).is_ok(), "under the depth limit");
+    let deep = (0..12).map(|i| format!("def f{i}():\n    return f{}()\n", i + 1)).collect::<String>()
+        + "def f12():\n    return 1\ndef build():\n    base()\n    f0()\n";
+    let e = evaluate("build.envd", &deep, &opts).unwrap_err();
+    assert_eq!(e.message, "calls nest more than 8 deep");
 }

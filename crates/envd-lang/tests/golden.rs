@@ -67,6 +67,6 @@ fn golden_errors() {
             Err(e) => e,
         };
         let line = err.span.as_ref().map_or("-".to_owned(), |s| s.line.to_string());
-        check(&case.join("error.txt"), &format!("line {line}: {}\n", err.message));
+        check(&case.join("error.txt"), &format!("line {line}: {}\n", err.text()));
     }
 }

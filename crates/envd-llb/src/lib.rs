@@ -19,6 +19,7 @@
 
 pub mod caps;
 mod constraints;
+pub mod decode;
 pub mod dump;
 mod exec;
 mod file;

@@ -4,32 +4,21 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use envd_lang::{evaluate, generated_build_file, EvalOptions};
-use envd_llb::{Platform, SourceMap};
-use envd_lower::{base_reference, lower, ImageConfig, LlbCaps, LowerOptions, ResolvedBase};
+use envd_lower::{lower, needs, ImageConfig, Inputs, LowerConfig, ResolvedBase};
 
 fn evaluate_and_lower(src: &str) -> usize {
     let plan = evaluate("build.envd", src, &EvalOptions::default()).expect("evaluates").plan;
-    let choice = base_reference(&plan, &Default::default()).expect("a base");
+    let needs = needs(&plan, &Default::default()).expect("a base");
     let base = ResolvedBase {
-        reference: choice.reference,
+        reference: needs.base.reference,
         config: ImageConfig::parse(br#"{"config":{"Env":["PATH=/usr/bin:/bin"],"WorkingDir":"/home/aiges"}}"#)
             .expect("config"),
     };
-    let opts = LowerOptions {
-        platform: Platform::parse("linux/amd64").expect("platform"),
-        source: SourceMap::new("build.envd", src.as_bytes().to_vec(), "starlark"),
-        caps: LlbCaps { merge_diff: true },
-        no_cache: false,
-        labels: vec![],
-        resolve_mode: Default::default(),
-        session_id: "bench".into(),
-        context_local: "context".into(),
-        dockerignore: vec![],
-        extra_hosts: vec![],
-        env_files: [("env.yaml".to_owned(), "dependencies: [numpy]\n".to_owned())].into(),
-        installer_image: Some("docker.io/aiges/envd-frontend:latest".into()),
+    let inputs = Inputs {
+        context_files: [("env.yaml".to_owned(), "dependencies: [numpy]\n".to_owned())].into(),
+        ..Inputs::local(src, base)
     };
-    let lowered = lower(&plan, &base, &opts).expect("lowers");
+    let lowered = lower(&plan, &LowerConfig::local(), &inputs).expect("lowers");
     lowered.state.marshal().expect("marshals").definition.def.len()
 }
 

@@ -7,26 +7,24 @@
 //! so the cache keeps them, and the image itself is not changed. Neither
 //! directory's contents end up in the image.
 
-use envd_lang::Span;
-use envd_llb::{CacheSharing, FileAction, Mount, State};
+use envd_llb::{FileAction, Mount, State};
 
-use crate::shell::sh;
+use crate::schedule::Numbered;
+use crate::well_known::{APT_ARCHIVES, APT_CLEAN_HOOK, APT_LISTS};
 use crate::Ctx;
 
-const CLEAN_HOOK: &str = "/etc/apt/apt.conf.d/docker-clean";
-
-pub(crate) fn lower(ctx: &Ctx, n: usize, state: &State, names: &[String], span: &Span) -> State {
+pub(crate) fn lower(ctx: &Ctx, step: Numbered, state: &State, names: &[String]) -> State {
     let script = format!(
         "apt-get update\napt-get install -y --no-install-recommends -o Binary::apt::APT::Keep-Downloaded-Packages=true {}\n",
         names.join(" ")
     );
     let empty = State::scratch().file(vec![FileAction::mkfile("/empty", "", 0o644)], ctx.internal("empty file"));
-    sh(state, &script)
+    let name = format!("install.system_packages {}", names.join(" "));
+    ctx.script(state, step, &name, &script, &script)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .user("root")
-        .mount(Mount::cache("/var/cache/apt", "envd-apt-archives", CacheSharing::Locked))
-        .mount(Mount::cache("/var/lib/apt", "envd-apt-lists", CacheSharing::Locked))
-        .mount(Mount::Bind { dest: CLEAN_HOOK.into(), source: empty, selector: "/empty".into(), readonly: true })
-        .constraints(ctx.step(n, &format!("install.system_packages {}", names.join(" ")), span))
+        .mount(APT_ARCHIVES.mount())
+        .mount(APT_LISTS.mount())
+        .mount(Mount::Bind { dest: APT_CLEAN_HOOK.into(), source: empty, selector: "/empty".into(), readonly: true })
         .root()
 }

@@ -23,20 +23,15 @@
 use std::collections::BTreeMap;
 
 use envd_conda::{check_spec, python_spec, resolve_channels, ChannelConfig, ChannelSource, EnvFile, InstallRequest};
-use envd_lang::{Plan, Span, Step, StepKind};
-use envd_llb::{CacheSharing, FileAction, Image, Mount, ResolveMode, State};
+use envd_lang::{Diagnostic, Plan, Span, Step, StepKind};
+use envd_llb::{Exec, FileAction, Image, Mount, ResolveMode, State};
 
-use crate::context::MOUNT_ROOT;
-use crate::shell::sh;
-use crate::{pip, Ctx, Error};
+use crate::schedule::Numbered;
+use crate::well_known::{CONDA_PKGS, CONDA_REPODATA, CONDA_REQUEST, CONTEXT_MOUNT, INSTALLER_DIR};
+use crate::{pip, Ctx};
 
-/// Where the step sees the installer's directory of the frontend image.
-const INSTALLER_DIR: &str = "/run/envd/frontend";
 /// The binary in the frontend image.
 pub const INSTALLER_PATH: &str = "/bin/envd-frontend";
-const REQUEST_PATH: &str = "/run/envd/conda/request.json";
-const PKGS_DIR: &str = "/var/cache/envd/conda/pkgs";
-const REPODATA_DIR: &str = "/var/cache/envd/conda/repodata";
 /// The prefix when the base has no conda of its own.
 pub const DEFAULT_PREFIX: &str = "/opt/conda";
 
@@ -58,8 +53,18 @@ pub(crate) struct Conda {
     rc_channels: Vec<ChannelSource>,
 }
 
-fn at(span: &Span, message: String) -> Error {
-    Error { message, span: Some(span.clone()) }
+fn at(span: &Span, message: String) -> Diagnostic {
+    Diagnostic::at(span.clone(), message)
+}
+
+/// What one segment's conda step installs.
+struct SegmentRequest {
+    /// The request the installer carries out.
+    request: InstallRequest,
+    /// The env files' `pip:` requirements, installed in the same step.
+    pip: Vec<String>,
+    /// The progress name after `install.conda_packages`.
+    title: String,
 }
 
 impl Conda {
@@ -69,13 +74,9 @@ impl Conda {
         env: &[(String, String)],
         env_files: &BTreeMap<String, String>,
         installer: Option<&str>,
-    ) -> Result<Option<Self>, Error> {
+    ) -> Result<Option<Self>, Diagnostic> {
         let rc = plan.conda_channel.as_ref();
-        let config = rc.map_or_else(ChannelConfig::default, |c| ChannelConfig {
-            default_channels: c.condarc.default_channels.clone(),
-            custom_channels: c.condarc.custom_channels.clone(),
-            channel_alias: c.condarc.channel_alias.clone(),
-        });
+        let config = rc.map_or_else(ChannelConfig::default, |c| c.condarc.channel_config.clone());
         let mut calls = BTreeMap::new();
         for (i, step) in plan.steps.iter().enumerate() {
             if let StepKind::CondaPackages { .. } = &step.kind {
@@ -98,7 +99,7 @@ impl Conda {
         Ok(Some(Self { prefix, installer: installer.map(str::to_owned), calls, rc_channels }))
     }
 
-    fn call(step: &Step, config: &ChannelConfig, env_files: &BTreeMap<String, String>) -> Result<Call, Error> {
+    fn call(step: &Step, config: &ChannelConfig, env_files: &BTreeMap<String, String>) -> Result<Call, Diagnostic> {
         let StepKind::CondaPackages { names, channels, env_file } = &step.kind else {
             unreachable!("only conda steps are prepared")
         };
@@ -160,33 +161,12 @@ impl Conda {
         self.calls.values().flat_map(|c| c.specs.iter().cloned()).collect()
     }
 
-    /// The conda step of one segment: `steps` are its conda calls as
-    /// (step number, plan index, step).
-    pub(crate) fn lower(
-        &self,
-        ctx: &Ctx,
-        plan: &Plan,
-        state: &State,
-        context: Option<&State>,
-        steps: &[(usize, usize, &Step)],
-    ) -> Result<State, Error> {
-        let (first_n, _, first) = steps[0];
-        let installer = self.installer.as_deref().ok_or_else(|| {
-            at(
-                &first.span,
-                "install.conda_packages needs the frontend's own image to run its installer, and BuildKit did not \
-                 say which it is (no /run/config/buildkit/metadata/frontend.bin); run envd-frontend as a BuildKit \
-                 gateway frontend image"
-                    .into(),
-            )
-        })?;
-        let calls: Vec<&Call> = steps.iter().map(|(_, i, _)| &self.calls[i]).collect();
-        let mut specs: Vec<String> = Vec::new();
-        if let Some(v) = &plan.base.python {
-            specs.push(python_spec(v));
-        }
+    /// The request of one segment's conda calls: `python` from `base()`
+    /// and every call's specs in one solve, with the calls' channels, then
+    /// the env files', then the condarc's, by priority.
+    fn request(&self, plan: &Plan, arch: &str, calls: &[&Call]) -> SegmentRequest {
+        let mut specs: Vec<String> = plan.base.python.iter().map(|v| python_spec(v)).collect();
         specs.extend(calls.iter().flat_map(|c| c.specs.iter().cloned()));
-        // priority: the calls' channel=, the env files' channels, the condarc's
         let sources = calls
             .iter()
             .flat_map(|c| &c.channels)
@@ -196,7 +176,7 @@ impl Conda {
         for s in sources {
             let url = match s {
                 ChannelSource::Url(u) => u.clone(),
-                ChannelSource::Context(p) => format!("file://{MOUNT_ROOT}/{p}"),
+                ChannelSource::Context(p) => format!("file://{CONTEXT_MOUNT}/{p}"),
             };
             if !channels.contains(&url) {
                 channels.push(url);
@@ -205,32 +185,44 @@ impl Conda {
         let request = InstallRequest {
             version: envd_conda::REQUEST_VERSION,
             prefix: self.prefix.clone(),
-            subdir: subdir(&ctx.opts.platform.architecture).to_owned(),
+            subdir: subdir(arch).to_owned(),
             channels,
             specs,
             cuda: plan.cuda.as_ref().map(|c| c.version.clone()),
             condarc: plan.conda_channel.as_ref().map(|c| c.yaml.clone()),
-            pkgs_dir: PKGS_DIR.into(),
-            repodata_dir: REPODATA_DIR.into(),
+            pkgs_dir: CONDA_PKGS.target.into(),
+            repodata_dir: CONDA_REPODATA.target.into(),
         };
-        let pip: Vec<String> = calls.iter().flat_map(|c| c.pip.iter().cloned()).collect();
+        let title: Vec<&str> = calls.iter().map(|c| c.title.as_str()).collect();
+        SegmentRequest {
+            request,
+            pip: calls.iter().flat_map(|c| c.pip.iter().cloned()).collect(),
+            title: title.join(" "),
+        }
+    }
 
-        let request_file = State::scratch()
-            .file(vec![FileAction::mkfile("/request.json", request.to_json(), 0o644)], ctx.internal("conda request"));
+    /// What the conda step mounts: the installer from the frontend's
+    /// image, the request, the caches, the context's channel directories,
+    /// and for a `pip:` section pip's cache and `/etc/pip.conf`.
+    fn mounts(
+        &self,
+        ctx: &Ctx,
+        mut exec: Exec,
+        plan: &Plan,
+        installer: &str,
+        seg: &SegmentRequest,
+        context: Option<&State>,
+    ) -> Exec {
+        let request_file = State::scratch().file(
+            vec![FileAction::mkfile("/request.json", seg.request.to_json(), 0o644)],
+            ctx.internal("conda request"),
+        );
         let frontend = Image::new(installer)
-            .platform(ctx.opts.platform.clone())
+            .platform(ctx.config.platform.clone())
             .resolve_mode(ResolveMode::PreferLocal)
             .constraints(ctx.internal(&format!("conda installer from {installer}")))
             .into_state();
-        let mut script = format!("{INSTALLER_DIR}/envd-frontend conda-install {REQUEST_PATH}\n");
-        let python = format!("{}/bin/python", self.prefix);
-        if !pip.is_empty() {
-            let args: Vec<String> = pip.iter().map(|r| pip::quote(r)).collect();
-            script.push_str(&pip::script(&python, &args.join(" ")));
-        }
-        let mut exec = sh(state, &script)
-            .user("root")
-            .env("HOME", "/root")
+        exec = exec
             .mount(Mount::Bind {
                 dest: INSTALLER_DIR.into(),
                 source: frontend,
@@ -238,14 +230,14 @@ impl Conda {
                 readonly: true,
             })
             .mount(Mount::Bind {
-                dest: REQUEST_PATH.into(),
+                dest: CONDA_REQUEST.into(),
                 source: request_file,
                 selector: "/request.json".into(),
                 readonly: true,
             })
-            .mount(Mount::cache(PKGS_DIR, "envd-conda-pkgs", CacheSharing::Locked))
-            .mount(Mount::cache(REPODATA_DIR, "envd-conda-repodata", CacheSharing::Locked));
-        if !pip.is_empty() {
+            .mount(CONDA_PKGS.mount())
+            .mount(CONDA_REPODATA.mount());
+        if !seg.pip.is_empty() {
             exec = pip::cache_env(exec);
             if let Some(conf) = &plan.pip_index {
                 let file = State::scratch()
@@ -261,17 +253,49 @@ impl Conda {
         if let Some(context) = context {
             for dir in self.context_dirs() {
                 exec = exec.mount(Mount::Bind {
-                    dest: format!("{MOUNT_ROOT}/{dir}"),
+                    dest: format!("{CONTEXT_MOUNT}/{dir}"),
                     source: context.clone(),
                     selector: format!("/{dir}"),
                     readonly: true,
                 });
             }
         }
-        let title: Vec<&str> = calls.iter().map(|c| c.title.as_str()).collect();
-        let mut constraints = ctx.step(first_n, &format!("install.conda_packages {}", title.join(" ")), &first.span);
-        for (_, _, step) in &steps[1..] {
-            constraints = constraints.with_location(ctx.opts.source.location(step.span.line, step.span.end_line));
+        exec
+    }
+
+    /// The conda step of one segment, whose conda calls are `steps`.
+    pub(crate) fn lower(
+        &self,
+        ctx: &Ctx,
+        plan: &Plan,
+        state: &State,
+        context: Option<&State>,
+        steps: &[Numbered],
+    ) -> Result<State, Diagnostic> {
+        let first = steps[0];
+        let installer = self.installer.as_deref().ok_or_else(|| {
+            at(
+                &first.step.span,
+                "install.conda_packages needs the frontend's own image to run its installer, and BuildKit did not \
+                 say which it is (no /run/config/buildkit/metadata/frontend.bin); run envd-frontend as a BuildKit \
+                 gateway frontend image"
+                    .into(),
+            )
+        })?;
+        let calls: Vec<&Call> = steps.iter().map(|s| &self.calls[&s.index]).collect();
+        let seg = self.request(plan, &ctx.config.platform.architecture, &calls);
+        let mut script = format!("{INSTALLER_DIR}/envd-frontend conda-install {CONDA_REQUEST}\n");
+        if !seg.pip.is_empty() {
+            let args: Vec<String> = seg.pip.iter().map(|r| pip::quote(r)).collect();
+            script.push_str(&pip::script(&format!("{}/bin/python", self.prefix), &args.join(" ")));
+        }
+        let name = format!("install.conda_packages {}", seg.title);
+        let exec = ctx.script(state, first, &name, &script, &script).user("root").env("HOME", "/root");
+        let exec = self.mounts(ctx, exec, plan, installer, &seg, context);
+        let mut constraints = ctx.step(first, &name);
+        for later in &steps[1..] {
+            let span = &later.step.span;
+            constraints = constraints.with_location(ctx.inputs.source.location(span.line, span.end_line));
         }
         Ok(exec.constraints(constraints).root())
     }

@@ -6,11 +6,7 @@ use std::collections::BTreeSet;
 use envd_lang::{Plan, StepKind};
 use envd_llb::{Constraints, Local, State};
 
-use crate::LowerOptions;
-
-/// Where steps see context files they read without copying them
-/// (requirements, wheels): a read-only mount of just that file.
-pub(crate) const MOUNT_ROOT: &str = "/run/envd/context";
+use crate::{Inputs, LowerConfig};
 
 /// The context paths the plan reads, and whether a step needs all of it.
 fn used_paths(plan: &Plan) -> (BTreeSet<String>, bool) {
@@ -37,23 +33,23 @@ fn used_paths(plan: &Plan) -> (BTreeSet<String>, bool) {
 /// The context state, or `None` when the plan reads no context file.
 /// `extra` are more paths steps read (conda channel directories); env
 /// files are not among them: the frontend reads those itself.
-pub(crate) fn state(plan: &Plan, opts: &LowerOptions, extra: &[String]) -> Option<State> {
+pub(crate) fn state(plan: &Plan, config: &LowerConfig, inputs: &Inputs, extra: &[String]) -> Option<State> {
     let (mut paths, mut whole) = used_paths(plan);
     paths.extend(extra.iter().cloned());
     whole |= paths.contains(".");
     if paths.is_empty() && !whole {
         return None;
     }
-    let mut local = Local::new(&opts.context_local)
-        .session_id(&opts.session_id)
-        .shared_key_hint(&opts.context_local)
+    let mut local = Local::new(&config.context_local)
+        .session_id(&config.session_id)
+        .shared_key_hint(&config.context_local)
         .constraints(Constraints::named("[internal] load build context"));
     if !whole {
         let list: Vec<String> = paths.into_iter().collect();
         local = local.include_patterns(list.clone()).follow_paths(list);
     }
-    if !opts.dockerignore.is_empty() {
-        local = local.exclude_patterns(opts.dockerignore.clone());
+    if !inputs.dockerignore.is_empty() {
+        local = local.exclude_patterns(inputs.dockerignore.clone());
     }
     Some(local.into_state())
 }

@@ -2,24 +2,17 @@
 //! semantics: `./pkg` to `/` gives `/pkg`, and to a path that does not
 //! exist yet gives that path.
 
-use envd_lang::{ContextPath, Span};
+use envd_lang::ContextPath;
 use envd_llb::{CopyOptions, FileAction, State};
 
+use crate::schedule::Numbered;
 use crate::Ctx;
 
-pub(crate) fn lower(
-    ctx: &Ctx,
-    n: usize,
-    state: &State,
-    context: &State,
-    src: &ContextPath,
-    dest: &str,
-    span: &Span,
-) -> State {
+pub(crate) fn lower(ctx: &Ctx, step: Numbered, state: &State, context: &State, src: &ContextPath, dest: &str) -> State {
     let from = format!("/{}", src.as_str().trim_start_matches('.'));
     let opts = CopyOptions { create_dest_path: true, follow_symlink: true, ..Default::default() };
     state.file(
         vec![FileAction::copy(context, from, dest, opts)],
-        ctx.step(n, &format!("io.copy {} {dest}", src.as_str()), span),
+        ctx.step(step, &format!("io.copy {} {dest}", src.as_str())),
     )
 }

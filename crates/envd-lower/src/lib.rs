@@ -1,18 +1,15 @@
-//! The second stage: an envd [`Plan`](envd_lang::Plan) plus the resolved
-//! base image becomes LLB and an OCI image config.
+//! The second stage: an envd [`Plan`](envd_lang::Plan) plus fetched
+//! [`Inputs`] becomes LLB and an OCI image config.
 //!
 //! Lowering is pure: it never talks to BuildKit and never sees a Starlark
-//! value. The frontend resolves the base image first (that needs the
-//! daemon), then hands [`lower`] plain data. Each kind of step has its own
-//! module; [`LlbCaps`] carries what the daemon supports, checked once by
-//! the frontend.
-//!
-//! Steps keep build() call order with one exception, which is envd's: the
-//! installs between two `io.copy`/`run` calls form a segment in which apt
-//! and conda do not depend on each other — they become parallel branches
-//! joined by MergeOp where the daemon has merge and diff, and one chain
-//! where it does not — while pip comes after both, since it needs conda's
-//! python and apt's compilers.
+//! value. Before it runs, the frontend asks [`needs`] what the plan needs
+//! (the base reference, context files, the installer image), fetches all
+//! of it, and hands [`lower`] plain data: a [`LowerConfig`] parsed from
+//! the options and the fetched [`Inputs`]. [`schedule`] decides the order
+//! of the steps, with no LLB in sight; each kind of step then has its own
+//! module. [`LlbCaps`] carries what the daemon supports, checked once by
+//! the frontend. Every error is an [`envd_lang::Diagnostic`] at the
+//! build.envd call at fault.
 //!
 //! The image config starts from the base's, so Env (PATH included),
 //! WorkingDir, User, Entrypoint, Cmd, Labels and ExposedPorts survive:
@@ -24,19 +21,28 @@ mod conda;
 mod context;
 mod copy;
 mod image_config;
+mod needs;
 mod pip;
 mod run;
+mod schedule;
 mod shell;
+pub mod well_known;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use envd_lang::{Plan, Span, Step, StepKind};
-use envd_llb::{diff, merge, Constraints, Platform, ResolveMode, SourceMap, State};
+use envd_lang::{Diagnostic, Plan, Span, StepKind};
+use envd_llb::{diff, merge, Constraints, Exec, Platform, ResolveMode, SourceMap, State};
 
-pub use base::{base_reference, BaseChoice, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
+pub use base::{BaseChoice, BaseOverrides, Device, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
 pub use image_config::ImageConfig;
+pub use needs::{needs, Needs};
+pub use schedule::{schedule, Numbered, Python, Stage};
+pub use shell::{explain_failure, ScriptStep};
+
+use crate::well_known::DEFAULT_PATH;
 
 /// What the daemon supports, as far as lowering cares.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,13 +60,23 @@ pub struct ResolvedBase {
     pub config: ImageConfig,
 }
 
-/// Everything lowering needs besides the plan.
+impl ResolvedBase {
+    /// A base with nothing in its config but the usual PATH, for lowering
+    /// without a daemon.
+    pub fn stand_in(reference: &str) -> Self {
+        let config = serde_json::json!({ "config": { "Env": [format!("PATH={DEFAULT_PATH}")] } });
+        Self {
+            reference: reference.to_owned(),
+            config: ImageConfig::parse(config.to_string().as_bytes()).expect("a valid config"),
+        }
+    }
+}
+
+/// How to lower: the frontend options that shape the LLB, parsed once.
 #[derive(Debug, Clone)]
-pub struct LowerOptions {
+pub struct LowerConfig {
     /// The platform to build for.
     pub platform: Platform,
-    /// The build file, for source locations.
-    pub source: Arc<SourceMap>,
     /// Daemon capabilities.
     pub caps: LlbCaps,
     /// Run every step even if cached (`--no-cache`).
@@ -73,16 +89,61 @@ pub struct LowerOptions {
     pub session_id: String,
     /// The name of the context local (`context`).
     pub context_local: String,
-    /// `.dockerignore` patterns of the context.
-    pub dockerignore: Vec<String>,
     /// `--add-host` entries (host, IP) for every step's `/etc/hosts`.
     pub extra_hosts: Vec<(String, String)>,
-    /// The env files conda calls name, by context path, as the frontend
-    /// read them; a file missing here is missing from the context.
-    pub env_files: BTreeMap<String, String>,
+}
+
+/// What the frontend fetched for the plan, as [`needs`] asked.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The build file, for source locations.
+    pub source: Arc<SourceMap>,
+    /// `.dockerignore` patterns of the context.
+    pub dockerignore: Vec<String>,
+    /// The base image, resolved.
+    pub base: ResolvedBase,
+    /// The context files [`Needs::context_files`] named, by path, as
+    /// read; a file missing here is missing from the context.
+    pub context_files: BTreeMap<String, String>,
     /// The frontend's own image, pinned, whose binary installs conda
     /// environments in the build; `None` when BuildKit did not say.
     pub installer_image: Option<String>,
+}
+
+/// The frontend image a local lowering names as the installer.
+pub const LOCAL_INSTALLER_IMAGE: &str = "docker.io/aiges/envd-frontend:latest";
+
+impl LowerConfig {
+    /// The configuration of a lowering without BuildKit (`envd-frontend
+    /// check --llb`, tests, benchmarks): linux/amd64, merge and diff
+    /// available, session `local`, context `context`.
+    pub fn local() -> Self {
+        Self {
+            platform: Platform::parse("linux/amd64").expect("a platform"),
+            caps: LlbCaps { merge_diff: true },
+            no_cache: false,
+            labels: Vec::new(),
+            resolve_mode: ResolveMode::Default,
+            session_id: "local".into(),
+            context_local: "context".into(),
+            extra_hosts: Vec::new(),
+        }
+    }
+}
+
+impl Inputs {
+    /// Inputs of a lowering without BuildKit: `source` as `build.envd`,
+    /// `base`, no `.dockerignore`, no context files, and
+    /// [`LOCAL_INSTALLER_IMAGE`] as the installer.
+    pub fn local(source: &str, base: ResolvedBase) -> Self {
+        Self {
+            source: SourceMap::new("build.envd", source.as_bytes().to_vec(), "starlark"),
+            dockerignore: Vec::new(),
+            base,
+            context_files: BTreeMap::new(),
+            installer_image: Some(LOCAL_INSTALLER_IMAGE.into()),
+        }
+    }
 }
 
 /// The result of lowering.
@@ -92,36 +153,45 @@ pub struct Lowered {
     pub state: State,
     /// The image config to return with it.
     pub config: ImageConfig,
-}
-
-/// A lowering failure, with the place in build.envd it concerns.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    /// One sentence.
-    pub message: String,
-    /// The call at fault.
-    pub span: Option<Span>,
+    /// The steps that run scripts, for [`explain_failure`].
+    pub scripts: Vec<ScriptStep>,
 }
 
 /// Shared context of the per-step lowerings.
 pub(crate) struct Ctx<'a> {
-    opts: &'a LowerOptions,
+    config: &'a LowerConfig,
+    inputs: &'a Inputs,
     total: usize,
+    /// The script steps made so far, for [`Lowered::scripts`].
+    scripts: RefCell<Vec<ScriptStep>>,
 }
 
 impl Ctx<'_> {
-    /// Constraints for step `n` (1-based, in call order): its progress
-    /// name, its place in build.envd, and `--no-cache`.
-    pub(crate) fn step(&self, n: usize, name: &str, span: &Span) -> Constraints {
+    /// An exec of plan step `step` that runs `script`, named `name` in
+    /// progress; a failure of it will show `shown`.
+    pub(crate) fn script(&self, state: &State, step: Numbered, name: &str, script: &str, shown: &str) -> Exec {
+        let constraints = self.step(step, name);
+        let full_name = format!("[{}/{}] {name}", step.number(), self.total);
+        self.scripts.borrow_mut().push(ScriptStep { name: full_name, script: script.into(), shown: shown.into() });
+        shell::sh(state, script).constraints(constraints)
+    }
+
+    /// Constraints for a plan step: its progress name (`[n/total] name`),
+    /// its place in build.envd, and `--no-cache`.
+    pub(crate) fn step(&self, step: Numbered, name: &str) -> Constraints {
+        self.numbered(step.number(), name, &step.step.span)
+    }
+
+    /// Constraints for step `n` of the progress count.
+    pub(crate) fn numbered(&self, n: usize, name: &str, span: &Span) -> Constraints {
         self.named(&format!("[{n}/{}] {name}", self.total), span)
     }
 
     /// Constraints for an op that belongs to a call but is not a step.
     pub(crate) fn named(&self, name: &str, span: &Span) -> Constraints {
         Constraints::named(name)
-            .with_location(self.opts.source.location(span.line, span.end_line))
-            .with_ignore_cache(self.opts.no_cache)
+            .with_location(self.inputs.source.location(span.line, span.end_line))
+            .with_ignore_cache(self.config.no_cache)
     }
 
     /// Constraints for a helper op no user wrote.
@@ -130,151 +200,95 @@ impl Ctx<'_> {
     }
 }
 
-/// The installs between two ordering steps.
-#[derive(Default)]
-struct Segment<'p> {
-    apt: Vec<(usize, &'p Step)>,
-    conda: Vec<(usize, &'p Step)>,
-    pip: Vec<(usize, &'p Step)>,
-}
-
-impl Segment<'_> {
-    fn is_empty(&self) -> bool {
-        self.apt.is_empty() && self.conda.is_empty() && self.pip.is_empty()
-    }
-}
-
-struct Lowering<'a> {
-    ctx: Ctx<'a>,
-    plan: &'a Plan,
-    context: Option<State>,
-    pip_conf_written: bool,
-    conda: Option<conda::Conda>,
-    /// Whether a conda environment exists by now: pip then uses its python.
-    conda_built: bool,
-}
-
-impl Lowering<'_> {
-    fn flush(&mut self, seg: Segment, state: State) -> Result<State, Error> {
-        // apt and conda build independently from the segment's start and
-        // are joined; without merge/diff they form one chain, apt first.
-        let linear = !self.ctx.opts.caps.merge_diff;
-        let mut branches: Vec<State> = Vec::new();
-        let mut chain = state.clone();
-        if !seg.apt.is_empty() {
-            let mut apt_state = state.clone();
-            for (n, step) in &seg.apt {
-                if let StepKind::SystemPackages { names } = &step.kind {
-                    apt_state = apt::lower(&self.ctx, *n, &apt_state, names, &step.span);
-                }
-            }
-            if linear {
-                chain = apt_state;
-            } else {
-                branches.push(apt_state);
-            }
-        }
-        if !seg.conda.is_empty() {
-            let conda = self.conda.as_ref().expect("conda calls were prepared");
-            let steps: Vec<(usize, usize, &Step)> = seg.conda.iter().map(|(n, s)| (*n, n - 2, *s)).collect();
-            let start = if linear { &chain } else { &state };
-            let conda_state = conda.lower(&self.ctx, self.plan, start, self.context.as_ref(), &steps)?;
-            if linear {
-                chain = conda_state;
-            } else {
-                branches.push(conda_state);
-            }
-        }
-        let mut state = if linear { chain } else { join(&self.ctx, state, branches) };
-        if let (false, false, Some(conda)) = (seg.conda.is_empty(), self.conda_built, &self.conda) {
-            // Later steps, like the image, find the environment first on PATH.
-            let old = state.env().iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).unwrap_or_default();
-            state = state.add_env("PATH", prepend_path(&format!("{}/bin", conda.prefix()), &old));
-            self.conda_built = true;
-        }
-        let python = match (&self.conda, self.conda_built) {
-            (Some(conda), true) => format!("{}/bin/python", conda.prefix()),
-            _ => pip::BASE_PYTHON.to_owned(),
-        };
-        for (n, step) in &seg.pip {
-            if let StepKind::PythonPackages { names, requirements, local_wheels } = &step.kind {
-                if let (false, Some(p)) = (self.pip_conf_written, &self.plan.pip_index) {
-                    state = pip::write_conf(&self.ctx, &state, p);
-                    self.pip_conf_written = true;
-                }
-                state = pip::lower(
-                    &self.ctx,
-                    *n,
-                    &state,
-                    &python,
-                    self.context.as_ref(),
-                    names,
-                    requirements.as_ref(),
-                    local_wheels,
-                    &step.span,
-                );
-            }
-        }
-        Ok(state)
-    }
-}
-
-/// Joins branches that each grew from `base`: one is taken as it is;
-/// several become `merge(base, diff(base, b1), diff(base, b2), ...)`.
-/// Callers only form several branches when the daemon has merge and diff.
-fn join(ctx: &Ctx, base: State, mut branches: Vec<State>) -> State {
-    match branches.len() {
-        0 => base,
-        1 => branches.pop().expect("one branch"),
-        _ => {
-            let mut layers = vec![base.clone()];
-            layers.extend(branches.iter().map(|b| diff(&base, b, ctx.internal("diff"))));
-            merge(&layers, ctx.internal("merge"))
-        }
-    }
-}
-
-/// Lowers `plan` onto `base`.
-pub fn lower(plan: &Plan, base: &ResolvedBase, opts: &LowerOptions) -> Result<Lowered, Error> {
-    let ctx = Ctx { opts, total: plan.steps.len() + 1 };
-    let conda = conda::Conda::prepare(plan, &base.config.env(), &opts.env_files, opts.installer_image.as_deref())?;
+/// Lowers `plan` onto the resolved base of `inputs`.
+pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lowered, Diagnostic> {
+    let ctx = Ctx { config, inputs, total: plan.steps.len() + 1, scripts: RefCell::default() };
+    let base = &inputs.base;
+    let conda =
+        conda::Conda::prepare(plan, &base.config.env(), &inputs.context_files, inputs.installer_image.as_deref())?;
     let channel_dirs = conda.as_ref().map(|c| c.context_dirs()).unwrap_or_default();
+    let context = context::state(plan, config, inputs, &channel_dirs);
     let mut state = base::state(&ctx, plan, base);
-    let context = context::state(plan, opts, &channel_dirs);
-    let mut l = Lowering { ctx, plan, context, pip_conf_written: false, conda, conda_built: false };
-    let mut seg = Segment::default();
-    for (i, step) in plan.steps.iter().enumerate() {
-        let n = i + 2;
-        match &step.kind {
-            StepKind::SystemPackages { .. } => seg.apt.push((n, step)),
-            StepKind::CondaPackages { .. } => seg.conda.push((n, step)),
-            StepKind::PythonPackages { .. } => seg.pip.push((n, step)),
-            StepKind::Copy { src, dest } => {
-                state = l.flush(std::mem::take(&mut seg), state)?;
-                let context = l.context.as_ref().expect("a copy puts its source in the context");
-                state = copy::lower(&l.ctx, n, &state, context, src, dest, &step.span);
+    for stage in schedule(plan) {
+        state = match stage {
+            Stage::Install { apt, conda: calls } => {
+                // apt and conda build independently from the stage's start
+                // and are joined; without merge/diff they form one chain,
+                // apt first.
+                let apt_state = (!apt.is_empty()).then(|| {
+                    apt.iter().fold(state.clone(), |s, step| match &step.step.kind {
+                        StepKind::SystemPackages { names } => apt::lower(&ctx, *step, &s, names),
+                        _ => unreachable!("the schedule puts only apt calls here"),
+                    })
+                });
+                let conda_from = match (&apt_state, config.caps.merge_diff) {
+                    (Some(a), false) => a.clone(),
+                    _ => state.clone(),
+                };
+                let conda_state = match (&conda, calls.is_empty()) {
+                    (_, true) => None,
+                    (Some(c), false) => Some(c.lower(&ctx, plan, &conda_from, context.as_ref(), &calls)?),
+                    (None, false) => unreachable!("conda calls were prepared"),
+                };
+                match (apt_state, conda_state) {
+                    (Some(a), Some(c)) if config.caps.merge_diff => join(&ctx, state, vec![a, c]),
+                    (_, Some(c)) => c,
+                    (Some(a), None) => a,
+                    (None, None) => state,
+                }
             }
-            StepKind::Run { commands, mount_host } => {
-                state = l.flush(std::mem::take(&mut seg), state)?;
-                state = run::lower(&l.ctx, n, &state, commands, *mount_host, l.context.as_ref(), &step.span);
+            Stage::CondaOnPath => {
+                let prefix = conda.as_ref().expect("a conda stage came first").prefix();
+                let old = state.env().iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).unwrap_or_default();
+                state.add_env("PATH", prepend_path(&format!("{prefix}/bin"), &old))
             }
-        }
+            Stage::PipConf => {
+                let index = plan.pip_index.as_ref().expect("the schedule writes pip.conf for a pip index");
+                pip::write_conf(&ctx, &state, index)
+            }
+            Stage::Pip { step, python } => {
+                let python = match (python, &conda) {
+                    (Python::Conda, Some(c)) => format!("{}/bin/python", c.prefix()),
+                    _ => pip::BASE_PYTHON.to_owned(),
+                };
+                let StepKind::PythonPackages { names, requirements, local_wheels } = &step.step.kind else {
+                    unreachable!("the schedule puts only pip calls here")
+                };
+                let what = pip::Packages { names, requirements: requirements.as_ref(), wheels: local_wheels };
+                pip::lower(&ctx, step, &state, &python, context.as_ref(), &what)
+            }
+            Stage::Copy(step) => {
+                let StepKind::Copy { src, dest } = &step.step.kind else { unreachable!("a copy stage copies") };
+                let context = context.as_ref().expect("a copy puts its source in the context");
+                copy::lower(&ctx, step, &state, context, src, dest)
+            }
+            Stage::Run(step) => {
+                let StepKind::Run { commands, mount_host } = &step.step.kind else { unreachable!("a run stage runs") };
+                run::lower(&ctx, step, &state, commands, *mount_host, context.as_ref())
+            }
+        };
     }
-    if !seg.is_empty() {
-        state = l.flush(seg, state)?;
+    let mut image = base.config.clone();
+    image.set_platform(&config.platform);
+    if let Some(conda) = &conda {
+        image.prepend_path(&format!("{}/bin", conda.prefix()));
+        image.set_label("org.aiges.envd.conda-packages", &conda.all_specs().join(" "));
     }
-    let mut config = base.config.clone();
-    config.set_platform(&opts.platform);
-    if let Some(conda) = &l.conda {
-        config.prepend_path(&format!("{}/bin", conda.prefix()));
-        config.set_label("org.aiges.envd.conda-packages", &conda.all_specs().join(" "));
+    image_config::apply_edits(&mut image, plan);
+    record_installs(&mut image, plan);
+    for (k, v) in &config.labels {
+        image.set_label(k, v);
     }
-    image_config::apply_edits(&mut config, plan);
-    record_installs(&mut config, plan);
-    for (k, v) in &opts.labels {
-        config.set_label(k, v);
-    }
-    Ok(Lowered { state, config })
+    Ok(Lowered { state, config: image, scripts: ctx.scripts.into_inner() })
+}
+
+/// Joins branches that each grew from `base` as
+/// `merge(base, diff(base, b1), diff(base, b2), ...)`. Only used where the
+/// daemon has merge and diff.
+fn join(ctx: &Ctx, base: State, branches: Vec<State>) -> State {
+    let mut layers = vec![base.clone()];
+    layers.extend(branches.iter().map(|b| diff(&base, b, ctx.internal("diff"))));
+    merge(&layers, ctx.internal("merge"))
 }
 
 /// `dir` first on a PATH, and not again later.

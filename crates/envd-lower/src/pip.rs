@@ -7,15 +7,12 @@
 //! of them lands in the image and no file is downloaded twice. `config.pip_index`
 //! becomes `/etc/pip.conf` before the first pip step.
 
-use envd_lang::{ContextPath, PipIndex, Span};
-use envd_llb::{CacheSharing, FileAction, Mount, State};
+use envd_lang::{ContextPath, PipIndex};
+use envd_llb::{FileAction, Mount, State};
 
-use crate::context::MOUNT_ROOT;
-use crate::shell::sh;
+use crate::schedule::Numbered;
+use crate::well_known::{CONTEXT_MOUNT, PIP_CACHE, PIP_WHEELHOUSE as WHEELHOUSE};
 use crate::Ctx;
-
-const CACHE_DIR: &str = "/var/cache/envd/pip";
-const WHEELHOUSE: &str = "/var/cache/envd/pip/wheelhouse";
 
 /// The python that pip steps use without a conda environment: the base's.
 pub(crate) const BASE_PYTHON: &str = "python3";
@@ -66,34 +63,42 @@ pub(crate) fn script(python: &str, args: &str) -> String {
 /// pip's cache mount and the settings that keep pip quiet and its cache
 /// out of the image.
 pub(crate) fn cache_env(exec: envd_llb::Exec) -> envd_llb::Exec {
-    exec.env("PIP_CACHE_DIR", CACHE_DIR)
+    exec.env("PIP_CACHE_DIR", PIP_CACHE.target)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_ROOT_USER_ACTION", "ignore")
-        .mount(Mount::cache(CACHE_DIR, "envd-pip-cache", CacheSharing::Shared))
+        .mount(PIP_CACHE.mount())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one `install.python_packages` call installs.
+pub(crate) struct Packages<'p> {
+    pub(crate) names: &'p [String],
+    pub(crate) requirements: Option<&'p ContextPath>,
+    pub(crate) wheels: &'p [ContextPath],
+}
+
 pub(crate) fn lower(
     ctx: &Ctx,
-    n: usize,
+    step: Numbered,
     state: &State,
     python: &str,
     context: Option<&State>,
-    names: &[String],
-    requirements: Option<&ContextPath>,
-    wheels: &[ContextPath],
-    span: &Span,
+    what: &Packages,
 ) -> State {
-    let mut args: Vec<String> = names.iter().map(|n| quote(n)).collect();
-    let mounted = |p: &ContextPath| format!("{MOUNT_ROOT}/{}", p.as_str());
-    if let Some(r) = requirements {
+    let mut args: Vec<String> = what.names.iter().map(|n| quote(n)).collect();
+    let mounted = |p: &ContextPath| format!("{CONTEXT_MOUNT}/{}", p.as_str());
+    if let Some(r) = what.requirements {
         args.push("-r".into());
         args.push(quote(&mounted(r)));
     }
-    args.extend(wheels.iter().map(|w| quote(&mounted(w))));
-    let mut exec = cache_env(sh(state, &script(python, &args.join(" "))).user("root"));
+    args.extend(what.wheels.iter().map(|w| quote(&mounted(w))));
+    let mut title: Vec<String> = what.names.to_vec();
+    title.extend(what.requirements.map(|r| format!("-r {r}")));
+    title.extend(what.wheels.iter().map(|w| w.to_string()));
+    let name = format!("install.python_packages {}", title.join(" "));
+    let script = script(python, &args.join(" "));
+    let mut exec = cache_env(ctx.script(state, step, &name, &script, &script).user("root"));
     if let Some(context) = context {
-        for p in requirements.into_iter().chain(wheels) {
+        for p in what.requirements.into_iter().chain(what.wheels) {
             exec = exec.mount(Mount::Bind {
                 dest: mounted(p),
                 source: context.clone(),
@@ -102,10 +107,7 @@ pub(crate) fn lower(
             });
         }
     }
-    let mut what: Vec<String> = names.to_vec();
-    what.extend(requirements.map(|r| format!("-r {r}")));
-    what.extend(wheels.iter().map(|w| w.to_string()));
-    exec.constraints(ctx.step(n, &format!("install.python_packages {}", what.join(" ")), span)).root()
+    exec.root()
 }
 
 #[cfg(test)]

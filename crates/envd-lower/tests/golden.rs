@@ -11,8 +11,9 @@ use std::fs;
 use std::path::Path;
 
 use envd_lang::{evaluate, EvalOptions};
-use envd_llb::{dump::dump, Platform, SourceMap};
-use envd_lower::{base_reference, lower, ImageConfig, LlbCaps, LowerOptions, ResolvedBase};
+use envd_lang::{Diagnostic, Plan};
+use envd_llb::{dump::dump, Platform};
+use envd_lower::{lower, needs, BaseOverrides, ImageConfig, Inputs, LlbCaps, LowerConfig, Lowered, ResolvedBase};
 
 const BASE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","LD_LIBRARY_PATH=/home/aiges/library"],"WorkingDir":"/home/aiges","Cmd":["/bin/sh","-c","./AIservice"],"Labels":{"org.aiges.base":"cpu"}}}"#;
 
@@ -41,23 +42,23 @@ fn check(path: &Path, actual: &str) {
     assert_eq!(expected, actual, "{} differs; if intended, run `make golden` and review", path.display());
 }
 
-/// Lowering options for `src` on the fixed base: amd64, merge and diff
-/// available, session `SESSION`; tests change what they look at.
-fn options(src: &str) -> LowerOptions {
-    LowerOptions {
-        platform: Platform::parse("linux/amd64").unwrap(),
-        source: SourceMap::new("build.envd", src.to_owned(), "starlark"),
-        caps: LlbCaps { merge_diff: true },
-        no_cache: false,
-        labels: vec![],
-        resolve_mode: Default::default(),
-        session_id: "SESSION".into(),
-        context_local: "context".into(),
-        dockerignore: vec![],
-        extra_hosts: vec![],
-        env_files: Default::default(),
-        installer_image: Some(INSTALLER.into()),
-    }
+/// The lowering configuration of every case: the local one (amd64, merge
+/// and diff available) with session `SESSION`; tests change what they
+/// look at.
+fn config() -> LowerConfig {
+    LowerConfig { session_id: "SESSION".into(), ..LowerConfig::local() }
+}
+
+/// The inputs of `src` on the fixed base `reference`, with the pinned
+/// installer.
+fn inputs(src: &str, reference: &str, base_config: &str) -> Inputs {
+    let base =
+        ResolvedBase { reference: reference.into(), config: ImageConfig::parse(base_config.as_bytes()).unwrap() };
+    Inputs { installer_image: Some(INSTALLER.into()), ..Inputs::local(src, base) }
+}
+
+fn plan(src: &str) -> Plan {
+    evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan
 }
 
 /// The frontend image as BuildKit pins it in `frontend.bin`.
@@ -72,13 +73,10 @@ fn golden_llb() {
     assert!(!cases.is_empty());
     for case in cases {
         let src = fs::read_to_string(case.join("build.envd")).unwrap();
-        let plan = evaluate("build.envd", &src, &EvalOptions::default()).unwrap().plan;
+        let plan = plan(&src);
         let args = [("AIGES_CPU_IMAGE".to_owned(), "127.0.0.1:5000/aiges/base-cpu:bookworm".to_owned())].into();
-        let choice = base_reference(&plan, &args).unwrap();
-        let base = ResolvedBase {
-            reference: format!("{}@sha256:{}", choice.reference, "0".repeat(64)),
-            config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap(),
-        };
+        let needs = needs(&plan, &BaseOverrides::from_build_args(&args).unwrap()).unwrap();
+        let reference = format!("{}@sha256:{}", needs.base.reference, "0".repeat(64));
         // Env files of a case are the YAML files beside its build.envd.
         let env_files = fs::read_dir(&case)
             .unwrap()
@@ -86,8 +84,12 @@ fn golden_llb() {
             .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
             .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read_to_string(&p).unwrap()))
             .collect();
-        let opts = LowerOptions { dockerignore: vec!["*.pyc".into()], env_files, ..options(&src) };
-        let lowered = lower(&plan, &base, &opts).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let inputs = Inputs {
+            dockerignore: vec!["*.pyc".into()],
+            context_files: env_files,
+            ..inputs(&src, &reference, BASE_CONFIG)
+        };
+        let lowered = lower(&plan, &config(), &inputs).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let def = lowered.state.marshal().unwrap().definition;
         check(&case.join("llb.txt"), &dump(&def));
         let config = serde_json::to_string_pretty(&canonical(lowered.config.as_json().clone())).unwrap() + "\n";
@@ -98,16 +100,14 @@ fn golden_llb() {
 #[test]
 fn the_platform_reaches_every_op_and_the_config() {
     let src = "def build():\n    base(image=\"x:1\")\n    install.system_packages(name=[\"curl\"])\n    run(commands=[\"true\"])\n";
-    let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
-    let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap() };
-    let opts = LowerOptions {
+    let config = LowerConfig {
         platform: Platform::parse("linux/arm64/v8").unwrap(),
         caps: LlbCaps::default(),
         no_cache: true,
         labels: vec![("team".into(), "ml".into())],
-        ..options(src)
+        ..config()
     };
-    let lowered = lower(&plan, &base, &opts).unwrap();
+    let lowered = lower(&plan(src), &config, &inputs(src, "x:1", BASE_CONFIG)).unwrap();
     let def = lowered.state.marshal().unwrap().definition;
     let ops: Vec<envd_llb::pb::Op> =
         def.def.iter().map(|b| <envd_llb::pb::Op as prost::Message>::decode(b.as_slice()).unwrap()).collect();
@@ -136,21 +136,18 @@ fn the_platform_reaches_every_op_and_the_config() {
 }
 
 /// Lowers `src` on the fixed base with `env_files`; the base's config
-/// can be changed with `config`.
+/// can be changed with `base_config`.
 fn lower_with(
     src: &str,
     env_files: &[(&str, &str)],
-    config: &str,
+    base_config: &str,
     merge_diff: bool,
-) -> Result<envd_lower::Lowered, envd_lower::Error> {
-    let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
-    let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(config.as_bytes()).unwrap() };
-    let opts = LowerOptions {
-        env_files: env_files.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-        caps: LlbCaps { merge_diff },
-        ..options(src)
+) -> Result<Lowered, Diagnostic> {
+    let inputs = Inputs {
+        context_files: env_files.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        ..inputs(src, "x:1", base_config)
     };
-    lower(&plan, &base, &opts)
+    lower(&plan(src), &LowerConfig { caps: LlbCaps { merge_diff }, ..config() }, &inputs)
 }
 
 fn conda_error(src: &str, env_files: &[(&str, &str)]) -> (String, u32) {
@@ -160,7 +157,7 @@ fn conda_error(src: &str, env_files: &[(&str, &str)]) -> (String, u32) {
 
 const CONDA_BUILD: &str = "def build():\n    base(os=\"ubuntu20.04\", language=\"python3.11\")\n    install.system_packages(name=[\"curl\"])\n    install.conda_packages(env_file=\"env.yaml\")\n    install.python_packages(name=[\"six\"])\n";
 
-fn dump_of(l: &envd_lower::Lowered) -> String {
+fn dump_of(l: &Lowered) -> String {
     dump(&l.state.marshal().unwrap().definition)
 }
 
@@ -229,10 +226,8 @@ fn env_file_and_spec_mistakes_are_errors_at_the_conda_line() {
 #[test]
 fn without_its_own_image_the_frontend_says_why_conda_cannot_run() {
     let src = "def build():\n    base(image=\"x:1\")\n    install.conda_packages(name=[\"app\"])\n";
-    let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
-    let base = ResolvedBase { reference: "x:1".into(), config: ImageConfig::parse(BASE_CONFIG.as_bytes()).unwrap() };
-    let opts = LowerOptions { installer_image: None, ..options(src) };
-    let err = lower(&plan, &base, &opts).unwrap_err();
+    let inputs = Inputs { installer_image: None, ..inputs(src, "x:1", BASE_CONFIG) };
+    let err = lower(&plan(src), &config(), &inputs).unwrap_err();
     assert!(err.message.contains("needs the frontend's own image"), "{}", err.message);
     assert_eq!(err.span.map(|s| s.line), Some(3));
 }

@@ -6,7 +6,7 @@ use starlark::eval::Evaluator;
 use starlark::starlark_module;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, store};
+use super::{caller, set_once, store};
 use crate::plan::{Base, BaseImage};
 
 /// The OS names envd v0 knew. AIGES bases decide their OS themselves; the
@@ -54,9 +54,6 @@ fn globals(builder: &mut GlobalsBuilder) {
         let image = image.into_option();
         let span = caller(eval);
         let store = store(eval);
-        if let Some(first) = store.0.borrow().base.as_ref() {
-            bail!("base() is called twice; the first call is at line {}", first.span.line);
-        }
         let python = match language {
             Some(l) => parse_language(l)?,
             None => None,
@@ -88,7 +85,7 @@ fn globals(builder: &mut GlobalsBuilder) {
                 Some(normal.to_owned())
             }
         };
-        store.0.borrow_mut().base = Some(Base { image, image_explicit, python, os, span });
+        set_once("base", &mut store.0.borrow_mut().base, Base { image, image_explicit, python, os, span })?;
         Ok(NoneType)
     }
 }

@@ -7,8 +7,9 @@ use starlark::starlark_module;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, store};
-use crate::condarc::{dedent, CondaRc};
+use super::{caller, set_once, store};
+use envd_conda::CondaRc;
+
 use crate::plan::{CondaChannel, PipIndex, Spanned};
 
 pub(crate) fn register(builder: &mut GlobalsBuilder) {
@@ -22,6 +23,24 @@ fn check_url(call: &str, arg: &str, url: &str) -> anyhow::Result<String> {
         bail!("{call}({arg}={url:?}) is not a URL; expected one starting with https:// or http://");
     }
     Ok(url.to_owned())
+}
+
+/// Removes the indentation common to all non-blank lines, so that a YAML
+/// block written inside a Starlark string parses as written.
+fn dedent(text: &str) -> String {
+    let indent =
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    let mut out: Vec<&str> =
+        text.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect();
+    while out.first().is_some_and(|l| l.trim().is_empty()) {
+        out.remove(0);
+    }
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
 }
 
 #[starlark_module]
@@ -40,11 +59,7 @@ fn members(builder: &mut GlobalsBuilder) {
         let url = check_url(call, "url", url)?;
         let extra_url =
             extra_url.filter(|u| !u.trim().is_empty()).map(|u| check_url(call, "extra_url", u)).transpose()?;
-        let store = store(eval);
-        if let Some(first) = &store.0.borrow().pip_index {
-            bail!("{call}() is called twice; the first call is at line {}", first.span.line);
-        }
-        store.0.borrow_mut().pip_index = Some(PipIndex { url, extra_url, trust, span });
+        set_once(call, &mut store(eval).0.borrow_mut().pip_index, PipIndex { url, extra_url, trust, span })?;
         Ok(NoneType)
     }
 
@@ -56,9 +71,6 @@ fn members(builder: &mut GlobalsBuilder) {
         let yaml = dedent(channel);
         let condarc = CondaRc::parse(&yaml).map_err(|why| anyhow::anyhow!("{call}(channel=) {why}"))?;
         let store = store(eval);
-        if let Some(first) = &store.0.borrow().conda_channel {
-            bail!("{call}() is called twice; the first call is at line {}", first.span.line);
-        }
         if !condarc.stray_channel_keys.is_empty() {
             store.warn(
                 &span,
@@ -68,7 +80,7 @@ fn members(builder: &mut GlobalsBuilder) {
                 ),
             );
         }
-        store.0.borrow_mut().conda_channel = Some(CondaChannel { yaml, condarc, span });
+        set_once(call, &mut store.0.borrow_mut().conda_channel, CondaChannel { yaml, condarc, span })?;
         Ok(NoneType)
     }
 
@@ -78,11 +90,11 @@ fn members(builder: &mut GlobalsBuilder) {
         if args.items.is_empty() {
             bail!("config.entrypoint(args=) is empty; expected the program and its arguments");
         }
-        let store = store(eval);
-        if let Some(first) = &store.0.borrow().image.entrypoint {
-            bail!("config.entrypoint() is called twice; the first call is at line {}", first.span.line);
-        }
-        store.0.borrow_mut().image.entrypoint = Some(Spanned { value: args.items, span });
+        set_once(
+            "config.entrypoint",
+            &mut store(eval).0.borrow_mut().image.entrypoint,
+            Spanned { value: args.items, span },
+        )?;
         Ok(NoneType)
     }
 }

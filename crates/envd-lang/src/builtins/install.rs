@@ -7,7 +7,7 @@ use starlark::starlark_module;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, context_path, package_names, store};
+use super::{caller, context_path, package_names, set_once, store};
 use crate::plan::{Cuda, Step, StepKind};
 
 /// CUDA versions with an AIGES GPU loader image.
@@ -110,11 +110,8 @@ fn members(builder: &mut GlobalsBuilder) {
                 KNOWN_CUDA.join(", ")
             );
         }
-        let store = store(eval);
-        if let Some(first) = &store.0.borrow().cuda {
-            bail!("install.cuda() is called twice; the first call is at line {}", first.span.line);
-        }
-        store.0.borrow_mut().cuda = Some(Cuda { version: version.to_owned(), cudnn: cudnn.trim().to_owned(), span });
+        let node = Cuda { version: version.to_owned(), cudnn: cudnn.trim().to_owned(), span };
+        set_once("install.cuda", &mut store(eval).0.borrow_mut().cuda, node)?;
         Ok(NoneType)
     }
 }

@@ -19,6 +19,7 @@ use starlark::environment::GlobalsBuilder;
 use starlark::eval::Evaluator;
 
 use crate::paths::ContextPath;
+use crate::plan::{Base, CondaChannel, Cuda, PipIndex, Spanned};
 use crate::span::Span;
 use crate::store::Store;
 
@@ -26,22 +27,22 @@ use crate::store::Store;
 pub(crate) fn register(builder: &mut GlobalsBuilder) {
     base::register(builder);
     io::register_globals(builder);
-    unsupported::register_globals(builder);
+    unsupported::register(builder, unsupported::GLOBAL);
     builder.namespace("install", |b| {
         install::register(b);
-        unsupported::register_install(b);
+        unsupported::register(b, "install");
     });
     builder.namespace("io", |b| {
         io::register(b);
-        unsupported::register_io(b);
+        unsupported::register(b, "io");
     });
     builder.namespace("config", |b| {
         config::register(b);
-        unsupported::register_config(b);
+        unsupported::register(b, "config");
     });
     builder.namespace("runtime", |b| {
         runtime::register(b);
-        unsupported::register_runtime(b);
+        unsupported::register(b, "runtime");
     });
 }
 
@@ -91,4 +92,31 @@ pub(crate) fn one_of<T>(call: &str, given: Vec<(&str, Option<T>)>) -> anyhow::Re
         }
     }
     Ok(found)
+}
+
+/// A plan node that a call which may be made once per build sets.
+pub(crate) trait Once {
+    /// The call that set it.
+    fn span(&self) -> &Span;
+}
+
+macro_rules! once_by_span {
+    ($($t:ty),*) => { $(impl Once for $t { fn span(&self) -> &Span { &self.span } })* };
+}
+once_by_span!(Base, Cuda, PipIndex, CondaChannel);
+
+impl<T> Once for Spanned<T> {
+    fn span(&self) -> &Span {
+        &self.span
+    }
+}
+
+/// Puts the node of `call` into `slot`, which a second call must not
+/// overwrite: that is an error naming the first call's line.
+pub(crate) fn set_once<T: Once>(call: &str, slot: &mut Option<T>, node: T) -> anyhow::Result<()> {
+    if let Some(first) = slot {
+        bail!("{call}() is called twice; the first call is at line {}", first.span().line);
+    }
+    *slot = Some(node);
+    Ok(())
 }

@@ -8,7 +8,7 @@ use starlark::values::dict::UnpackDictEntries;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, one_of, store};
+use super::{caller, one_of, set_once, store};
 use crate::plan::{Expose, Spanned};
 
 pub(crate) fn register(builder: &mut GlobalsBuilder) {
@@ -96,11 +96,8 @@ fn members(builder: &mut GlobalsBuilder) {
         if commands.entries.iter().any(|(_, c)| c.trim().is_empty()) {
             bail!("{call}(commands=) has an empty command");
         }
-        let store = store(eval);
-        if let Some(first) = &store.0.borrow().image.command {
-            bail!("{call}() is called twice; the first call is at line {}", first.span.line);
-        }
-        store.0.borrow_mut().image.command = Some(Spanned { value: commands.entries.into_iter().collect(), span });
+        let node = Spanned { value: commands.entries.into_iter().collect(), span };
+        set_once(call, &mut store(eval).0.borrow_mut().image.command, node)?;
         Ok(NoneType)
     }
 }

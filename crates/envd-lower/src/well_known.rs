@@ -1,0 +1,68 @@
+//! The names a build shares with other builds and with the images it makes:
+//! cache-mount ids, where steps see mounted files, and the PATH of an image
+//! that sets none.
+//!
+//! They live here, together, because each is a contract: a cache id is
+//! shared by every build on a BuildKit (and through a registry cache, by
+//! CI), and changing one silently throws that cache away.
+
+use envd_llb::{CacheSharing, Mount};
+
+/// What a Dockerfile `RUN` gets as PATH on an image without one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A cache mount: a directory that outlives the build and never reaches
+/// the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheMount {
+    /// The cache id, shared by every build that mounts it.
+    pub id: &'static str,
+    /// Where steps see it.
+    pub target: &'static str,
+    /// How concurrent builds share it.
+    pub sharing: CacheSharing,
+}
+
+impl CacheMount {
+    /// The mount for an exec.
+    pub(crate) fn mount(&self) -> Mount {
+        Mount::cache(self.target, self.id, self.sharing)
+    }
+}
+
+/// Downloaded .debs. LOCKED: apt locks it anyway.
+pub const APT_ARCHIVES: CacheMount =
+    CacheMount { id: "envd-apt-archives", target: "/var/cache/apt", sharing: CacheSharing::Locked };
+/// apt's package lists.
+pub const APT_LISTS: CacheMount =
+    CacheMount { id: "envd-apt-lists", target: "/var/lib/apt", sharing: CacheSharing::Locked };
+/// pip's cache and the wheelhouse ([`PIP_WHEELHOUSE`]) inside it, outside
+/// any home directory so that nothing of it lands in the image.
+pub const PIP_CACHE: CacheMount =
+    CacheMount { id: "envd-pip-cache", target: "/var/cache/envd/pip", sharing: CacheSharing::Shared };
+/// conda package archives and their extracted directories.
+pub const CONDA_PKGS: CacheMount =
+    CacheMount { id: "envd-conda-pkgs", target: "/var/cache/envd/conda/pkgs", sharing: CacheSharing::Locked };
+/// conda repodata.
+pub const CONDA_REPODATA: CacheMount =
+    CacheMount { id: "envd-conda-repodata", target: "/var/cache/envd/conda/repodata", sharing: CacheSharing::Locked };
+
+/// Every cache mount a build may use.
+pub const CACHE_MOUNTS: &[CacheMount] = &[APT_ARCHIVES, APT_LISTS, PIP_CACHE, CONDA_PKGS, CONDA_REPODATA];
+
+/// Every wheel pip downloaded, in the pip cache mount.
+pub(crate) const PIP_WHEELHOUSE: &str = "/var/cache/envd/pip/wheelhouse";
+
+/// Where steps see context files they read without copying them
+/// (requirements, wheels, channel directories): read-only mounts.
+pub(crate) const CONTEXT_MOUNT: &str = "/run/envd/context";
+
+/// Where the conda step sees the `/bin` of the frontend's own image.
+pub(crate) const INSTALLER_DIR: &str = "/run/envd/frontend";
+
+/// Where the conda step sees its install request.
+pub(crate) const CONDA_REQUEST: &str = "/run/envd/conda/request.json";
+
+/// The file Debian and Ubuntu images use to delete downloaded .debs; apt
+/// steps hide it so that the archive cache keeps them.
+pub(crate) const APT_CLEAN_HOOK: &str = "/etc/apt/apt.conf.d/docker-clean";
