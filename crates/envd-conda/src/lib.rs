@@ -1,7 +1,10 @@
-//! conda as plain data, shared by the frontend and the in-build installer.
+//! conda as plain data, shared by the language crate, lowering and the
+//! in-build installer.
 //!
-//! The frontend reads `env.yaml` files and `config.conda_channel` while it
-//! lowers the plan, so that a malformed file, a bad match spec or an
+//! The language crate parses `config.conda_channel`'s condarc into a
+//! [`CondaRc`] at the call; lowering reads the env files the frontend
+//! fetched and resolves channels with the condarc's [`ChannelConfig`], so
+//! that a malformed file, a bad match spec or an
 //! unknown channel is an error at its build.envd line before anything
 //! runs. What it learns becomes one [`InstallRequest`], written into the
 //! build as JSON; the installer (`envd-frontend conda-install`, crate
