@@ -98,9 +98,7 @@ impl Config {
             extra_hosts: parse_extra_hosts(opts)?,
         })
     }
-}
 
-impl Config {
     /// The options that shape lowering, given what the daemon supports.
     pub fn lower_config(&self, caps: LlbCaps) -> LowerConfig {
         LowerConfig {

@@ -10,7 +10,7 @@ use crate::span::Span;
 
 /// What went wrong, in one sentence, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-#[error("{}{message}{}", span.as_ref().map(|s| format!("{s}: ")).unwrap_or_default(), help.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
+#[error("{}{}", span.as_ref().map(|s| format!("{s}: ")).unwrap_or_default(), self.text())]
 pub struct Diagnostic {
     /// The sentence, without the location.
     pub message: String,

@@ -20,7 +20,7 @@ pub(crate) fn lower(ctx: &Ctx, step: Numbered, state: &State, names: &[String]) 
     );
     let empty = State::scratch().file(vec![FileAction::mkfile("/empty", "", 0o644)], ctx.internal("empty file"));
     let name = format!("install.system_packages {}", names.join(" "));
-    ctx.script(state, step, &name, &script, &script)
+    ctx.script(state, &[step], &name, &script)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .user("root")
         .mount(APT_ARCHIVES.mount())

@@ -290,14 +290,8 @@ impl Conda {
             script.push_str(&pip::script(&format!("{}/bin/python", self.prefix), &args.join(" ")));
         }
         let name = format!("install.conda_packages {}", seg.title);
-        let exec = ctx.script(state, first, &name, &script, &script).user("root").env("HOME", "/root");
-        let exec = self.mounts(ctx, exec, plan, installer, &seg, context);
-        let mut constraints = ctx.step(first, &name);
-        for later in &steps[1..] {
-            let span = &later.step.span;
-            constraints = constraints.with_location(ctx.inputs.source.location(span.line, span.end_line));
-        }
-        Ok(exec.constraints(constraints).root())
+        let exec = ctx.script(state, steps, &name, &script).user("root").env("HOME", "/root");
+        Ok(self.mounts(ctx, exec, plan, installer, &seg, context).root())
     }
 }
 

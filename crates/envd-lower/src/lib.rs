@@ -167,13 +167,25 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// An exec of plan step `step` that runs `script`, named `name` in
-    /// progress; a failure of it will show `shown`.
-    pub(crate) fn script(&self, state: &State, step: Numbered, name: &str, script: &str, shown: &str) -> Exec {
-        let constraints = self.step(step, name);
-        let full_name = format!("[{}/{}] {name}", step.number(), self.total);
-        self.scripts.borrow_mut().push(ScriptStep { name: full_name, script: script.into(), shown: shown.into() });
+    /// An exec that runs `script` for the plan steps `steps` (one call,
+    /// or the conda calls of a segment, which share one step): numbered
+    /// and named `name` in progress after the first, located at every
+    /// call, and remembered for [`explain_failure`].
+    pub(crate) fn script(&self, state: &State, steps: &[Numbered], name: &str, script: &str) -> Exec {
+        let (first, later) = steps.split_first().expect("a script step belongs to a call");
+        let mut constraints = self.step(*first, name);
+        for call in later {
+            let span = &call.step.span;
+            constraints = constraints.with_location(self.inputs.source.location(span.line, span.end_line));
+        }
+        let name = self.progress(first.number(), name);
+        self.scripts.borrow_mut().push(ScriptStep { name, script: script.into() });
         shell::sh(state, script).constraints(constraints)
+    }
+
+    /// `[n/total] name`, as progress shows step `n`.
+    fn progress(&self, n: usize, name: &str) -> String {
+        format!("[{n}/{}] {name}", self.total)
     }
 
     /// Constraints for a plan step: its progress name (`[n/total] name`),
@@ -184,7 +196,7 @@ impl Ctx<'_> {
 
     /// Constraints for step `n` of the progress count.
     pub(crate) fn numbered(&self, n: usize, name: &str, span: &Span) -> Constraints {
-        self.named(&format!("[{n}/{}] {name}", self.total), span)
+        self.named(&self.progress(n, name), span)
     }
 
     /// Constraints for an op that belongs to a call but is not a step.

@@ -96,7 +96,7 @@ pub(crate) fn lower(
     title.extend(what.wheels.iter().map(|w| w.to_string()));
     let name = format!("install.python_packages {}", title.join(" "));
     let script = script(python, &args.join(" "));
-    let mut exec = cache_env(ctx.script(state, step, &name, &script, &script).user("root"));
+    let mut exec = cache_env(ctx.script(state, &[step], &name, &script).user("root"));
     if let Some(context) = context {
         for p in what.requirements.into_iter().chain(what.wheels) {
             exec = exec.mount(Mount::Bind {

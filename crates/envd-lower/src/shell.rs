@@ -34,11 +34,10 @@ pub(crate) fn script(commands: &[String]) -> String {
 pub struct ScriptStep {
     /// The progress name, `[n/total] run ...`.
     pub name: String,
-    /// The script, the last argument of the process.
+    /// The script, the last argument of the process, and what a failure
+    /// shows in its place: the commands of a `run()`, one a line, or the
+    /// install commands of an install step.
     pub script: String,
-    /// What the user asked for, shown in place of the process: the
-    /// commands of a `run()`, the script of an install step.
-    pub shown: String,
 }
 
 /// BuildKit's message for a failed step (`process "<args>" did not
@@ -52,7 +51,7 @@ pub fn explain_failure(steps: &[ScriptStep], message: &str) -> Option<String> {
         let needle = format!("process {}", go_quote(&args.join(" ")));
         let at = message.find(&needle)?;
         let rest = &message[at + needle.len()..];
-        let shown = go_quote(step.shown.trim_end());
+        let shown = go_quote(step.script.trim_end());
         Some(format!("{}: {}process {shown}{rest}", step.name, &message[..at]))
     })
 }
@@ -87,11 +86,7 @@ mod tests {
 
     #[test]
     fn a_failed_run_reads_as_its_commands_under_its_progress_name() {
-        let step = ScriptStep {
-            name: "[3/3] run echo \"hi\" && false".into(),
-            script: "echo \"hi\"\nfalse\n".into(),
-            shown: "echo \"hi\"\nfalse\n".into(),
-        };
+        let step = ScriptStep { name: "[3/3] run echo \"hi\" && false".into(), script: "echo \"hi\"\nfalse\n".into() };
         // As BuildKit writes it: the arguments joined by spaces, then %q.
         let message = r#"process "/bin/sh -c if [ -x /bin/bash ]; then exec /bin/bash -e -c \"$1\"; fi; exec /bin/sh -e -c \"$1\" envd echo \"hi\"\nfalse\n" did not complete successfully: exit code: 1"#;
         assert_eq!(
