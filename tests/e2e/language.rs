@@ -51,3 +51,28 @@ fn build_args_and_targets_steer_the_build() {
     assert!(r.ok, "{}", r.stderr);
     assert_eq!(docker_ok(&["run", "--rm", &ctx.tag, "cat", "/flavour"]), "cpu-0\n");
 }
+
+#[test]
+fn a_loop_that_does_not_end_names_its_line() {
+    ensure_env();
+    let stderr = failing_build("lang-loop", "    for i in range(100000000):\n        pass\n");
+    assert!(stderr.contains("build.envd:3"), "{stderr}");
+    assert!(stderr.contains(">>>     for i in range(100000000):"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "evaluating build.envd took more than 1000000 calls and loop iterations; look for a loop that does not end"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_aiges_device_names_the_build_arg_before_anything_runs() {
+    ensure_env();
+    let ctx = Context::new("lang-device");
+    ctx.write("build.envd", "def build():\n    base(language=\"python3.9\")\n    run(commands=[\"true\"])\n");
+    let r = ctx.build_envd(&["--build-arg", "AIGES_DEVICE=tpu"]);
+    assert!(!r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("frontend option build-arg:AIGES_DEVICE: \"tpu\" is not cpu or gpu"), "{}", r.stderr);
+    assert!(!r.stderr.contains("[1/"), "no step ran:\n{}", r.stderr);
+}
