@@ -6,6 +6,7 @@
 //! place. Warnings are the same idea without failing the build.
 
 use crate::eval::Limits;
+use crate::rules::Rule;
 use crate::span::Span;
 
 /// What went wrong, in one sentence, and where.
@@ -109,4 +110,7 @@ pub struct Warning {
     pub message: String,
     /// Where.
     pub span: Span,
+    /// The lint rule it breaks; `None` for `print()` output, which is
+    /// shown in builds but is no finding.
+    pub rule: Option<Rule>,
 }

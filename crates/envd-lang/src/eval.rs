@@ -2,14 +2,15 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use starlark::codemap::FileSpanRef;
 use starlark::environment::{GlobalsBuilder, LibraryExtension, Module};
 use starlark::eval::{BeforeStmtFunc, Evaluator};
 use starlark::syntax::{AstModule, Dialect};
-use starlark::values::dict::AllocDict;
 use starlark::PrintHandler;
 
+use crate::args::{ArgRead, BuildArgs, ReadLog};
 use crate::builtins;
 use crate::diagnostic::{Diagnostic, Warning};
 use crate::plan::Plan;
@@ -48,6 +49,10 @@ pub struct EvalOptions {
     pub build_args: BTreeMap<String, String>,
     /// Bounds; the defaults suit any real build.envd.
     pub limits: Limits,
+    /// Give every read of `args` a place, not only `args.get`'s: what
+    /// `--call outline` asks. It follows each statement, which ordinary
+    /// builds need not pay for.
+    pub locate_reads: bool,
 }
 
 /// A plan and the warnings met on the way.
@@ -57,11 +62,13 @@ pub struct Evaluated {
     pub plan: Plan,
     /// Non-fatal issues, in the order met.
     pub warnings: Vec<Warning>,
+    /// Every read of a build arg, in the order made.
+    pub reads: Vec<ArgRead>,
 }
 
 /// The v0 dialect: Python-like definitions and top-level statements; no
 /// `load()` (a build.envd is self-contained), no type annotations.
-fn dialect() -> Dialect {
+pub(crate) fn dialect() -> Dialect {
     Dialect { enable_load: false, enable_top_level_stmt: true, ..Dialect::Standard }
 }
 
@@ -121,21 +128,26 @@ fn run(
     let from_starlark = |e| Diagnostic::from_starlark(e, &limits);
     let ast = AstModule::parse(filename, source.to_owned(), &dialect()).map_err(from_starlark)?;
     let mut globals = GlobalsBuilder::extended_by(&[LibraryExtension::Print]).with(builtins::register);
-    globals.set("args", AllocDict(opts.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    let log = Arc::new(ReadLog::default());
+    globals.set("args", BuildArgs::new(opts.build_args.clone(), log.clone()));
     let globals = globals.build();
     let target = opts.target.as_deref().unwrap_or(DEFAULT_TARGET);
     let store = Store::default();
     let prints = Prints::default();
     let record = |span: FileSpanRef, _: bool, _: &mut Evaluator| {
+        let span = Span::from_file_span(&span.to_file_span());
+        if opts.locate_reads {
+            log.set_statement(span.clone());
+        }
         if let Some(t) = trace {
-            *t.borrow_mut() = Some(Span::from_file_span(&span.to_file_span()));
+            *t.borrow_mut() = Some(span);
         }
     };
     Module::with_temp_heap(|module| {
         let mut eval = Evaluator::new(&module);
         eval.extra = Some(&store);
         eval.set_print_handler(&prints);
-        if trace.is_some() {
+        if trace.is_some() || opts.locate_reads {
             eval.before_stmt_for_dap(BeforeStmtFunc::Fn(&record));
         }
         let limit = |e: anyhow::Error| Diagnostic::nowhere(format!("cannot set evaluation limits: {e}"));
@@ -181,13 +193,11 @@ fn run(
         Diagnostic::nowhere(format!("{target}() never calls base(); expected base(image=\"aiges_cpu\") or similar"))
     })?;
     let mut warnings = draft.warnings;
-    warnings.extend(
-        prints
-            .0
-            .into_inner()
-            .into_iter()
-            .map(|text| Warning { message: format!("print: {text}"), span: Span::line(filename, 1) }),
-    );
+    warnings.extend(prints.0.into_inner().into_iter().map(|text| Warning {
+        message: format!("print: {text}"),
+        span: Span::line(filename, 1),
+        rule: None,
+    }));
     let plan = Plan {
         dialect: "v0".to_owned(),
         target: target.to_owned(),
@@ -198,5 +208,5 @@ fn run(
         conda_channel: draft.conda_channel,
         image: draft.image,
     };
-    Ok(Evaluated { plan, warnings })
+    Ok(Evaluated { plan, warnings, reads: log.take() })
 }

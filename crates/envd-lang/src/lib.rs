@@ -12,21 +12,27 @@
 //! Evaluation is sandboxed (no file system, network or clock; no `load()`)
 //! and bounded in ticks, heap and call depth ([`Limits`]).
 
+mod args;
 mod builtins;
 mod diagnostic;
 mod eval;
 mod paths;
 mod plan;
+mod rules;
 mod sample;
 mod span;
 mod store;
+mod targets;
 
+pub use args::{ArgRead, ReadKind};
 pub use diagnostic::{Diagnostic, Warning};
 pub use eval::{evaluate, EvalOptions, Evaluated, Limits, DEFAULT_TARGET};
 pub use paths::ContextPath;
 pub use plan::{Base, BaseImage, CondaChannel, Cuda, Expose, ImageEdits, PipIndex, Plan, Spanned, Step, StepKind};
+pub use rules::{Rule, RULES_URL};
 pub use sample::generated_build_file;
 pub use span::Span;
+pub use targets::{comments, targets, Comments, Target};
 
 /// CUDA versions that have an AIGES GPU loader image.
 pub const KNOWN_CUDA: &[&str] = builtins::KNOWN_CUDA;

@@ -11,6 +11,7 @@ use starlark::any::ProvidesStaticType;
 
 use crate::diagnostic::Warning;
 use crate::plan::{Base, CondaChannel, Cuda, ImageEdits, PipIndex, Step};
+use crate::rules::Rule;
 use crate::span::Span;
 
 /// The plan under construction.
@@ -30,8 +31,8 @@ pub(crate) struct Draft {
 pub(crate) struct Store(pub(crate) RefCell<Draft>);
 
 impl Store {
-    /// Records a non-fatal issue at `span`.
-    pub(crate) fn warn(&self, span: &Span, message: impl Into<String>) {
-        self.0.borrow_mut().warnings.push(Warning { message: message.into(), span: span.clone() });
+    /// Records a finding of `rule` at `span`.
+    pub(crate) fn warn(&self, span: &Span, rule: Rule, message: impl Into<String>) {
+        self.0.borrow_mut().warnings.push(Warning { message: message.into(), span: span.clone(), rule: Some(rule) });
     }
 }

@@ -1,5 +1,5 @@
-//! Golden plans: each `testdata/<case>/build.envd` evaluates to the plan and
-//! warnings in `plan.json` beside it; each `testdata-negative/<case>/build.envd`
+//! Golden plans: each `testdata/<case>/build.envd` evaluates to the plan,
+//! warnings and build-arg reads in `plan.json` beside it; each `testdata-negative/<case>/build.envd`
 //! fails with the line and message in `error.txt`.
 //!
 //! Regenerate after an intended change with `make golden`
@@ -52,8 +52,9 @@ fn golden_plans() {
         struct Golden<'a> {
             plan: &'a envd_lang::Plan,
             warnings: &'a [envd_lang::Warning],
+            reads: &'a [envd_lang::ArgRead],
         }
-        let golden = Golden { plan: &out.plan, warnings: &out.warnings };
+        let golden = Golden { plan: &out.plan, warnings: &out.warnings, reads: &out.reads };
         check(&case.join("plan.json"), &(serde_json::to_string_pretty(&golden).unwrap() + "\n"));
     }
 }

@@ -1,5 +1,6 @@
 //! `base()`: the image a build starts from.
 
+use crate::rules::Rule;
 use anyhow::bail;
 use starlark::environment::GlobalsBuilder;
 use starlark::eval::Evaluator;
@@ -76,11 +77,14 @@ fn globals(builder: &mut GlobalsBuilder) {
                     bail!("base(os={o:?}) is not a known OS; expected one of {}", KNOWN_OS.join(", "));
                 }
                 if normal != o {
-                    store.warn(&span, format!("base(os={o:?}) is read as {normal:?}"));
+                    store.warn(&span, Rule::DeprecatedAlias, format!("base(os={o:?}) is read as {normal:?}"));
                 }
                 if matches!(image, BaseImage::AigesCpu | BaseImage::AigesGpu) {
-                    store
-                        .warn(&span, format!("base(os={normal:?}) has no effect: the AIGES base image decides the OS"));
+                    store.warn(
+                        &span,
+                        Rule::BaseOsIgnored,
+                        format!("base(os={normal:?}) has no effect: the AIGES base image decides the OS"),
+                    );
                 }
                 Some(normal.to_owned())
             }

@@ -1,5 +1,6 @@
 //! `config.*`: where packages come from, and the image's entrypoint.
 
+use crate::rules::Rule;
 use anyhow::bail;
 use starlark::environment::GlobalsBuilder;
 use starlark::eval::Evaluator;
@@ -74,6 +75,7 @@ fn members(builder: &mut GlobalsBuilder) {
         if !condarc.stray_channel_keys.is_empty() {
             store.warn(
                 &span,
+                Rule::CondaChannelKeyMisplaced,
                 format!(
                     "{call}(channel=) has {} at the top level of the YAML; indent them under custom_channels: to make them custom channels",
                     condarc.stray_channel_keys.join(", ")

@@ -1,5 +1,6 @@
 //! `io.copy()` and `run()`: files and commands, in call order.
 
+use crate::rules::Rule;
 use anyhow::bail;
 use starlark::environment::GlobalsBuilder;
 use starlark::eval::Evaluator;
@@ -46,7 +47,11 @@ fn members(builder: &mut GlobalsBuilder) {
         let Some((dest_arg, dest)) = to else { bail!("{call}() needs dest=, the path in the image to copy to") };
         for arg in [&src_arg, &dest_arg] {
             if arg == "host_path" || arg == "envd_path" {
-                store(eval).warn(&span, format!("{call}({arg}=) is envd's deprecated spelling; write src= and dest="));
+                store(eval).warn(
+                    &span,
+                    Rule::DeprecatedAlias,
+                    format!("{call}({arg}=) is envd's deprecated spelling; write src= and dest="),
+                );
             }
         }
         let src = context_path(call, &src_arg, src)?;
