@@ -1,0 +1,68 @@
+//! `UndefinedBuildArg` and `UnusedBuildArg`: build args read and given.
+//!
+//! `args.get("X")` with no default gives `None` when X is not given, and
+//! the build goes on with it; a `--build-arg` that build.envd never reads
+//! is most often a misspelt name. The args that steer the frontend rather
+//! than the file (`AIGES_*`, `ENVD_CHECK`) are read by the frontend.
+
+use std::collections::BTreeSet;
+
+use envd_lang::{ReadKind, Rule};
+
+use crate::config::ENVD_CHECK_ARG;
+use crate::{Finding, Input};
+
+pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
+    let reads = &input.evaluated.reads;
+    let mut reported = BTreeSet::new();
+    for r in reads {
+        if r.how == ReadKind::Get && r.default.is_none() && !r.given && reported.insert(&r.name) {
+            out.push(Finding {
+                rule: Rule::UndefinedBuildArg,
+                message: format!(
+                    "build arg {:?} is read with no default and was not given, so it is None; pass --build-arg {}=... or give args.get a default",
+                    r.name, r.name
+                ),
+                span: r.span.clone(),
+            });
+        }
+    }
+    let read: BTreeSet<&str> = reads.iter().map(|r| r.name.as_str()).collect();
+    for name in input.build_args.keys() {
+        if read.contains(name.as_str()) || name.starts_with("AIGES_") || name == ENVD_CHECK_ARG {
+            continue;
+        }
+        out.push(Finding {
+            rule: Rule::UnusedBuildArg,
+            message: format!("--build-arg {name} is given but {}() never reads it", input.evaluated.plan.target),
+            span: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use envd_lang::Rule;
+
+    use crate::testing::{findings, lines};
+
+    const SRC: &str = "def build():\n    base()\n    v = args.get(\"VERSION\")\n    w = args.get(\"WEIGHTS\", \"s3://m\")\n    if \"DEBUG\" in args:\n        pass\n";
+
+    #[test]
+    fn a_read_with_no_default_that_was_not_given() {
+        let l = lines(Rule::UndefinedBuildArg, SRC, &[], &[]);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].0, 3);
+        assert!(l[0].1.starts_with("build arg \"VERSION\" is read with no default and was not given"), "{}", l[0].1);
+        assert!(lines(Rule::UndefinedBuildArg, SRC, &[], &[("VERSION", "1")]).is_empty());
+    }
+
+    #[test]
+    fn an_arg_nothing_reads() {
+        let f = findings(Rule::UnusedBuildArg, SRC, &[], &[("VERSOIN", "1"), ("DEBUG", "1"), ("AIGES_DEVICE", "cpu")]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].message, "--build-arg VERSOIN is given but build() never reads it");
+        assert!(f[0].span.is_none());
+        assert!(findings(Rule::UnusedBuildArg, SRC, &[], &[("VERSION", "1"), ("WEIGHTS", "x")]).is_empty());
+    }
+}

@@ -1,0 +1,145 @@
+//! `CredentialsInUrl`: a user, password or token written into a URL of
+//! build.envd or of a file it names.
+//!
+//! Whatever build.envd says ends up in the build cache, in progress
+//! output and, for pip and conda configuration, in image layers; the
+//! build file itself is usually in version control. buildx's `--secret`
+//! is the way to hand credentials to a build. The message shows the URL
+//! with the secret part replaced, never the secret.
+
+use envd_conda::EnvFile;
+use envd_lang::{Rule, Span, StepKind};
+
+use crate::{line_containing, Finding, Input};
+
+pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
+    let plan = &input.evaluated.plan;
+    let mut found = |what: &str, text: &str, span: &Span| {
+        for url in urls(text) {
+            if let Some(shown) = redacted(url) {
+                out.push(Finding::at(
+                    Rule::CredentialsInUrl,
+                    span,
+                    format!("{what} has credentials in {shown}; anyone with the file or the build cache can read them, pass them with docker buildx build --secret instead"),
+                ));
+            }
+        }
+    };
+    if let Some(p) = &plan.pip_index {
+        found("config.pip_index(url=)", &p.url, &p.span);
+        if let Some(extra) = &p.extra_url {
+            found("config.pip_index(extra_url=)", extra, &p.span);
+        }
+    }
+    if let Some(c) = &plan.conda_channel {
+        found("config.conda_channel(channel=)", &c.yaml, &c.span);
+    }
+    for step in &plan.steps {
+        match &step.kind {
+            StepKind::PythonPackages { names, requirements, .. } => {
+                for n in names {
+                    found("install.python_packages(name=)", n, &step.span);
+                }
+                if let Some(path) = requirements {
+                    in_file(input, path.as_str(), &mut found);
+                }
+            }
+            StepKind::CondaPackages { names, channels, env_file } => {
+                for c in channels.iter().chain(names) {
+                    found("install.conda_packages", c, &step.span);
+                }
+                if let Some(path) = env_file {
+                    in_file(input, path.as_str(), &mut found);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Each line of a named file, reported at its own line.
+fn in_file(input: &Input, path: &str, found: &mut impl FnMut(&str, &str, &Span)) {
+    let Some(text) = input.files.get(path) else { return };
+    if path.ends_with(".yaml") || path.ends_with(".yml") {
+        // Only what conda reads of an env file, not its comments.
+        let Ok(file) = EnvFile::parse(text) else { return };
+        for item in file.channels.iter().chain(&file.dependencies).chain(&file.pip) {
+            let line = line_containing(text, item).unwrap_or(1);
+            found(path, item, &Span::line(path, line));
+        }
+        return;
+    }
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split(" #").next().unwrap_or(line);
+        if !code.trim_start().starts_with('#') {
+            found(path, code, &Span::line(path, i as u32 + 1));
+        }
+    }
+}
+
+/// The URLs in `text`: every `scheme://...` up to white space or a quote.
+fn urls(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let start = rest[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c))).map_or(0, |j| j + 1);
+        let end = rest[i..].find(|c: char| c.is_whitespace() || "\"'<>".contains(c)).map_or(rest.len(), |j| i + j);
+        out.push(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// The URL with its credentials replaced by `***`, or `None` if it has
+/// none: a user (with or without password) or a conda `/t/<token>/` path.
+fn redacted(raw: &str) -> Option<String> {
+    let mut url = url::Url::parse(raw).ok()?;
+    let mut secret = false;
+    if !url.username().is_empty() || url.password().is_some() {
+        secret = true;
+        let _ = url.set_username("***");
+        let _ = url.set_password(None);
+    }
+    let segments: Vec<String> = url.path_segments().map(|s| s.map(str::to_owned).collect()).unwrap_or_default();
+    if let Some(t) =
+        segments.iter().position(|s| s == "t").filter(|t| segments.get(t + 1).is_some_and(|s| !s.is_empty()))
+    {
+        secret = true;
+        let mut new = segments.clone();
+        new[t + 1] = "***".into();
+        url.set_path(&new.join("/"));
+    }
+    secret.then(|| url.to_string().replace("%2A%2A%2A", "***"))
+}
+
+#[cfg(test)]
+mod tests {
+    use envd_lang::Rule;
+
+    use crate::testing::lines;
+
+    #[test]
+    fn credentials_in_build_envd_and_its_files_are_found_and_never_repeated() {
+        let src = "def build():\n    base()\n    config.pip_index(url=\"https://alice:s3cret@pypi.corp.example/simple\")\n    install.python_packages(requirements=\"requirements.txt\")\n    install.conda_packages(env_file=\"env.yaml\")\n";
+        let reqs = "six\n--extra-index-url https://tok3n@pypi.corp.example/simple\n";
+        let env = "channels:\n  - https://conda.corp.example/t/tk-123/main\ndependencies:\n  - numpy\n";
+        let l = lines(Rule::CredentialsInUrl, src, &[("requirements.txt", reqs), ("env.yaml", env)], &[]);
+        let places: Vec<u32> = l.iter().map(|(line, _)| *line).collect();
+        assert_eq!(places, [3, 2, 2], "{l:?}");
+        assert!(
+            l[0].1.starts_with("config.pip_index(url=) has credentials in https://***@pypi.corp.example/simple"),
+            "{}",
+            l[0].1
+        );
+        assert!(l.iter().any(|(_, m)| m.contains("https://conda.corp.example/t/***/main")), "{l:?}");
+        for (_, m) in &l {
+            assert!(!m.contains("s3cret") && !m.contains("tok3n") && !m.contains("tk-123"), "{m}");
+        }
+    }
+
+    #[test]
+    fn urls_without_credentials_are_fine() {
+        let src = "def build():\n    base()\n    config.pip_index(url=\"https://pypi.org/simple\")\n    install.python_packages(name=[\"git+https://github.com/a/b@v1\"])\n";
+        assert!(lines(Rule::CredentialsInUrl, src, &[], &[]).is_empty());
+    }
+}
