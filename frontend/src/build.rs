@@ -2,10 +2,11 @@
 //! plan needs, fetch it, lower, solve. Each stage hands the next plain
 //! data and none goes back to an earlier one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use envd_check::{CheckConfig, Finding};
 use envd_gateway::{Client, Located, SourceRange, Warning};
-use envd_lang::{EvalOptions, Evaluated};
+use envd_lang::{Diagnostic, EvalOptions, Evaluated, Span};
 use envd_llb::SourceMap;
 use envd_lower::LlbCaps;
 
@@ -32,15 +33,28 @@ pub async fn build(config: &Config, client: &Client) -> Result<Outcome, Failure>
 
 /// Everything after the build file is read.
 async fn from_entrypoint(config: &Config, client: &Client, entry: &Entrypoint) -> Result<Outcome, Failure> {
-    let evaluated = evaluate(config, &entry.source).await?;
-    warn(client, entry, &evaluated).await?;
-    let plan = evaluated.plan;
-    let needs = envd_lower::needs(&plan, &config.base_overrides)?;
-    let inputs = inputs::fetch(config, client, &needs, entry).await?;
+    let text = source_text(config, &entry.source)?;
+    let check = CheckConfig::for_build(config.check.as_ref(), &config.filename, &text)?;
+    let evaluated = evaluate(config, &text, false).await?;
+    let plan = &evaluated.plan;
+    let needs = envd_lower::needs(plan, &config.base_overrides)?;
+    let inputs = inputs::fetch(config, client, &needs, &envd_check::files_to_read(&evaluated), entry).await?;
+    let findings = lint(config, &check, &evaluated, &inputs.context_files);
+    warn(client, entry, &inputs.context_files, &evaluated, &findings).await?;
+    if check.error && !findings.is_empty() {
+        let mut rules: Vec<&str> = findings.iter().map(|f| f.rule.name()).collect();
+        rules.dedup();
+        return Err(Diagnostic::nowhere(format!(
+            "{} breaks checked rules ({}) and its check= says error=true; see the warnings above",
+            config.filename,
+            rules.join(", ")
+        ))
+        .into());
+    }
     let caps = LlbCaps {
         merge_diff: client.caps().llb(envd_llb::caps::MERGE_OP) && client.caps().llb(envd_llb::caps::DIFF_OP),
     };
-    let lowered = envd_lower::lower(&plan, &config.lower_config(caps), &inputs)?;
+    let lowered = envd_lower::lower(plan, &config.lower_config(caps), &inputs)?;
     let marshalled = lowered.state.marshal().map_err(Failure::internal)?;
     let ref_id = client.clone().solve(marshalled.definition.clone(), &config.cache_imports).await.map_err(|e| {
         match Failure::from(e) {
@@ -59,31 +73,68 @@ async fn from_entrypoint(config: &Config, client: &Client, entry: &Entrypoint) -
     Ok(Outcome { ref_id, definition: marshalled.definition, metadata })
 }
 
+/// The build file as text.
+pub fn source_text(config: &Config, source: &SourceMap) -> Result<String, Failure> {
+    Ok(std::str::from_utf8(&source.data)
+        .map_err(|_| Diagnostic::nowhere(format!("{} is not UTF-8 text", config.filename)))?
+        .to_owned())
+}
+
 /// Evaluates the build file in a child process with hard limits (see
-/// [`crate::isolate`]), off the async runtime's thread.
-async fn evaluate(config: &Config, source: &SourceMap) -> Result<Evaluated, Failure> {
-    let text = std::str::from_utf8(&source.data)
-        .map_err(|_| envd_lang::Diagnostic::nowhere(format!("{} is not UTF-8 text", config.filename)))?
-        .to_owned();
-    let opts =
-        EvalOptions { target: config.target.clone(), build_args: config.build_args.clone(), ..Default::default() };
+/// [`crate::isolate`]), off the async runtime's thread. `locate_reads`
+/// gives every read of `args` a line, for `--call outline`.
+pub async fn evaluate(config: &Config, text: &str, locate_reads: bool) -> Result<Evaluated, Failure> {
+    let opts = EvalOptions {
+        target: config.target.clone(),
+        build_args: config.build_args.clone(),
+        locate_reads,
+        ..Default::default()
+    };
     let program =
         std::env::current_exe().map_err(|e| Failure::internal(format!("cannot find the frontend binary: {e}")))?;
     let filename = config.filename.clone();
+    let text = text.to_owned();
     let evaluated = tokio::task::spawn_blocking(move || crate::isolate::evaluate(&program, &filename, &text, &opts))
         .await
         .map_err(|e| Failure::internal(format!("the build.envd evaluator stopped: {e}")))?;
     Ok(evaluated?)
 }
 
-/// Sends the evaluation's warnings, all at once, on the build file's op.
-async fn warn(client: &Client, entry: &Entrypoint, evaluated: &Evaluated) -> Result<(), Failure> {
-    let sends = evaluated.warnings.iter().map(|w| {
-        let warning = Warning {
-            digest: entry.digest.clone(),
-            short: format!("{}: {}", w.span, w.message),
-            at: Some(located(&entry.source, w.span.line, w.span.end_line)),
-        };
+/// The findings of the rules `check` keeps.
+pub fn lint(
+    config: &Config,
+    check: &CheckConfig,
+    evaluated: &Evaluated,
+    files: &BTreeMap<String, String>,
+) -> Vec<Finding> {
+    check.apply(envd_check::lint(&envd_check::Input { evaluated, build_args: &config.build_args, files }))
+}
+
+/// Sends `print()` output and the findings as warnings, all at once, on
+/// the build file's op; a finding's place may be in a file build.envd
+/// names.
+async fn warn(
+    client: &Client,
+    entry: &Entrypoint,
+    files: &BTreeMap<String, String>,
+    evaluated: &Evaluated,
+    findings: &[Finding],
+) -> Result<(), Failure> {
+    let prints = evaluated.warnings.iter().filter(|w| w.rule.is_none()).map(|w| Warning {
+        digest: entry.digest.clone(),
+        short: format!("{}: {}", w.span, w.message),
+        detail: Vec::new(),
+        url: String::new(),
+        at: Some(located(&entry.source, w.span.line, w.span.end_line)),
+    });
+    let rules = findings.iter().map(|f| Warning {
+        digest: entry.digest.clone(),
+        short: short(f, &entry.source.filename),
+        detail: vec![f.rule.description().to_owned()],
+        url: f.rule.url(),
+        at: f.span.as_ref().and_then(|s| place(&entry.source, files, s)),
+    });
+    let sends = prints.chain(rules).map(|warning| {
         let mut client = client.clone();
         async move { client.warn(warning).await }
     });
@@ -91,6 +142,28 @@ async fn warn(client: &Client, entry: &Entrypoint, evaluated: &Evaluated) -> Res
         sent?;
     }
     Ok(())
+}
+
+/// A finding in one line, as the Dockerfile linter writes them:
+/// `Rule: message (line N)`.
+pub fn short(f: &Finding, build_file: &str) -> String {
+    match &f.span {
+        Some(s) if s.file == build_file => format!("{}: {} (line {})", f.rule, f.message, s.line),
+        Some(s) => format!("{}: {} ({} line {})", f.rule, f.message, s.file, s.line),
+        None => format!("{}: {}", f.rule, f.message),
+    }
+}
+
+/// Where `span` is: lines of the build file, or of a context file the
+/// linter read.
+pub fn place(source: &SourceMap, files: &BTreeMap<String, String>, span: &Span) -> Option<Located> {
+    if span.file == source.filename {
+        return Some(located(source, span.line, span.end_line));
+    }
+    let text = files.get(&span.file)?;
+    let language = if span.file.ends_with(".yaml") || span.file.ends_with(".yml") { "yaml" } else { "text" };
+    let file = SourceMap::new(&span.file, text.as_bytes().to_vec(), language);
+    Some(located(&file, span.line, span.end_line))
 }
 
 /// Lines `start..=end` of the build file, as the gateway sends places.

@@ -45,10 +45,33 @@ pub fn check_main(program: &Path, file: &Path, target: Option<String>, llb: bool
         return ExitCode::SUCCESS;
     }
     eprintln!("{}", serde_json::to_string_pretty(&evaluated.plan).expect("plans serialise"));
-    for w in evaluated.warnings {
+    for w in evaluated.warnings.iter().filter(|w| w.rule.is_none()) {
         eprintln!("warning: {}: {}", w.span, w.message);
     }
+    let check = match envd_check::CheckConfig::for_build(None, "build.envd", &source) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let files = read_beside(file, &envd_check::files_to_read(&evaluated));
+    let build_args = Default::default();
+    let input = envd_check::Input { evaluated: &evaluated, build_args: &build_args, files: &files };
+    for f in check.apply(envd_check::lint(&input)) {
+        eprintln!("warning: {}", crate::build::short(&f, "build.envd"));
+    }
     ExitCode::SUCCESS
+}
+
+/// The context files at `paths`, read from the build file's directory;
+/// those that cannot be read are left out.
+fn read_beside(file: &Path, paths: &[envd_lang::ContextPath]) -> std::collections::BTreeMap<String, String> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    paths
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(dir.join(p.as_str())).ok().map(|t| (p.as_str().to_owned(), t)))
+        .collect()
 }
 
 /// Lowers `plan` without BuildKit: on a stand-in of its base (the usual
@@ -56,12 +79,7 @@ pub fn check_main(program: &Path, file: &Path, target: Option<String>, llb: bool
 /// directory, and returns the readable LLB dump.
 pub fn lower_locally(plan: &Plan, file: &Path, source: &str) -> Result<String, Diagnostic> {
     let needs = envd_lower::needs(plan, &Default::default())?;
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let context_files = needs
-        .context_files
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(dir.join(p.as_str())).ok().map(|t| (p.as_str().to_owned(), t)))
-        .collect();
+    let context_files = read_beside(file, &needs.context_files);
     let inputs = Inputs { context_files, ..Inputs::local(source, ResolvedBase::stand_in(&needs.base.reference)) };
     let lowered = envd_lower::lower(plan, &LowerConfig::local(), &inputs)?;
     let marshalled = lowered.state.marshal().map_err(|e| Diagnostic::nowhere(format!("internal error: {e}")))?;

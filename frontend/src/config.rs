@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use envd_check::{CheckConfig, ENVD_CHECK_ARG};
 use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Platform, ResolveMode};
 use envd_lower::{BaseOverrides, LlbCaps, LowerConfig};
@@ -27,6 +28,39 @@ const KEY_ADD_HOSTS: &str = "add-hosts";
 const PREFIX_BUILD_ARG: &str = "build-arg:";
 const PREFIX_LABEL: &str = "label:";
 const PREFIX_CONTEXT: &str = "context:";
+
+/// What buildx asks of this run: a build, or one of the subrequests of
+/// `--call` (the `requestid` option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// An image.
+    Build,
+    /// `frontend.subrequests.describe`: which requests are answered.
+    Describe,
+    /// `frontend.targets` (`--call targets`).
+    Targets,
+    /// `frontend.outline` (`--call outline`).
+    Outline,
+    /// `frontend.lint` (`--call check`).
+    Lint,
+    /// Any other request, answered with BuildKit's typed "unsupported
+    /// request" error.
+    Unsupported(String),
+}
+
+impl Request {
+    /// The request that `requestid` names.
+    pub fn from_id(id: Option<&str>) -> Self {
+        match id {
+            None | Some("") => Self::Build,
+            Some(crate::call::DESCRIBE) => Self::Describe,
+            Some(crate::call::TARGETS) => Self::Targets,
+            Some(crate::call::OUTLINE) => Self::Outline,
+            Some(crate::call::LINT) => Self::Lint,
+            Some(other) => Self::Unsupported(other.to_owned()),
+        }
+    }
+}
 
 /// A frontend option that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,14 +85,19 @@ pub struct Config {
     pub definition_local: String,
     /// The local holding the build context (`context`).
     pub context_local: String,
+    /// A build or a `--call` subrequest.
+    pub request: Request,
+    /// `ENVD_CHECK`, which replaces build.envd's `# check=` directive.
+    pub check: Option<CheckConfig>,
     /// The client session serving the locals.
     pub session_id: String,
     /// `--target`: the build.envd function to evaluate.
     pub target: Option<String>,
     /// `--platform`, or the worker's.
     pub platform: Platform,
-    /// `--build-arg`s, without BuildKit's own `BUILDKIT_*`: build.envd's
-    /// `args`. Nothing else reads them raw.
+    /// `--build-arg`s, without BuildKit's own `BUILDKIT_*` and the
+    /// linter's `ENVD_CHECK`: build.envd's `args`. Nothing else reads them
+    /// raw.
     pub build_args: BTreeMap<String, String>,
     /// What the `AIGES_*` build args say about the base.
     pub base_overrides: BaseOverrides,
@@ -79,10 +118,17 @@ impl Config {
     pub fn from_env(env: &FrontendEnv) -> Result<Self, ConfigError> {
         let opts = &env.opts;
         reject_unsupported(opts)?;
-        let build_args = parse_build_args(opts);
+        let mut build_args = parse_build_args(opts);
+        let check = build_args
+            .remove(ENVD_CHECK_ARG)
+            .map(|v| CheckConfig::parse(&v))
+            .transpose()
+            .map_err(|why| bad(&format!("{PREFIX_BUILD_ARG}{ENVD_CHECK_ARG}"), why))?;
         let base_overrides = BaseOverrides::from_build_args(&build_args)
             .map_err(|(arg, reason)| bad(&format!("{PREFIX_BUILD_ARG}{arg}"), reason))?;
         Ok(Self {
+            request: Request::from_id(opts.get(KEY_REQUEST_ID).map(String::as_str)),
+            check,
             filename: parse_filename(opts)?,
             definition_local: opts.get(KEY_DOCKERFILE_LOCAL).cloned().unwrap_or_else(|| "dockerfile".into()),
             context_local: opts.get(KEY_CONTEXT_LOCAL).cloned().unwrap_or_else(|| "context".into()),
@@ -119,9 +165,6 @@ fn prefixed<'a>(opts: &'a BTreeMap<String, String>, prefix: &'a str) -> impl Ite
 }
 
 fn reject_unsupported(opts: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-    if let Some(id) = opts.get(KEY_REQUEST_ID) {
-        return Err(bad(KEY_REQUEST_ID, format!("the subrequest {id:?} (buildx --call/--check) is not supported")));
-    }
     if let Some((k, _)) = opts.iter().find(|(k, _)| k.starts_with(PREFIX_CONTEXT)) {
         return Err(bad(k, "named build contexts (--build-context) are not supported"));
     }
@@ -227,6 +270,22 @@ mod tests {
         assert_eq!(c.platform.to_string(), "linux/arm64", "the worker's platform");
         assert!(!c.no_cache);
         assert_eq!(c.image_resolve_mode, ResolveMode::Default);
+        assert_eq!(c.request, Request::Build);
+        assert_eq!(c.check, None);
+    }
+
+    #[test]
+    fn requestid_names_the_subrequest_and_envd_check_is_the_linters() {
+        let id = |v: &str| Config::from_env(&env(&[("requestid", v)])).unwrap().request;
+        assert_eq!(id("frontend.outline"), Request::Outline);
+        assert_eq!(id("frontend.targets"), Request::Targets);
+        assert_eq!(id("frontend.lint"), Request::Lint);
+        assert_eq!(id("frontend.subrequests.describe"), Request::Describe);
+        assert_eq!(id("frontend.convertllb"), Request::Unsupported("frontend.convertllb".into()));
+        let c = Config::from_env(&env(&[("build-arg:ENVD_CHECK", "skip=UnusedBuildArg;error=true")])).unwrap();
+        let check = c.check.unwrap();
+        assert!(check.error && check.skip.contains(&envd_lang::Rule::UnusedBuildArg));
+        assert!(!c.build_args.contains_key("ENVD_CHECK"), "the linter's switch is not build.envd's arg");
     }
 
     #[test]
@@ -281,8 +340,8 @@ mod tests {
             (("build-arg:AIGES_DEVICE", "tpu"), "frontend option build-arg:AIGES_DEVICE: \"tpu\" is not cpu or gpu"),
             (("context:base", "docker-image://x"), "frontend option context:base: named build contexts (--build-context) are not supported"),
             (
-                ("requestid", "frontend.outline"),
-                "frontend option requestid: the subrequest \"frontend.outline\" (buildx --call/--check) is not supported",
+                ("build-arg:ENVD_CHECK", "skip=all;error=maybe"),
+                "frontend option build-arg:ENVD_CHECK: error=\"maybe\" is not true or false",
             ),
         ];
         for ((k, v), want) in cases {

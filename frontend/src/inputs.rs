@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use envd_gateway::Client;
-use envd_lang::Diagnostic;
+use envd_lang::{ContextPath, Diagnostic};
 use envd_llb::{Constraints, Local, SourceMap};
 use envd_lower::{ImageConfig, Inputs, Needs, ResolvedBase};
 
@@ -42,10 +42,19 @@ pub async fn read_entrypoint(config: &Config, client: &Client) -> Result<Entrypo
 }
 
 /// Fetches what `needs` lists, concurrently: the base image's config with
-/// the context files; the own image is a file of this container.
-pub async fn fetch(config: &Config, client: &Client, needs: &Needs, entry: &Entrypoint) -> Result<Inputs, Failure> {
+/// the context files, and the `extra` files the linter reads; the own image
+/// is a file of this container.
+pub async fn fetch(
+    config: &Config,
+    client: &Client,
+    needs: &Needs,
+    extra: &[ContextPath],
+    entry: &Entrypoint,
+) -> Result<Inputs, Failure> {
+    let mut files = needs.context_files.clone();
+    files.extend(extra.iter().filter(|p| !needs.context_files.contains(p)).cloned());
     let (base, context_files) =
-        tokio::join!(resolve_base(config, client.clone(), needs), read_context_files(config, client, needs));
+        tokio::join!(resolve_base(config, client.clone(), needs), read_context_files(config, client, &files));
     let installer_image = if needs.installer { crate::own_image::detect().ok() } else { None };
     Ok(Inputs {
         source: entry.source.clone(),
@@ -108,17 +117,17 @@ async fn read_dockerignore(config: &Config, client: Client) -> Result<Vec<String
     Ok(dockerignore_patterns(&text))
 }
 
-/// The context files the plan names, each read from the context on its
-/// own, like the build file, and all at once: the frontend checks them
-/// (env files become the conda request), so no step depends on the rest
-/// of the context. A file that cannot be read is left out; lowering
-/// reports it at its call.
-async fn read_context_files(
+/// Context files the plan names, each read from the context on its own,
+/// like the build file, and all at once: the frontend checks them (env
+/// files become the conda request; the linter reads requirements files),
+/// so no step depends on the rest of the context. A file that cannot be
+/// read is left out; lowering reports it at its call.
+pub async fn read_context_files(
     config: &Config,
     client: &Client,
-    needs: &Needs,
+    paths: &[ContextPath],
 ) -> Result<BTreeMap<String, String>, Failure> {
-    let reads = needs.context_files.iter().map(|path| {
+    let reads = paths.iter().map(|path| {
         let path = path.as_str();
         let key_hint = format!("{}-{path}", config.context_local);
         let progress = format!("[internal] load {path}");

@@ -34,6 +34,7 @@ struct Request {
     source: String,
     target: Option<String>,
     build_args: BTreeMap<String, String>,
+    locate_reads: bool,
 }
 
 /// What the child answers on stdout.
@@ -70,7 +71,12 @@ pub fn child_main() -> ExitCode {
         eprintln!("envd-frontend: malformed evaluation request");
         return ExitCode::FAILURE;
     };
-    let opts = EvalOptions { target: req.target, build_args: req.build_args, ..Default::default() };
+    let opts = EvalOptions {
+        target: req.target,
+        build_args: req.build_args,
+        locate_reads: req.locate_reads,
+        ..Default::default()
+    };
     let response = match envd_lang::evaluate(&req.filename, &req.source, &opts) {
         Ok(ev) => Response::Evaluated(Box::new(ev)),
         Err(e) => Response::Failed(e),
@@ -95,6 +101,7 @@ pub fn evaluate(program: &Path, filename: &str, source: &str, opts: &EvalOptions
         source: source.to_owned(),
         target: opts.target.clone(),
         build_args: opts.build_args.clone(),
+        locate_reads: opts.locate_reads,
     };
     let mut child = Command::new(program)
         .arg(CHILD_ARG)

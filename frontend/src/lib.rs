@@ -6,14 +6,15 @@
 //! local file; with `conda-install`, it is the in-build conda installer.
 //!
 //! [`serve`] parses the options once ([`config`]), runs [`build::build`]
-//! — which reads its inputs through [`inputs`] only — and sends the single
-//! `Return`. It is the one place where a [`failure::Failure`] becomes a
+//! — which reads its inputs through [`inputs`] only — or answers a
+//! `--call` subrequest ([`call`]), and sends the single `Return`. It is the one place where a [`failure::Failure`] becomes a
 //! status: a [`Diagnostic`](envd_lang::Diagnostic) with a span becomes
 //! BuildKit's source-annotated error. stdout is the gRPC wire: nothing
 //! else may write to it, which the workspace's `print_stdout` lint
 //! enforces.
 
 pub mod build;
+pub mod call;
 pub mod check;
 pub mod config;
 pub mod failure;
@@ -23,7 +24,7 @@ pub mod own_image;
 
 use envd_gateway::{transport, Client, FrontendEnv, SourceError, Status};
 
-use crate::config::Config;
+use crate::config::{Config, Request};
 use crate::failure::Failure;
 
 /// Connects to BuildKit on stdio, builds, and returns the result or error.
@@ -34,8 +35,21 @@ pub async fn serve() -> Result<(), envd_gateway::Error> {
         Ok(c) => c,
         Err(e) => return client.fail(&e.to_string()).await,
     };
-    match build::build(&config, &client).await {
-        Ok(out) => client.finish(out.ref_id, out.definition, out.metadata).await,
+    let answered = match &config.request {
+        Request::Build => {
+            return match build::build(&config, &client).await {
+                Ok(out) => client.finish(out.ref_id, out.definition, out.metadata).await,
+                Err(f) => client.fail_with(status(f)).await,
+            }
+        }
+        Request::Describe => Ok(call::describe()),
+        Request::Targets => call::targets(&config, &client).await,
+        Request::Outline => call::outline(&config, &client).await,
+        Request::Lint => call::lint(&config, &client).await,
+        Request::Unsupported(name) => return client.fail_with(envd_gateway::unsupported_subrequest_status(name)).await,
+    };
+    match answered {
+        Ok(metadata) => client.finish_metadata(metadata).await,
         Err(f) => client.fail_with(status(f)).await,
     }
 }

@@ -197,8 +197,16 @@ pub fn failing_build(name: &str, body: &str) -> String {
 
 /// `docker buildx bake --progress=plain -f <file>` from the repository root.
 pub fn bake(file: &str) -> Run {
+    bake_with(&[], file)
+}
+
+/// `docker buildx bake --progress=plain <extra> -f <file>` from the
+/// repository root.
+pub fn bake_with(extra: &[&str], file: &str) -> Run {
     Command::new("docker")
-        .args(["buildx", "bake", "--progress=plain", "-f", file])
+        .args(["buildx", "bake", "--progress=plain"])
+        .args(extra)
+        .args(["-f", file])
         .current_dir(repo())
         .output()
         .expect("docker runs")

@@ -57,6 +57,11 @@ pub struct Warning {
     pub digest: String,
     /// One line.
     pub short: String,
+    /// More lines, shown by `docker buildx --debug` (a lint rule's
+    /// description).
+    pub detail: Vec<String>,
+    /// A page that explains it (a lint rule's).
+    pub url: String,
     /// Where it applies, if anywhere.
     pub at: Option<Located>,
 }
@@ -193,9 +198,10 @@ impl Client {
             digest: w.digest,
             level: 1,
             short: w.short.into_bytes(),
+            detail: w.detail.into_iter().map(String::into_bytes).collect(),
+            url: w.url,
             info,
             ranges,
-            ..Default::default()
         };
         self.inner.warn(req).await.map_err(Error::rpc("Warn"))?;
         Ok(true)
@@ -215,6 +221,15 @@ impl Client {
             result: Some(ResultKind::Ref(fe::Ref { id: ref_id, def: Some(definition) })),
             ..Default::default()
         };
+        let req = fe::ReturnRequest { result: Some(result), error: None };
+        self.inner.r#return(req).await.map_err(Error::rpc("Return"))?;
+        Ok(())
+    }
+
+    /// Ends a subrequest (`--call`) with its answer: metadata only, no
+    /// ref (`result.json`, `result.txt`, `version`, ...).
+    pub async fn finish_metadata(mut self, metadata: HashMap<String, Vec<u8>>) -> Result<(), Error> {
+        let result = fe::Result { metadata, result: None, ..Default::default() };
         let req = fe::ReturnRequest { result: Some(result), error: None };
         self.inner.r#return(req).await.map_err(Error::rpc("Return"))?;
         Ok(())

@@ -10,6 +10,10 @@ use serde_json::json;
 /// JSON form of the Go struct (bytes as base64), not protobuf.
 pub const SOURCE_TYPE_URL: &str = "github.com/moby/buildkit/errdefs.Source+json";
 
+/// The type URL of `errdefs.Subrequest`: the typed error buildx reads as
+/// "this frontend does not answer that request".
+pub const SUBREQUEST_TYPE_URL: &str = "github.com/moby/buildkit/errdefs.Subrequest+json";
+
 /// `google.rpc.Code.UNKNOWN`: what a plain Go error becomes, and the code
 /// that makes buildx print the message without a prefix.
 const CODE_UNKNOWN: i32 = 2;
@@ -132,6 +136,14 @@ impl SourceError {
         let detail = Any { type_url: SOURCE_TYPE_URL.to_owned(), value: value.to_string().into_bytes() };
         Status { code: CODE_UNKNOWN, message: self.message.clone(), details: vec![detail] }
     }
+}
+
+/// The status BuildKit's frontends answer an unknown subrequest with:
+/// `unsupported request <name>`, typed as `errdefs.Subrequest`.
+pub fn unsupported_subrequest_status(name: &str) -> Status {
+    let detail =
+        Any { type_url: SUBREQUEST_TYPE_URL.to_owned(), value: json!({ "name": name }).to_string().into_bytes() };
+    Status { code: CODE_UNKNOWN, message: format!("unsupported request {name}"), details: vec![detail] }
 }
 
 /// The status for an error with no location.

@@ -284,13 +284,21 @@ async fn source_errors_carry_buildkits_json_source_detail() {
 
 #[tokio::test]
 async fn warnings_go_out_only_where_the_daemon_takes_them() {
-    let w = || Warning { digest: "sha256:x".into(), short: "deprecated".into(), at: Some(located(3)) };
+    let w = || Warning {
+        digest: "sha256:x".into(),
+        short: "deprecated".into(),
+        detail: vec!["what the rule checks".into()],
+        url: "https://example.test/rules#deprecated".into(),
+        at: Some(located(3)),
+    };
     let bridge = FakeBridge { frontend_caps: all_caps(), ..Default::default() };
     let warned = bridge.warned.clone();
     let mut client = connect(bridge).await;
     assert!(client.warn(w()).await.unwrap());
     let got = warned.lock().unwrap().clone();
     assert_eq!(got[0].short, b"deprecated");
+    assert_eq!(got[0].detail, [b"what the rule checks".to_vec()]);
+    assert_eq!(got[0].url, "https://example.test/rules#deprecated");
     assert_eq!(got[0].ranges[0].start.unwrap().line, 3);
     assert_eq!(got[0].ranges[0].end.unwrap().line, 3);
     let info = got[0].info.as_ref().unwrap();
@@ -299,4 +307,25 @@ async fn warnings_go_out_only_where_the_daemon_takes_them() {
 
     let mut old = connect(FakeBridge::default()).await;
     assert!(!old.warn(w()).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_subrequest_answer_is_metadata_without_a_ref() {
+    let bridge = FakeBridge::default();
+    let returned = bridge.returned.clone();
+    let client = connect(bridge).await;
+    let metadata = std::collections::HashMap::from([("result.json".to_owned(), b"{}".to_vec())]);
+    client.finish_metadata(metadata).await.unwrap();
+    let result = returned.lock().unwrap().clone().unwrap().result.unwrap();
+    assert!(result.result.is_none(), "no ref");
+    assert_eq!(result.metadata["result.json"], b"{}");
+}
+
+#[test]
+fn an_unknown_subrequest_is_buildkits_typed_error() {
+    let status = envd_gateway::unsupported_subrequest_status("frontend.convertllb");
+    assert_eq!(status.message, "unsupported request frontend.convertllb");
+    assert_eq!(status.details[0].type_url, "github.com/moby/buildkit/errdefs.Subrequest+json");
+    let v: serde_json::Value = serde_json::from_slice(&status.details[0].value).unwrap();
+    assert_eq!(v["name"], "frontend.convertllb");
 }

@@ -50,6 +50,27 @@ pub const CONDA_REPODATA: CacheMount =
 /// Every cache mount a build may use.
 pub const CACHE_MOUNTS: &[CacheMount] = &[APT_ARCHIVES, APT_LISTS, PIP_CACHE, CONDA_PKGS, CONDA_REPODATA];
 
+/// The cache mounts `plan` uses, each with the first call that mounts
+/// it: what `--call outline` lists.
+pub fn cache_mounts_of(plan: &envd_lang::Plan) -> Vec<(CacheMount, envd_lang::Span)> {
+    use envd_lang::StepKind;
+    let mut out: Vec<(CacheMount, envd_lang::Span)> = Vec::new();
+    for step in &plan.steps {
+        let mounts: &[CacheMount] = match step.kind {
+            StepKind::SystemPackages { .. } => &[APT_ARCHIVES, APT_LISTS],
+            StepKind::PythonPackages { .. } => &[PIP_CACHE],
+            StepKind::CondaPackages { .. } => &[CONDA_PKGS, CONDA_REPODATA],
+            _ => &[],
+        };
+        for m in mounts {
+            if !out.iter().any(|(seen, _)| seen.id == m.id) {
+                out.push((*m, step.span.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Every wheel pip downloaded, in the pip cache mount.
 pub(crate) const PIP_WHEELHOUSE: &str = "/var/cache/envd/pip/wheelhouse";
 

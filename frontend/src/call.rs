@@ -1,0 +1,363 @@
+//! `docker buildx build --call targets|outline|check`: BuildKit's
+//! subrequests, answered for build.envd.
+//!
+//! buildx puts the request in the `requestid` option and reads the answer
+//! from the result's metadata: `result.json` in the JSON shapes of
+//! BuildKit's `frontend/subrequests/{targets,outline,lint}` (buildx prints
+//! it itself), `result.txt` (printed as is when buildx knows an older
+//! version of the shape), `version`, and for `check` the exit code in
+//! `result.statuscode`. Places in the build file are `sources` plus a
+//! `location` of a source index and line ranges.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use envd_check::{CheckConfig, Finding};
+use envd_gateway::Client;
+use envd_lang::{Diagnostic, ReadKind, Span};
+use envd_llb::SourceMap;
+use envd_lower::{AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
+use serde_json::{json, Value};
+
+use crate::build::{self, evaluate, source_text};
+use crate::config::Config;
+use crate::failure::Failure;
+use crate::inputs::{self, Entrypoint};
+
+/// `requestid` of `--call subrequests.describe`.
+pub const DESCRIBE: &str = "frontend.subrequests.describe";
+/// `requestid` of `--call targets`.
+pub const TARGETS: &str = "frontend.targets";
+/// `requestid` of `--call outline`.
+pub const OUTLINE: &str = "frontend.outline";
+/// `requestid` of `--call check` (buildx calls it lint).
+pub const LINT: &str = "frontend.lint";
+
+/// The version of every answer's shape: BuildKit's 1.0.0 of each.
+const VERSION: &str = "1.0.0";
+
+/// The result metadata of an answer.
+pub type Answer = HashMap<String, Vec<u8>>;
+
+fn answer(json: &Value, text: String) -> Answer {
+    HashMap::from([
+        ("result.json".to_owned(), serde_json::to_vec_pretty(json).expect("JSON values serialise")),
+        ("result.txt".to_owned(), text.into_bytes()),
+        ("version".to_owned(), VERSION.as_bytes().to_vec()),
+    ])
+}
+
+/// `frontend.subrequests.describe`: the requests this frontend answers.
+pub fn describe() -> Answer {
+    let request = |name: &str, description: &str, opts: Value, metadata: &[&str]| {
+        json!({
+            "name": name,
+            "version": VERSION,
+            "type": "rpc",
+            "description": description,
+            "opts": opts,
+            "inputs": [],
+            "metadata": metadata.iter().map(|m| json!({ "name": m, "description": "" })).collect::<Vec<_>>(),
+            "refs": [],
+        })
+    };
+    let meta = ["result.json", "result.txt"];
+    let all = json!([
+        request(
+            OUTLINE,
+            "List all parameters current build target supports",
+            json!([{ "name": "target", "description": "Target build stage" }]),
+            &meta
+        ),
+        request(TARGETS, "List all targets current build supports", json!([]), &meta),
+        request(LINT, "Lint a build.envd", json!([]), &["result.json", "result.txt", "result.statuscode"]),
+        request(DESCRIBE, "List available subrequest types", json!([]), &meta),
+    ]);
+    let rows: Vec<Vec<String>> = std::iter::once(vec!["NAME".into(), "VERSION".into(), "DESCRIPTION".into()])
+        .chain(all.as_array().into_iter().flatten().map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            vec![field("name").trim_start_matches("frontend.").to_owned(), field("version"), field("description")]
+        }))
+        .collect();
+    answer(&all, table(&rows, 1))
+}
+
+/// A location in source `index` at lines `start..=end`, as `pb.Location`.
+fn location(index: i64, start: u32, end: u32) -> Value {
+    let pos = |l: u32| json!({ "line": l.max(1) });
+    json!({ "sourceIndex": index, "ranges": [{ "start": pos(start), "end": pos(end.max(start)) }] })
+}
+
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// `frontend.targets`: the functions `--target` can name.
+pub async fn targets(config: &Config, client: &Client) -> Result<Answer, Failure> {
+    let entry = inputs::read_entrypoint(config, client).await?;
+    let text = source_text(config, &entry.source).map_err(|f| f.in_file(&entry.source))?;
+    let targets = envd_lang::targets(&config.filename, &text).map_err(|d| Failure::from(d).in_file(&entry.source))?;
+    let json = json!({
+        "targets": targets.iter().map(|t| json!({
+            "name": t.name,
+            "default": t.default,
+            "description": t.description.clone().unwrap_or_default(),
+            "location": location(0, t.span.line, t.span.line),
+        })).collect::<Vec<_>>(),
+        "sources": [b64(&entry.source.data)],
+    });
+    let mut rows = vec![vec!["TARGET".to_owned(), "DESCRIPTION".to_owned()]];
+    for t in &targets {
+        let name = if t.default { format!("{} (default)", t.name) } else { t.name.clone() };
+        rows.push(vec![name, t.description.clone().unwrap_or_default()]);
+    }
+    Ok(answer(&json, table(&rows, 1)))
+}
+
+/// `frontend.outline`: the build args the target reads (its own code path
+/// decides), the `AIGES_*` args that choose its base, and its cache
+/// mounts.
+pub async fn outline(config: &Config, client: &Client) -> Result<Answer, Failure> {
+    let entry = inputs::read_entrypoint(config, client).await?;
+    outline_of(config, &entry).await.map_err(|f| f.in_file(&entry.source))
+}
+
+async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failure> {
+    let text = source_text(config, &entry.source)?;
+    let comments = envd_lang::comments(&config.filename, &text)?;
+    let targets = envd_lang::targets(&config.filename, &text)?;
+    let evaluated = evaluate(config, &text, true).await?;
+    let plan = &evaluated.plan;
+    let description = targets.iter().find(|t| t.name == plan.target).and_then(|t| t.description.clone());
+
+    let mut args: Vec<Value> = Vec::new();
+    let mut rows = vec![vec!["BUILD ARG".to_owned(), "VALUE".to_owned(), "DESCRIPTION".to_owned()]];
+    let mut seen: Vec<&str> = Vec::new();
+    for read in evaluated.reads.iter().filter(|r| r.how != ReadKind::Each) {
+        if seen.contains(&read.name.as_str()) {
+            continue;
+        }
+        seen.push(&read.name);
+        // The first read with a default says what the default is.
+        let default = evaluated.reads.iter().filter(|r| r.name == read.name).find_map(|r| r.default.clone());
+        let value = config.build_args.get(&read.name).cloned().or(default).unwrap_or_default();
+        let described = read.span.as_ref().and_then(|s| comments.describing(s.line)).unwrap_or_default();
+        let mut arg = json!({ "name": read.name, "value": value, "description": described });
+        if let Some(s) = &read.span {
+            arg["location"] = location(0, s.line, s.end_line);
+        }
+        rows.push(vec![read.name.clone(), value, described]);
+        args.push(arg);
+    }
+    for (name, value, meaning) in base_args(config, plan)? {
+        rows.push(vec![name.to_owned(), value.clone(), meaning.clone()]);
+        args.push(json!({ "name": name, "value": value, "description": meaning }));
+    }
+
+    let cache: Vec<Value> = envd_lower::well_known::cache_mounts_of(plan)
+        .into_iter()
+        .map(|(m, s)| json!({ "ID": m.id, "location": location(0, s.line, s.end_line) }))
+        .collect();
+    let json = json!({
+        "name": plan.target,
+        "description": description.clone().unwrap_or_default(),
+        "args": args,
+        "cache": cache,
+        "sources": [b64(&entry.source.data)],
+    });
+    let mut text = String::new();
+    let mut head = vec![vec!["TARGET:".to_owned(), plan.target.clone()]];
+    if let Some(d) = &description {
+        head.push(vec!["DESCRIPTION:".to_owned(), d.clone()]);
+    }
+    let _ = writeln!(text, "{}", table(&head, 1));
+    let _ = writeln!(text, "{}", table(&rows, 3));
+    Ok(answer(&json, text))
+}
+
+/// The `AIGES_*` args with their value and what they do for this target.
+fn base_args(config: &Config, plan: &envd_lang::Plan) -> Result<Vec<(&'static str, String, String)>, Diagnostic> {
+    let chosen = envd_lower::needs(plan, &config.base_overrides)?.base;
+    let given = |name: &str| config.build_args.get(name).cloned().unwrap_or_default();
+    let device = if plan.base.image_explicit {
+        "has no effect: base(image=) names the image".to_owned()
+    } else {
+        format!("cpu or gpu, for a base() that names no image; the base is {}", chosen.label)
+    };
+    let image = |which: &str| match &plan.base.image {
+        envd_lang::BaseImage::Reference(_) => {
+            format!("replaces {which}; has no effect: base(image=) names another image")
+        }
+        _ => format!("replaces {which}; the base is {}", chosen.reference),
+    };
+    Ok(vec![
+        (AIGES_DEVICE_ARG, given(AIGES_DEVICE_ARG), device),
+        (AIGES_CPU_IMAGE_ARG, given(AIGES_CPU_IMAGE_ARG), image("aiges_cpu")),
+        (AIGES_GPU_IMAGE_ARG, given(AIGES_GPU_IMAGE_ARG), image("aiges_gpu ({cuda} is the CUDA version)")),
+    ])
+}
+
+/// `frontend.lint`: the findings, with `result.statuscode` 1 if there is
+/// any; a build file that does not evaluate is a `buildError` at its line.
+pub async fn lint(config: &Config, client: &Client) -> Result<Answer, Failure> {
+    let entry = inputs::read_entrypoint(config, client).await?;
+    let text = source_text(config, &entry.source).map_err(|f| f.in_file(&entry.source))?;
+    let mut sources = Sources::new(&entry.source);
+    let checked = async {
+        let check = CheckConfig::for_build(config.check.as_ref(), &config.filename, &text)?;
+        let evaluated = evaluate(config, &text, false).await?;
+        let paths = envd_check::files_to_read(&evaluated);
+        let files = inputs::read_context_files(config, client, &paths).await?;
+        let findings = build::lint(config, &check, &evaluated, &files);
+        Ok::<_, Failure>((findings, files))
+    };
+    let json = match checked.await {
+        Ok((findings, files)) => {
+            let warnings: Vec<Value> = findings.iter().map(|f| sources.warning(f, &files)).collect();
+            json!({ "warnings": warnings, "sources": sources.json() })
+        }
+        Err(Failure::Diagnostic(d, _)) => {
+            let at = d.span.as_ref().map_or_else(|| json!({ "sourceIndex": 0 }), |s| location(0, s.line, s.end_line));
+            json!({ "warnings": [], "sources": sources.json(), "buildError": { "message": d.text(), "location": at } })
+        }
+        Err(upstream) => return Err(upstream),
+    };
+    let failed = json["buildError"].is_object() || json["warnings"].as_array().is_some_and(|w| !w.is_empty());
+    let mut out = answer(&json, lint_text(&json));
+    out.insert("result.statuscode".to_owned(), if failed { b"1".to_vec() } else { b"0".to_vec() });
+    Ok(out)
+}
+
+/// The `sources` of a lint answer: the build file first, then each file a
+/// finding points into.
+struct Sources {
+    list: Vec<(String, Vec<u8>, String)>,
+}
+
+impl Sources {
+    fn new(build_file: &SourceMap) -> Self {
+        Self { list: vec![(build_file.filename.clone(), build_file.data.clone(), build_file.language.clone())] }
+    }
+
+    fn index(&mut self, span: &Span, files: &BTreeMap<String, String>) -> Option<i64> {
+        if span.file == self.list[0].0 {
+            return Some(0);
+        }
+        if let Some(i) = self.list.iter().position(|(name, _, _)| *name == span.file) {
+            return Some(i as i64);
+        }
+        let text = files.get(&span.file)?;
+        let language = if span.file.ends_with(".yaml") || span.file.ends_with(".yml") { "yaml" } else { "text" };
+        self.list.push((span.file.clone(), text.as_bytes().to_vec(), language.to_owned()));
+        Some(self.list.len() as i64 - 1)
+    }
+
+    fn warning(&mut self, f: &Finding, files: &BTreeMap<String, String>) -> Value {
+        let at = f
+            .span
+            .as_ref()
+            .and_then(|s| self.index(s, files).map(|i| location(i, s.line, s.end_line)))
+            // No place in any file (an unused --build-arg): buildx prints
+            // no lines for a negative index.
+            .unwrap_or_else(|| json!({ "sourceIndex": -1 }));
+        json!({
+            "ruleName": f.rule.name(),
+            "description": f.rule.description(),
+            "url": f.rule.url(),
+            "detail": f.message,
+            "location": at,
+        })
+    }
+
+    fn json(&self) -> Value {
+        Value::Array(
+            self.list
+                .iter()
+                .map(|(name, data, language)| json!({ "filename": name, "data": b64(data), "language": language }))
+                .collect(),
+        )
+    }
+}
+
+/// The lint answer as text, for a buildx that prints `result.txt`.
+fn lint_text(json: &Value) -> String {
+    let mut out = String::new();
+    let names: Vec<&str> =
+        json["sources"].as_array().into_iter().flatten().map(|s| s["filename"].as_str().unwrap_or_default()).collect();
+    let place = |loc: &Value| {
+        let i = loc["sourceIndex"].as_i64().unwrap_or(-1);
+        let line = loc["ranges"][0]["start"]["line"].as_i64();
+        match (usize::try_from(i).ok().and_then(|i| names.get(i)), line) {
+            (Some(name), Some(line)) => format!("{name}:{line}\n"),
+            _ => String::new(),
+        }
+    };
+    for w in json["warnings"].as_array().into_iter().flatten() {
+        let _ = write!(
+            out,
+            "\nWARNING: {} - {}\n{}\n{}",
+            w["ruleName"].as_str().unwrap_or_default(),
+            w["url"].as_str().unwrap_or_default(),
+            w["detail"].as_str().unwrap_or_default(),
+            place(&w["location"])
+        );
+    }
+    if let Some(e) = json["buildError"].as_object() {
+        let _ = write!(out, "{}\n{}", e["message"].as_str().unwrap_or_default(), place(&e["location"]));
+    }
+    out
+}
+
+/// Rows as Go's tabwriter lays them out: every cell but a row's last is
+/// padded to its column's width plus `padding`.
+fn table(rows: &[Vec<String>], padding: usize) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter(|r| c + 1 < r.len()).map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 < row.len() {
+                let _ = write!(out, "{cell:<width$}", width = widths[c] + padding);
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_all_but_the_last_cell() {
+        let rows =
+            vec![vec!["TARGET".to_owned(), "DESCRIPTION".to_owned()], vec!["build (default)".into(), "CPU".into()]];
+        assert_eq!(table(&rows, 1), "TARGET          DESCRIPTION\nbuild (default) CPU\n");
+    }
+
+    #[test]
+    fn describe_lists_the_requests_answered() {
+        let a = describe();
+        let v: Value = serde_json::from_slice(&a["result.json"]).unwrap();
+        let names: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, [OUTLINE, TARGETS, LINT, DESCRIBE]);
+        assert_eq!(a["version"], b"1.0.0");
+        let text = String::from_utf8_lossy(&a["result.txt"]).into_owned();
+        assert!(text.contains(&format!("{:<21}{:<8}Lint a build.envd\n", "lint", "1.0.0")), "{text}");
+    }
+
+    #[test]
+    fn lint_text_names_rule_url_and_place() {
+        let json = json!({
+            "warnings": [{ "ruleName": "PipInstallInRun", "url": "u", "detail": "d", "location": location(0, 3, 3) }],
+            "sources": [{ "filename": "build.envd" }],
+        });
+        assert_eq!(lint_text(&json), "\nWARNING: PipInstallInRun - u\nd\nbuild.envd:3\n");
+    }
+}
