@@ -79,6 +79,19 @@ fn build(ctx: &Context, args: &[&str]) -> Build {
     Build { wall, to_first_step: since(first), frontend_own: since(load), progress }
 }
 
+/// Wall time of `docker buildx build --call check` on the seed example.
+fn call_check_seed() -> f64 {
+    let seed = repo().join("examples/seed");
+    let file = seed.join("build.envd").display().to_string();
+    let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");
+    let dir = seed.display().to_string();
+    let start = Instant::now();
+    let r = docker(&["buildx", "build", "--call", "check", "--build-arg", &syntax, "-f", &file, &dir]);
+    let wall = start.elapsed().as_secs_f64();
+    assert!(r.stdout.contains("Check complete"), "--call check did not answer:\n{}\n{}", r.stdout, r.stderr);
+    wall
+}
+
 fn prune() {
     docker_ok(&["buildx", "prune", "-af"]);
 }
@@ -236,6 +249,7 @@ fn main() {
     let mut reqs = Figure::default();
     let mut front = Figure::default();
     let mut own = Figure::default();
+    let mut check = Figure::default();
     for i in 0..n {
         for (k, p) in paths.iter().enumerate() {
             prune();
@@ -264,6 +278,8 @@ fn main() {
                 own.b.push(r.frontend_own);
             }
         }
+        check.a.push(call_check_seed());
+        check.b.push(a.build().wall);
         eprintln!("envd-bench: no-op {}/{n}", i + 1);
     }
     for i in 0..n {
@@ -322,6 +338,12 @@ fn main() {
         &own,
         "s",
     );
+    let _ = writeln!(md, "\n`docker buildx build --call check` of `examples/seed` (build.envd, env.yaml and build.txt; it has findings, so buildx exits 1), alternating with a no-op rebuild of A:\n");
+    let _ = writeln!(
+        md,
+        "| figure | runs | `--call check` (seed) | no-op rebuild (A) | ratio |\n| --- | --- | --- | --- | --- |"
+    );
+    row(&mut md, "wall time of `docker buildx build`", &check, "s");
     let _ = writeln!(md, "\nThe frontend time is taken from `--progress=rawjson`: for A it covers resolving the frontend image, starting its container, reading build.envd and .dockerignore, evaluating, resolving the base and lowering; for B, loading the Dockerfile and resolving the base. The frontend's own time starts at its first request to BuildKit, so it leaves out resolving and starting the frontend image.\n");
     if let Ok(before) = std::env::var("ENVD_BENCH_BEFORE_IMAGE") {
         // The same no-op rebuild through another frontend image (an

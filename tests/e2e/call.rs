@@ -211,3 +211,38 @@ fn bake_call_check_checks_every_target_of_the_example() {
     assert!(r.ok, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.stdout.matches("Check complete, no warnings found.").count(), 2, "cpu and gpu: {}", r.stdout);
 }
+
+#[test]
+fn describe_lists_the_calls_answered_and_others_are_refused_by_name() {
+    ensure_env();
+    let ctx = Context::new("call-describe");
+    ctx.write("build.envd", &format!("def build():\n    base(image=\"{}\")\n", cpu_base()));
+    let r = call(&ctx, "subrequests.describe", &[]);
+    assert!(r.ok, "{}", r.stderr);
+    for name in ["outline", "targets", "lint", "subrequests.describe"] {
+        assert!(r.stdout.lines().any(|l| l.split_whitespace().next() == Some(name)), "{name}: {}", r.stdout);
+    }
+    let r = call(&ctx, "convertllb", &[]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("unsupported request frontend.convertllb"), "{}", r.stderr);
+}
+
+#[test]
+fn a_bad_envd_check_is_refused_naming_the_build_arg() {
+    ensure_env();
+    let ctx = Context::new("check-bad-arg");
+    ctx.write("build.envd", &format!("def build():\n    base(image=\"{}\")\n", cpu_base()));
+    let r = ctx.build_envd(&["--build-arg", "ENVD_CHECK=skip=PipInstalInRun"]);
+    assert!(!r.ok);
+    assert!(
+        r.stderr.contains("frontend option build-arg:ENVD_CHECK: skip names \"PipInstalInRun\", which is no rule; the rules are PipInstallInRun,"),
+        "{}",
+        r.stderr
+    );
+    let bad = Context::new("check-bad-directive");
+    bad.write("build.envd", &format!("# check=error=yes\ndef build():\n    base(image=\"{}\")\n", cpu_base()));
+    let r = bad.build_envd(&[]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("# check= directive: error=\"yes\" is not true or false"), "{}", r.stderr);
+    assert!(r.stderr.contains("build.envd:1"), "at its line: {}", r.stderr);
+}
