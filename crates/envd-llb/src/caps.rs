@@ -27,6 +27,8 @@ pub const EXEC_MOUNT_CACHE_SHARING: &str = "exec.mount.cache.sharing";
 pub const EXEC_MOUNT_SELECTOR: &str = "exec.mount.selector";
 pub const EXEC_MOUNT_TMPFS: &str = "exec.mount.tmpfs";
 pub const EXEC_MOUNT_SECRET: &str = "exec.mount.secret";
+pub const EXEC_MOUNT_SSH: &str = "exec.mount.ssh";
+pub const EXEC_SECRET_ENV: &str = "exec.secretenv";
 
 pub const FILE_BASE: &str = "file.base";
 

@@ -52,6 +52,10 @@ pub fn dump(def: &pb::Definition) -> String {
                 for h in &m.extra_hosts {
                     let _ = writeln!(out, "   host {} {}", h.host, h.ip);
                 }
+                for s in &e.secretenv {
+                    let optional = if s.optional { " optional" } else { "" };
+                    let _ = writeln!(out, "   secret-env {}=<secret {}>{optional}", s.name, s.id);
+                }
                 for mount in &e.mounts {
                     let _ = write!(out, "   mount {} ", mount.dest);
                     match pb::MountType::try_from(mount.mount_type) {
@@ -63,7 +67,14 @@ pub fn dump(def: &pb::Definition) -> String {
                             let _ = write!(out, "tmpfs");
                         }
                         Ok(pb::MountType::Secret) => {
-                            let _ = write!(out, "secret");
+                            let o = mount.secret_opt.clone().unwrap_or_default();
+                            let optional = if o.optional { " optional" } else { "" };
+                            let _ = write!(out, "secret id={} mode={:o}{optional}", o.id, o.mode);
+                        }
+                        Ok(pb::MountType::Ssh) => {
+                            let o = mount.ssh_opt.clone().unwrap_or_default();
+                            let optional = if o.optional { " optional" } else { "" };
+                            let _ = write!(out, "ssh id={}{optional}", o.id);
                         }
                         _ => {
                             let _ = write!(out, "<- {}", input(mount.input));

@@ -85,6 +85,15 @@ pub enum Mount {
         /// Whether a missing secret is an error.
         optional: bool,
     },
+    /// A socket forwarding to the client's SSH agent (`--ssh`).
+    Ssh {
+        /// Where the socket appears.
+        dest: String,
+        /// The agent's id in the client's session (`default`).
+        id: String,
+        /// Whether a missing agent is an error.
+        optional: bool,
+    },
 }
 
 impl Mount {
@@ -104,7 +113,8 @@ impl Mount {
             Self::Bind { dest, .. }
             | Self::Cache { dest, .. }
             | Self::Tmpfs { dest, .. }
-            | Self::Secret { dest, .. } => dest,
+            | Self::Secret { dest, .. }
+            | Self::Ssh { dest, .. } => dest,
         }
     }
 
@@ -131,8 +141,22 @@ pub struct Exec {
     user: String,
     extra_hosts: Vec<(String, String)>,
     mounts: Vec<Mount>,
+    secret_env: Vec<SecretEnv>,
     network: NetMode,
     constraints: Constraints,
+}
+
+/// An environment variable whose value is a secret of the client's: the
+/// value never appears in the definition or the cache key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretEnv {
+    /// The variable's name.
+    pub name: String,
+    /// The secret's id in the client's store.
+    pub id: String,
+    /// Whether a missing secret is an error; a missing optional one leaves
+    /// the variable unset.
+    pub optional: bool,
 }
 
 impl Exec {
@@ -145,6 +169,7 @@ impl Exec {
             base,
             args,
             mounts: Vec::new(),
+            secret_env: Vec::new(),
             network: NetMode::Unset,
             constraints: Constraints::default(),
         }
@@ -175,6 +200,13 @@ impl Exec {
     /// Adds a mount.
     pub fn mount(mut self, m: Mount) -> Self {
         self.mounts.push(m);
+        self
+    }
+
+    /// Sets `name` to the client's secret `id`, if it has one
+    /// (`optional`) or failing without it.
+    pub fn secret_env(mut self, name: impl Into<String>, id: impl Into<String>, optional: bool) -> Self {
+        self.secret_env.push(SecretEnv { name: name.into(), id: id.into(), optional });
         self
     }
 
@@ -220,6 +252,7 @@ struct ExecOp {
     meta: pb::Meta,
     platform: Option<pb::Platform>,
     mounts: Vec<Mount>,
+    secret_env: Vec<SecretEnv>,
     network: NetMode,
     constraints: Constraints,
 }
@@ -239,6 +272,7 @@ impl From<Exec> for ExecOp {
             platform: e.base.platform().map(|p| p.to_pb()),
             meta,
             mounts: e.mounts,
+            secret_env: e.secret_env,
             network: e.network,
             constraints: e.constraints,
         }
@@ -269,6 +303,7 @@ impl Vertex for ExecOp {
                 Mount::Secret { id, .. } if id.is_empty() => {
                     return invalid(format!("secret mount at {dest} has no id"))
                 }
+                Mount::Ssh { id, .. } if id.is_empty() => return invalid(format!("ssh mount at {dest} has no id")),
                 _ => {}
             }
         }
@@ -334,6 +369,13 @@ impl Vertex for ExecOp {
                     pm.secret_opt =
                         Some(pb::SecretOpt { id: id.clone(), uid: *uid, gid: *gid, mode: *mode, optional: *optional });
                 }
+                Mount::Ssh { id, optional, .. } => {
+                    used.push(caps::EXEC_MOUNT_SSH);
+                    pm.input = -1;
+                    pm.mount_type = pb::MountType::Ssh as i32;
+                    // A socket only root can use, as `RUN --mount=type=ssh`.
+                    pm.ssh_opt = Some(pb::SshOpt { id: id.clone(), uid: 0, gid: 0, mode: 0o600, optional: *optional });
+                }
             }
             mounts.push(pm);
         }
@@ -345,6 +387,9 @@ impl Vertex for ExecOp {
         if self.network != NetMode::Unset {
             used.push(caps::EXEC_META_NETWORK);
         }
+        if !self.secret_env.is_empty() {
+            used.push(caps::EXEC_SECRET_ENV);
+        }
         used.sort_unstable();
         used.dedup();
         let op = pb::Op {
@@ -353,6 +398,11 @@ impl Vertex for ExecOp {
                 meta: Some(meta),
                 mounts,
                 network: network as i32,
+                secretenv: self
+                    .secret_env
+                    .iter()
+                    .map(|e| pb::SecretEnv { id: e.id.clone(), name: e.name.clone(), optional: e.optional })
+                    .collect(),
                 ..Default::default()
             })),
             platform: self.platform.clone(),

@@ -155,6 +155,31 @@ fn writable_binds_tmpfs_and_secrets() {
 }
 
 #[test]
+fn an_ssh_agent_and_secret_envs_are_named_by_id_only() {
+    let st = Image::new("alpine")
+        .into_state()
+        .run(["true"])
+        .mount(Mount::Ssh { dest: "/run/buildkit/ssh_agent.0".into(), id: "default".into(), optional: true })
+        .secret_env("PIP_INDEX_URL", "PIP_INDEX_URL", true)
+        .root();
+    let m = st.marshal().unwrap();
+    let ops = ops(&m);
+    let (digest, exec) = ops.iter().find(|(_, o)| matches!(o.op, Some(Kind::Exec(_)))).unwrap();
+    let e = exec_of(exec);
+    let ssh = e.mounts[1].ssh_opt.as_ref().unwrap();
+    assert_eq!(
+        (e.mounts[1].mount_type, ssh.id.as_str(), ssh.optional, ssh.mode),
+        (pb::MountType::Ssh as i32, "default", true, 0o600)
+    );
+    assert_eq!(
+        e.secretenv,
+        [pb::SecretEnv { id: "PIP_INDEX_URL".into(), name: "PIP_INDEX_URL".into(), optional: true }]
+    );
+    let caps = &m.definition.metadata[digest].caps;
+    assert!(caps.contains_key("exec.mount.ssh") && caps.contains_key("exec.secretenv"), "{caps:?}");
+}
+
+#[test]
 fn file_actions_chain_through_relative_inputs() {
     let base = Image::new("alpine").into_state();
     let ctx = Local::new("context").into_state();
