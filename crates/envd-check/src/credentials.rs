@@ -7,7 +7,7 @@
 //! is the way to hand credentials to a build. The message shows the URL
 //! with the secret part replaced, never the secret.
 
-use envd_conda::EnvFile;
+use envd_conda::{credentials, EnvFile};
 use envd_lang::{Rule, Span, StepKind};
 
 use crate::{line_containing, Finding, Input};
@@ -16,7 +16,8 @@ pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     let plan = &input.evaluated.plan;
     let mut found = |what: &str, text: &str, span: &Span| {
         for url in urls(text) {
-            if let Some(shown) = redacted(url) {
+            if credentials::has_credentials(url) {
+                let shown = credentials::redact(url);
                 out.push(Finding::at(
                     Rule::CredentialsInUrl,
                     span,
@@ -83,33 +84,12 @@ fn urls(text: &str) -> Vec<&str> {
     let mut rest = text;
     while let Some(i) = rest.find("://") {
         let start = rest[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c))).map_or(0, |j| j + 1);
-        let end = rest[i..].find(|c: char| c.is_whitespace() || "\"'<>".contains(c)).map_or(rest.len(), |j| i + j);
+        let end =
+            rest[i..].find(|c: char| c.is_whitespace() || "\"'<>[](){},".contains(c)).map_or(rest.len(), |j| i + j);
         out.push(&rest[start..end]);
         rest = &rest[end..];
     }
     out
-}
-
-/// The URL with its credentials replaced by `***`, or `None` if it has
-/// none: a user (with or without password) or a conda `/t/<token>/` path.
-fn redacted(raw: &str) -> Option<String> {
-    let mut url = url::Url::parse(raw).ok()?;
-    let mut secret = false;
-    if !url.username().is_empty() || url.password().is_some() {
-        secret = true;
-        let _ = url.set_username("***");
-        let _ = url.set_password(None);
-    }
-    let segments: Vec<String> = url.path_segments().map(|s| s.map(str::to_owned).collect()).unwrap_or_default();
-    if let Some(t) =
-        segments.iter().position(|s| s == "t").filter(|t| segments.get(t + 1).is_some_and(|s| !s.is_empty()))
-    {
-        secret = true;
-        let mut new = segments.clone();
-        new[t + 1] = "***".into();
-        url.set_path(&new.join("/"));
-    }
-    secret.then(|| url.to_string().replace("%2A%2A%2A", "***"))
 }
 
 #[cfg(test)]

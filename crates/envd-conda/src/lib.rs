@@ -14,6 +14,7 @@
 
 mod channels;
 mod condarc;
+pub mod credentials;
 mod env_file;
 mod request;
 mod spec;
