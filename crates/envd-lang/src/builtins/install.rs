@@ -23,7 +23,7 @@ fn push(eval: &Evaluator, kind: StepKind) {
 }
 
 fn system_packages(eval: &Evaluator, call: &str, name: Vec<String>) -> anyhow::Result<NoneType> {
-    let names = package_names(call, "name", name)?;
+    let names = package_names(call, "name", name, false)?;
     if names.is_empty() {
         bail!("{call}(name=) is empty; expected at least one package name");
     }
@@ -59,7 +59,7 @@ fn members(builder: &mut GlobalsBuilder) {
     ) -> anyhow::Result<NoneType> {
         let requirements = requirements.into_option();
         let call = "install.python_packages";
-        let names = package_names(call, "name", name.items)?;
+        let names = package_names(call, "name", name.items, true)?;
         let requirements = requirements.map(|r| context_path(call, "requirements", r)).transpose()?;
         let local_wheels = local_wheels
             .items
@@ -85,8 +85,8 @@ fn members(builder: &mut GlobalsBuilder) {
     ) -> anyhow::Result<NoneType> {
         let env_file = env_file.into_option();
         let call = "install.conda_packages";
-        let names = package_names(call, "name", name.items)?;
-        let channels = package_names(call, "channel", channel.items)?;
+        let names = package_names(call, "name", name.items, false)?;
+        let channels = package_names(call, "channel", channel.items, false)?;
         let env_file = env_file.map(|f| context_path(call, "env_file", f)).transpose()?;
         if names.is_empty() && env_file.is_none() {
             bail!("{call}() installs nothing; give name=[...] or env_file=");

@@ -56,9 +56,17 @@ pub(crate) fn caller(eval: &Evaluator) -> Span {
     eval.call_stack_top_location().map(|s| Span::from_file_span(&s)).unwrap_or_else(|| Span::line("build.envd", 1))
 }
 
-/// Checks a list of package names: none empty, none with white space
-/// inside (a common slip is `"numpy pandas"` as one name).
-pub(crate) fn package_names(call: &str, arg: &str, items: Vec<String>) -> anyhow::Result<Vec<String>> {
+/// Checks a list of package names: none empty, none that is several
+/// names in one string (a common slip is `"numpy pandas"`). With
+/// `requirements`, the items are pip requirements, where white space is
+/// fine around an operator, a marker or a direct reference:
+/// `"numpy >= 1.2"`, `"demo @ git+ssh://host/repo.git"`.
+pub(crate) fn package_names(
+    call: &str,
+    arg: &str,
+    items: Vec<String>,
+    requirements: bool,
+) -> anyhow::Result<Vec<String>> {
     items
         .into_iter()
         .map(|raw| {
@@ -66,7 +74,8 @@ pub(crate) fn package_names(call: &str, arg: &str, items: Vec<String>) -> anyhow
             if name.is_empty() {
                 bail!("{call}({arg}=) has an empty package name; remove it or name the package");
             }
-            if name.contains(char::is_whitespace) {
+            let spec_syntax = requirements && name.contains(['@', ';', '<', '>', '=', '!', '~', ',', '[']);
+            if name.contains(char::is_whitespace) && !spec_syntax {
                 bail!("{call}({arg}=) has {raw:?}, which is several names in one string; write one name per item");
             }
             Ok(name.to_owned())
@@ -119,4 +128,20 @@ pub(crate) fn set_once<T: Once>(call: &str, slot: &mut Option<T>, node: T) -> an
     }
     *slot = Some(node);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::package_names;
+
+    #[test]
+    fn requirements_may_have_spaces_around_their_syntax_names_may_not() {
+        let req = |s: &str| package_names("install.python_packages", "name", vec![s.to_owned()], true);
+        assert!(req("demo-ssh @ git+ssh://git@host/repo.git").is_ok());
+        assert!(req("numpy >= 1.2; python_version > '3.8'").is_ok());
+        let e = req("numpy pandas").unwrap_err().to_string();
+        assert!(e.contains("several names in one string"), "{e}");
+        let apt = package_names("install.system_packages", "name", vec!["curl=7.88 wget".into()], false);
+        assert!(apt.unwrap_err().to_string().contains("several names in one string"));
+    }
 }
