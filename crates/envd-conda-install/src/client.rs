@@ -1,7 +1,15 @@
 //! The HTTP client: rustls with the image's CA store, names through
-//! hickory, proxies from the environment.
+//! hickory, proxies from the environment, and credentials for private
+//! channels from rattler's auth file (`RATTLER_AUTH_FILE`, the build's
+//! `conda-auth` secret) and netrc (`NETRC`, the `netrc` secret). Tokens
+//! written in a channel URL (`/t/<token>/`) work as they are.
 
-use crate::{err_chain, Error};
+use std::sync::Arc;
+
+use rattler_networking::AuthenticationMiddleware;
+use reqwest_middleware::ClientWithMiddleware;
+
+use crate::{err, err_chain, Error};
 
 fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
@@ -10,10 +18,18 @@ fn builder() -> reqwest::ClientBuilder {
         .hickory_dns(true)
 }
 
-/// A client for `channels`. An image without CA certificates (a minimal
-/// Ubuntu, say) can still install from `file://` and `http://` channels;
-/// an `https://` channel there is an error that says what to install.
-pub(crate) fn build(channels: &[String]) -> Result<reqwest::Client, Error> {
+/// A client for `channels`, with credentials.
+pub(crate) fn build(channels: &[String]) -> Result<ClientWithMiddleware, Error> {
+    let auth = AuthenticationMiddleware::from_env_and_defaults()
+        .map_err(|e| err("cannot read the conda credentials (the conda-auth or netrc secret)", e))?;
+    Ok(reqwest_middleware::ClientBuilder::new(plain(channels)?).with_arc(Arc::new(auth)).build())
+}
+
+/// The client without credentials. An image without CA certificates (a
+/// minimal Ubuntu, say) can still install from `file://` and `http://`
+/// channels; an `https://` channel there is an error that says what to
+/// install.
+fn plain(channels: &[String]) -> Result<reqwest::Client, Error> {
     match builder().build() {
         Ok(c) => Ok(c),
         Err(e) if channels.iter().any(|c| c.starts_with("https://")) => Err(err_chain(

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
-use envd_conda::InstallRequest;
+use envd_conda::{credentials, InstallRequest};
 use rattler::install::Installer;
 use rattler::package_cache::PackageCache;
 use rattler_conda_types::{
@@ -45,8 +45,10 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Messages go to the build's progress output: a channel URL in them
+/// loses its credentials.
 fn err(context: &str, e: impl std::fmt::Display) -> Error {
-    Error(format!("{context}: {e}"))
+    Error(credentials::strip(&format!("{context}: {e}")))
 }
 
 /// `context: error: its cause: ...`: network errors say what went wrong
@@ -62,7 +64,7 @@ fn err_chain(context: &str, e: &(dyn std::error::Error + 'static)) -> Error {
         }
         cause = c.source();
     }
-    Error(s)
+    Error(credentials::strip(&s))
 }
 
 /// What an install did.
@@ -150,7 +152,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         .await
         .map_err(|e| err_chain("cannot load the channels' repodata", &e))?;
     for warning in &repodata.warnings {
-        eprintln!("envd: warning: {warning}");
+        eprintln!("envd: warning: {}", credentials::strip(&warning.to_string()));
     }
     let records: usize = repodata.repodata.iter().map(|r| r.len()).sum();
     eprintln!("envd: {records} package records from {} channels in {:.2?}", request.channels.len(), started.elapsed());
@@ -200,6 +202,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         result.transaction.installed_packages().map(|r| dist_name(&r.package_record)).collect();
     installed.sort();
 
+    forget_credentials(prefix)?;
     if let Some(condarc) = &request.condarc {
         let path = prefix.join(".condarc");
         std::fs::write(&path, condarc).map_err(|e| err(&format!("cannot write {}", path.display()), e))?;
@@ -216,6 +219,36 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         started.elapsed()
     );
     Ok(Summary { environment, installed, fetched })
+}
+
+/// Takes the credentials out of the `url` and `channel` of every
+/// `conda-meta` record: they were needed to download, and the records stay
+/// in the image.
+fn forget_credentials(prefix: &Path) -> Result<(), Error> {
+    let dir = prefix.join("conda-meta");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| err(&format!("cannot read {}", path.display()), e))?;
+        let Ok(mut record) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let mut changed = false;
+        for key in ["url", "channel"] {
+            if let Some(serde_json::Value::String(v)) = record.get_mut(key) {
+                if credentials::has_credentials(v) {
+                    *v = credentials::strip(v);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            let out = serde_json::to_string_pretty(&record).expect("JSON values serialise");
+            std::fs::write(&path, out).map_err(|e| err(&format!("cannot write {}", path.display()), e))?;
+        }
+    }
+    Ok(())
 }
 
 /// `name-version-build`, as conda names a package in `conda-meta`.
