@@ -159,10 +159,17 @@ async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failu
         .into_iter()
         .map(|(m, s)| json!({ "ID": m.id, "location": location(0, s.line, s.end_line) }))
         .collect();
+    let used = envd_lower::secrets::used_by(plan);
+    let named = |ssh: bool| -> Vec<Value> {
+        used.iter().filter(|s| s.ssh == ssh).map(|s| json!({ "name": s.id, "required": false })).collect()
+    };
+    let (secrets, ssh) = (named(false), named(true));
     let json = json!({
         "name": plan.target,
         "description": description.clone().unwrap_or_default(),
         "args": args,
+        "secrets": secrets,
+        "ssh": ssh,
         "cache": cache,
         "sources": [b64(&entry.source.data)],
     });
@@ -173,6 +180,13 @@ async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failu
     }
     let _ = writeln!(text, "{}", table(&head, 1));
     let _ = writeln!(text, "{}", table(&rows, 3));
+    for (title, list) in [("SECRET", &secrets), ("SSH", &ssh)] {
+        if !list.is_empty() {
+            let mut rows = vec![vec![title.to_owned(), "REQUIRED".to_owned()]];
+            rows.extend(list.iter().map(|s| vec![s["name"].as_str().unwrap_or_default().to_owned(), String::new()]));
+            let _ = writeln!(text, "{}", table(&rows, 3));
+        }
+    }
     Ok(answer(&json, text))
 }
 

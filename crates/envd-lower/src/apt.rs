@@ -10,6 +10,7 @@
 use envd_llb::{FileAction, Mount, State};
 
 use crate::schedule::Numbered;
+use crate::secrets;
 use crate::well_known::{APT_ARCHIVES, APT_CLEAN_HOOK, APT_LISTS};
 use crate::Ctx;
 
@@ -20,7 +21,8 @@ pub(crate) fn lower(ctx: &Ctx, step: Numbered, state: &State, names: &[String]) 
     );
     let empty = State::scratch().file(vec![FileAction::mkfile("/empty", "", 0o644)], ctx.internal("empty file"));
     let name = format!("install.system_packages {}", names.join(" "));
-    ctx.script(state, &[step], &name, &script)
+    let exec = ctx.script(state, &[step], &name, &script);
+    secrets::apt(exec)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .user("root")
         .mount(APT_ARCHIVES.mount())

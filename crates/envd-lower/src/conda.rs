@@ -22,11 +22,14 @@
 
 use std::collections::BTreeMap;
 
-use envd_conda::{check_spec, python_spec, resolve_channels, ChannelConfig, ChannelSource, EnvFile, InstallRequest};
+use envd_conda::{
+    check_spec, credentials, python_spec, resolve_channels, ChannelConfig, ChannelSource, EnvFile, InstallRequest,
+};
 use envd_lang::{Diagnostic, Plan, Span, Step, StepKind};
 use envd_llb::{Exec, FileAction, Image, Mount, ResolveMode, State};
 
 use crate::schedule::Numbered;
+use crate::secrets;
 use crate::well_known::{CONDA_PKGS, CONDA_REPODATA, CONDA_REQUEST, CONTEXT_MOUNT, INSTALLER_DIR};
 use crate::{pip, Ctx};
 
@@ -158,7 +161,7 @@ impl Conda {
 
     /// Every spec of every call, for the image's labels.
     pub(crate) fn all_specs(&self) -> Vec<String> {
-        self.calls.values().flat_map(|c| c.specs.iter().cloned()).collect()
+        self.calls.values().flat_map(|c| c.specs.iter().map(|s| credentials::strip(s))).collect()
     }
 
     /// The request of one segment's conda calls: `python` from `base()`
@@ -189,7 +192,8 @@ impl Conda {
             channels,
             specs,
             cuda: plan.cuda.as_ref().map(|c| c.version.clone()),
-            condarc: plan.conda_channel.as_ref().map(|c| c.yaml.clone()),
+            // The installer writes it into the image.
+            condarc: plan.conda_channel.as_ref().map(|c| credentials::strip(&c.yaml)),
             pkgs_dir: CONDA_PKGS.target.into(),
             repodata_dir: CONDA_REPODATA.target.into(),
         };
@@ -237,8 +241,9 @@ impl Conda {
             })
             .mount(CONDA_PKGS.mount())
             .mount(CONDA_REPODATA.mount());
+        exec = secrets::conda(exec);
         if !seg.pip.is_empty() {
-            exec = pip::cache_env(exec);
+            exec = secrets::pip_without_netrc(pip::cache_env(exec), plan);
             if let Some(conf) = &plan.pip_index {
                 let file = State::scratch()
                     .file(vec![FileAction::mkfile("/pip.conf", pip::pip_conf(conf), 0o644)], ctx.internal("pip.conf"));
@@ -287,10 +292,12 @@ impl Conda {
         let mut script = format!("{INSTALLER_DIR}/envd-frontend conda-install {CONDA_REQUEST}\n");
         if !seg.pip.is_empty() {
             let args: Vec<String> = seg.pip.iter().map(|r| pip::quote(r)).collect();
-            script.push_str(&pip::script(&format!("{}/bin/python", self.prefix), &args.join(" ")));
+            let direct = seg.pip.iter().any(|r| pip::is_direct(r));
+            script.push_str(&pip::script(&format!("{}/bin/python", self.prefix), &args.join(" "), direct));
         }
-        let name = format!("install.conda_packages {}", seg.title);
-        let exec = ctx.script(state, steps, &name, &script).user("root").env("HOME", "/root");
+        let name = credentials::strip(&format!("install.conda_packages {}", seg.title));
+        let reasons = if seg.pip.is_empty() { Vec::new() } else { vec![pip::unauthorized(plan)] };
+        let exec = ctx.script_with_reasons(state, steps, &name, &script, reasons).user("root").env("HOME", "/root");
         Ok(self.mounts(ctx, exec, plan, installer, &seg, context).root())
     }
 }

@@ -25,6 +25,7 @@ mod needs;
 mod pip;
 mod run;
 mod schedule;
+pub mod secrets;
 mod shell;
 pub mod well_known;
 
@@ -172,6 +173,19 @@ impl Ctx<'_> {
     /// and named `name` in progress after the first, located at every
     /// call, and remembered for [`explain_failure`].
     pub(crate) fn script(&self, state: &State, steps: &[Numbered], name: &str, script: &str) -> Exec {
+        self.script_with_reasons(state, steps, name, script, Vec::new())
+    }
+
+    /// [`Ctx::script`] for a script that says why it failed with its exit
+    /// code (see [`ScriptStep::reasons`]).
+    pub(crate) fn script_with_reasons(
+        &self,
+        state: &State,
+        steps: &[Numbered],
+        name: &str,
+        script: &str,
+        reasons: Vec<(u32, String)>,
+    ) -> Exec {
         let (first, later) = steps.split_first().expect("a script step belongs to a call");
         let mut constraints = self.step(*first, name);
         for call in later {
@@ -179,7 +193,7 @@ impl Ctx<'_> {
             constraints = constraints.with_location(self.inputs.source.location(span.line, span.end_line));
         }
         let name = self.progress(first.number(), name);
-        self.scripts.borrow_mut().push(ScriptStep { name, script: script.into() });
+        self.scripts.borrow_mut().push(ScriptStep { name, script: script.into(), reasons });
         shell::sh(state, script).constraints(constraints)
     }
 
@@ -267,7 +281,7 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
                     unreachable!("the schedule puts only pip calls here")
                 };
                 let what = pip::Packages { names, requirements: requirements.as_ref(), wheels: local_wheels };
-                pip::lower(&ctx, step, &state, &python, context.as_ref(), &what)
+                pip::lower(&ctx, plan, step, &state, &python, context.as_ref(), &what)
             }
             Stage::Copy(step) => {
                 let StepKind::Copy { src, dest } = &step.step.kind else { unreachable!("a copy stage copies") };
@@ -332,6 +346,6 @@ fn record_installs(config: &mut ImageConfig, plan: &Plan) {
         config.set_label("org.aiges.envd.system-packages", &apt.join(" "));
     }
     if !pip.is_empty() {
-        config.set_label("org.aiges.envd.python-packages", &pip.join(" "));
+        config.set_label("org.aiges.envd.python-packages", &envd_conda::credentials::strip(&pip.join(" ")));
     }
 }

@@ -7,10 +7,13 @@
 //! of them lands in the image and no file is downloaded twice. `config.pip_index`
 //! becomes `/etc/pip.conf` before the first pip step.
 
-use envd_lang::{ContextPath, PipIndex};
+use envd_conda::credentials::strip;
+use envd_lang::{ContextPath, PipIndex, Plan};
 use envd_llb::{FileAction, Mount, State};
 
 use crate::schedule::Numbered;
+use crate::secrets;
+use crate::shell::EXIT_UNAUTHORIZED;
 use crate::well_known::{CONTEXT_MOUNT, PIP_CACHE, PIP_WHEELHOUSE as WHEELHOUSE};
 use crate::Ctx;
 
@@ -18,10 +21,13 @@ use crate::Ctx;
 pub(crate) const BASE_PYTHON: &str = "python3";
 
 /// `/etc/pip.conf` for `config.pip_index`.
+/// URLs are written without credentials: the file stays in the image,
+/// and pip steps get the URLs with them as `PIP_INDEX_URL` and
+/// `PIP_EXTRA_INDEX_URL` (see [`crate::secrets::pip`]).
 pub(crate) fn pip_conf(p: &PipIndex) -> String {
-    let mut s = format!("[global]\nindex-url = {}\n", p.url);
+    let mut s = format!("[global]\nindex-url = {}\n", strip(&p.url));
     if let Some(extra) = &p.extra_url {
-        s.push_str(&format!("extra-index-url = {extra}\n"));
+        s.push_str(&format!("extra-index-url = {}\n", strip(extra)));
     }
     if p.trust {
         let hosts: Vec<&str> = std::iter::once(p.url.as_str()).chain(p.extra_url.as_deref()).filter_map(host).collect();
@@ -54,17 +60,67 @@ pub(crate) fn quote(s: &str) -> String {
 /// strips Cache-Control defeats it). A wheelhouse in the cache mount does
 /// not depend on that: `pip download` skips files it already has ("File
 /// was already downloaded"), and the install reads only the wheelhouse.
-pub(crate) fn script(python: &str, args: &str) -> String {
+///
+/// A download refused with 401 Unauthorized ends the step with
+/// [`EXIT_UNAUTHORIZED`], which the frontend turns into a sentence about
+/// credentials ([`unauthorized`]).
+pub(crate) fn script(python: &str, args: &str, direct: bool) -> String {
+    // A VCS or URL requirement is built where it is installed, with build
+    // dependencies from the index; a wheelhouse cannot stand in for that.
+    let (fetch, install) = if direct {
+        ("install --no-warn-script-location".to_owned(), None)
+    } else {
+        (
+            format!("download --dest {WHEELHOUSE}"),
+            Some(format!(
+                "{python} -m pip install --no-warn-script-location --no-index --find-links {WHEELHOUSE} {args}\n"
+            )),
+        )
+    };
+    // pip tells why an index refused only in its debug log.
     format!(
-        "mkdir -p {WHEELHOUSE}\n{python} -m pip download --dest {WHEELHOUSE} {args}\n{python} -m pip install --no-warn-script-location --no-index --find-links {WHEELHOUSE} {args}\n"
+        r#"mkdir -p {WHEELHOUSE}
+log=$(mktemp) s=0
+{python} -m pip {fetch} --log "$log" {args} || s=$?
+if [ "$s" != 0 ]; then
+  if grep -qE '401 (Client Error|Error|Unauthorized)|HTTP error 401' "$log"; then s={EXIT_UNAUTHORIZED}; fi
+  rm -f "$log"
+  exit "$s"
+fi
+rm -f "$log"
+{}"#,
+        install.unwrap_or_default()
     )
 }
 
-/// pip's cache mount and the settings that keep pip quiet and its cache
-/// out of the image.
+/// Whether a requirement names a URL (VCS or archive) rather than an
+/// index package: `git+ssh://...`, `demo @ https://...`.
+pub(crate) fn is_direct(requirement: &str) -> bool {
+    requirement.contains("://")
+}
+
+/// What a pip step refused with 401 says: which index (the one build.envd
+/// names, without credentials) and how to give credentials.
+pub(crate) fn unauthorized(plan: &Plan) -> (u32, String) {
+    let index = plan
+        .pip_index
+        .as_ref()
+        .map_or_else(|| "the package index".to_owned(), |p| format!("the package index {}", strip(&p.url)));
+    (
+        EXIT_UNAUTHORIZED,
+        format!(
+            "{index} answered 401 Unauthorized; give pip credentials with docker buildx build --secret id=netrc,src=$HOME/.netrc (or id=pip.conf, or id=PIP_INDEX_URL,env=PIP_INDEX_URL)"
+        ),
+    )
+}
+
+/// pip's cache mount and the settings that keep pip quiet, its cache out
+/// of the image, and it from asking for a password that no one can type
+/// (a 401 is then an error that says so).
 pub(crate) fn cache_env(exec: envd_llb::Exec) -> envd_llb::Exec {
     exec.env("PIP_CACHE_DIR", PIP_CACHE.target)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_NO_INPUT", "1")
         .env("PIP_ROOT_USER_ACTION", "ignore")
         .mount(PIP_CACHE.mount())
 }
@@ -78,6 +134,7 @@ pub(crate) struct Packages<'p> {
 
 pub(crate) fn lower(
     ctx: &Ctx,
+    plan: &Plan,
     step: Numbered,
     state: &State,
     python: &str,
@@ -94,9 +151,13 @@ pub(crate) fn lower(
     let mut title: Vec<String> = what.names.to_vec();
     title.extend(what.requirements.map(|r| format!("-r {r}")));
     title.extend(what.wheels.iter().map(|w| w.to_string()));
-    let name = format!("install.python_packages {}", title.join(" "));
-    let script = script(python, &args.join(" "));
-    let mut exec = cache_env(ctx.script(state, &[step], &name, &script).user("root"));
+    let name = strip(&format!("install.python_packages {}", title.join(" ")));
+    let requirements_text = what.requirements.and_then(|r| ctx.inputs.context_files.get(r.as_str()));
+    let direct = what.names.iter().any(|n| is_direct(n))
+        || requirements_text.is_some_and(|t| t.lines().any(|l| is_direct(l.split(" #").next().unwrap_or(l))));
+    let script = script(python, &args.join(" "), direct);
+    let exec = ctx.script_with_reasons(state, &[step], &name, &script, vec![unauthorized(plan)]);
+    let mut exec = secrets::pip(cache_env(exec.user("root")), plan);
     if let Some(context) = context {
         for p in what.requirements.into_iter().chain(what.wheels) {
             exec = exec.mount(Mount::Bind {
@@ -119,14 +180,26 @@ mod tests {
         let span = envd_lang::Span::line("build.envd", 1);
         let p = PipIndex {
             url: "https://mirror.example:8443/simple".into(),
-            extra_url: Some("http://user@extra.example/simple".into()),
+            extra_url: Some("http://user:pw@extra.example/simple".into()),
             trust: true,
             span,
         };
         assert_eq!(
             pip_conf(&p),
-            "[global]\nindex-url = https://mirror.example:8443/simple\nextra-index-url = http://user@extra.example/simple\ntrusted-host = mirror.example:8443 extra.example\n"
+            "[global]\nindex-url = https://mirror.example:8443/simple\nextra-index-url = http://extra.example/simple\ntrusted-host = mirror.example:8443 extra.example\n"
         );
+    }
+
+    #[test]
+    fn url_requirements_install_directly_index_ones_through_the_wheelhouse() {
+        assert!(is_direct("demo @ git+ssh://git@host/repo.git"));
+        assert!(is_direct("git+https://github.com/a/b@v1#egg=b"));
+        assert!(!is_direct("numpy==1.21"));
+        let wheelhouse = script("python3", "'six'", false);
+        assert!(wheelhouse.contains("pip download --dest") && wheelhouse.contains("--no-index --find-links"));
+        let direct = script("python3", "'demo @ git+ssh://h/r.git'", true);
+        assert!(direct.contains("python3 -m pip install --no-warn-script-location --log"), "{direct}");
+        assert!(!direct.contains("--no-index"), "{direct}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub(crate) fn lower(
 ) -> State {
     let name = format!("run {}", commands.join(" && "));
     let script = script(commands);
-    let mut exec = ctx.script(state, &[step], &name, &script);
+    let mut exec = crate::secrets::run(ctx.script(state, &[step], &name, &script));
     if let (true, Some(context)) = (mount_host, context) {
         // envd's mount_host: the context at the working directory, here
         // read-only so that the step cannot change the user's files.

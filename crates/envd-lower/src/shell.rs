@@ -38,7 +38,13 @@ pub struct ScriptStep {
     /// shows in its place: the commands of a `run()`, one a line, or the
     /// install commands of an install step.
     pub script: String,
+    /// Exit codes the script uses to say why it failed, each with the
+    /// sentence a failure with it reads as.
+    pub reasons: Vec<(u32, String)>,
 }
+
+/// The exit code of a pip step whose index answered 401 Unauthorized.
+pub(crate) const EXIT_UNAUTHORIZED: u32 = 41;
 
 /// BuildKit's message for a failed step (`process "<args>" did not
 /// complete successfully: exit code: N`, the arguments quoted as Go's
@@ -51,6 +57,10 @@ pub fn explain_failure(steps: &[ScriptStep], message: &str) -> Option<String> {
         let needle = format!("process {}", go_quote(&args.join(" ")));
         let at = message.find(&needle)?;
         let rest = &message[at + needle.len()..];
+        let code = rest.rsplit("exit code: ").next().and_then(|c| c.trim().parse::<u32>().ok());
+        if let Some((_, reason)) = step.reasons.iter().find(|(c, _)| Some(*c) == code) {
+            return Some(format!("{}: {reason}", step.name));
+        }
         let shown = go_quote(step.script.trim_end());
         Some(format!("{}: {}process {shown}{rest}", step.name, &message[..at]))
     })
@@ -86,12 +96,21 @@ mod tests {
 
     #[test]
     fn a_failed_run_reads_as_its_commands_under_its_progress_name() {
-        let step = ScriptStep { name: "[3/3] run echo \"hi\" && false".into(), script: "echo \"hi\"\nfalse\n".into() };
+        let step = ScriptStep {
+            name: "[3/3] run echo \"hi\" && false".into(),
+            script: "echo \"hi\"\nfalse\n".into(),
+            reasons: vec![(41, "the index said no".into())],
+        };
         // As BuildKit writes it: the arguments joined by spaces, then %q.
         let message = r#"process "/bin/sh -c if [ -x /bin/bash ]; then exec /bin/bash -e -c \"$1\"; fi; exec /bin/sh -e -c \"$1\" envd echo \"hi\"\nfalse\n" did not complete successfully: exit code: 1"#;
         assert_eq!(
             explain_failure(std::slice::from_ref(&step), message).unwrap(),
             r#"[3/3] run echo "hi" && false: process "echo \"hi\"\nfalse" did not complete successfully: exit code: 1"#
+        );
+        let refused = message.replace("exit code: 1", "exit code: 41");
+        assert_eq!(
+            explain_failure(std::slice::from_ref(&step), &refused).unwrap(),
+            "[3/3] run echo \"hi\" && false: the index said no"
         );
         assert_eq!(explain_failure(&[step], "process \"/bin/false\" did not complete successfully"), None);
     }
