@@ -232,10 +232,24 @@ ensure_bases() {
     done
 }
 
+# What the end-to-end tests of private indexes run on the host: an SSH
+# server and agent for git+ssh, gpg to sign a test apt repository.
+ensure_test_tools() {
+    local missing=()
+    command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+    command -v ssh-agent >/dev/null || missing+=(openssh-client)
+    command -v gpg >/dev/null || missing+=(gpg)
+    [ ${#missing[@]} -eq 0 ] && return
+    need_root
+    apt_update_once
+    say "installing ${missing[*]} (for the end-to-end tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 case "${1:-all}" in
     engine) start_engine ;;
     registry) start_registry ;;
     bases) start_engine; start_registry; ensure_bases ;;
-    all) start_engine; start_registry; ensure_bases ;;
+    all) start_engine; start_registry; ensure_bases; ensure_test_tools ;;
     *) echo "usage: setup.sh [engine|registry|bases|all]" >&2; exit 2 ;;
 esac

@@ -5,7 +5,7 @@
 //! (which has no conda) and on a base that already has a conda prefix.
 
 use envd_conda_fixture::{Content, Package};
-use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, ubuntu_base, Context};
+use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, ubuntu_base, Context, HostServer};
 
 /// The conda package cache is one BuildKit cache mount for all builds.
 /// Under concurrent builds BuildKit was seen to hand a step a different
@@ -255,46 +255,6 @@ fn the_seed_example_builds() {
     assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\n");
 }
 
-/// Serves a directory over HTTP on the docker bridge's gateway address,
-/// which build steps reach as `host-gateway`; stops when dropped.
-struct HttpChannel {
-    child: std::process::Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl HttpChannel {
-    fn serve(dir: &std::path::Path, log: std::path::PathBuf) -> Self {
-        let gateway = docker_ok(&["network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"]);
-        let gateway = gateway.trim().to_owned();
-        let port = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new("python3")
-            .args(["-m", "http.server", "--bind", &gateway, &port.to_string(), "--directory"])
-            .arg(dir)
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("python3 serves http");
-        for _ in 0..50 {
-            if std::net::TcpStream::connect((gateway.as_str(), port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Self { child, port, log }
-    }
-
-    fn requests(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for HttpChannel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn an_http_channel_is_reached_by_name_from_inside_the_build() {
     ensure_env();
@@ -302,7 +262,7 @@ fn an_http_channel_is_reached_by_name_from_inside_the_build() {
     let ctx = Context::new("conda-http");
     let (name, package) = marker("http");
     ctx.channel("served", vec![package]);
-    let server = HttpChannel::serve(&ctx.dir().join("served"), ctx.dir().join("http.log"));
+    let server = HostServer::files(&ctx.dir().join("served"), ctx.dir().join("http.log"));
     // The name resolves through the step's /etc/hosts (--add-host), read by
     // the installer's own resolver: glibc's is not used.
     let url = format!("http://conda.test:{}", server.port);

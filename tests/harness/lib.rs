@@ -136,20 +136,31 @@ impl Context {
 
     /// `docker buildx build --progress=plain -t <tag> <extra> <dir>`.
     pub fn build(&self, extra: &[&str]) -> Run {
+        self.build_with_env(extra, &[])
+    }
+
+    /// [`Context::build`] with `env` set for buildx (for
+    /// `--secret id=...,env=...`).
+    pub fn build_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
         let dir = self.dir.to_string_lossy().into_owned();
         let mut args = vec!["buildx", "build", "--progress=plain", "-t", self.tag.as_str()];
         args.extend_from_slice(extra);
         args.push(dir.as_str());
-        docker(&args)
+        Command::new("docker").args(&args).envs(env.iter().copied()).output().expect("docker runs").into()
     }
 
     /// Builds `build.envd` with `BUILDKIT_SYNTAX` pointing at the frontend.
     pub fn build_envd(&self, extra: &[&str]) -> Run {
+        self.build_envd_with_env(extra, &[])
+    }
+
+    /// [`Context::build_envd`] with `env` set for buildx.
+    pub fn build_envd_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
         let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");
         let file = self.dir.join("build.envd").to_string_lossy().into_owned();
         let mut args = vec!["--build-arg", syntax.as_str(), "-f", file.as_str()];
         args.extend_from_slice(extra);
-        self.build(&args)
+        self.build_with_env(&args, env)
     }
 }
 
@@ -211,4 +222,114 @@ pub fn bake_with(extra: &[&str], file: &str) -> Run {
         .output()
         .expect("docker runs")
         .into()
+}
+
+/// The docker bridge's gateway address: test servers listen there, and
+/// build steps reach them with `--add-host <name>:host-gateway`.
+pub fn bridge_gateway() -> String {
+    docker_ok(&["network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"]).trim().to_owned()
+}
+
+/// A server process on the bridge's gateway address; stopped when dropped.
+pub struct HostServer {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+    /// Where it logs the requests it served.
+    pub log: PathBuf,
+}
+
+impl HostServer {
+    /// Runs what `command` makes of (address, port) and waits until it
+    /// listens.
+    pub fn start(log: PathBuf, command: impl FnOnce(&str, u16) -> Command) -> Self {
+        let gateway = bridge_gateway();
+        let port = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap().local_addr().unwrap().port();
+        let child = command(&gateway, port).spawn().expect("the test server starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect((gateway.as_str(), port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { child, port, log }
+    }
+
+    /// Serves `dir` over plain HTTP; the log is the server's request lines.
+    pub fn files(dir: &Path, log: PathBuf) -> Self {
+        let stderr = std::fs::File::create(&log).expect("create the server log");
+        Self::start(log, |gateway, port| {
+            let mut c = Command::new("python3");
+            c.args(["-m", "http.server", "--bind", gateway, &port.to_string(), "--directory"]).arg(dir).stderr(stderr);
+            c
+        })
+    }
+
+    /// Serves `dir` only to requests with HTTP basic auth `user:password`
+    /// (`tests/servers/auth_http.py`); the log is `<status> <path>` lines.
+    pub fn basic_auth(dir: &Path, user: &str, password: &str, log: PathBuf) -> Self {
+        std::fs::write(&log, "").expect("create the server log");
+        let script = repo().join("tests/servers/auth_http.py");
+        let log_arg = log.clone();
+        Self::start(log, move |gateway, port| {
+            let mut c = Command::new("python3");
+            c.arg(script).args([gateway, &port.to_string()]).arg(dir).args([user, password]).arg(log_arg);
+            c
+        })
+    }
+
+    /// What it logged.
+    pub fn requests(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for HostServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where image `tag` holds `needle`: every file of every layer of
+/// `docker save` (gzip layers decompressed), the image config and
+/// manifests, `docker history --no-trunc` and `docker inspect`. Empty when
+/// nowhere.
+pub fn image_leaks(tag: &str, needle: &str) -> Vec<String> {
+    let saved = std::env::temp_dir().join(format!("envd-e2e-save-{}.tar", std::process::id()));
+    docker_ok(&["save", "-o", &saved.to_string_lossy(), tag]);
+    // Each blob of the saved archive, decompressed when it is gzip, and
+    // each file inside a blob that is a layer tar.
+    let scan = r#"
+import gzip, io, sys, tarfile
+needle = sys.argv[2].encode()
+def walk(name, data):
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as t:
+            for m in t.getmembers():
+                f = t.extractfile(m) if m.isfile() else None
+                if f is not None:
+                    walk(name + ":" + m.name, f.read())
+                elif needle in (m.name + m.linkname).encode():
+                    print(name + ":" + m.name)
+            return
+    except tarfile.TarError:
+        pass
+    if needle in data:
+        print(name)
+with open(sys.argv[1], "rb") as f:
+    walk("save", f.read())
+"#;
+    let out = Command::new("python3").args(["-c", scan]).arg(&saved).arg(needle).output().expect("python3 runs");
+    let _ = std::fs::remove_file(&saved);
+    assert!(out.status.success(), "the layer scan failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut found: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    for (what, args) in [("history", vec!["history", "--no-trunc", tag]), ("inspect", vec!["inspect", tag])] {
+        if docker_ok(&args).contains(needle) {
+            found.push(what.to_owned());
+        }
+    }
+    found
 }
