@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use envd_check::{CheckConfig, ENVD_CHECK_ARG};
 use envd_gateway::{CacheImport, FrontendEnv};
-use envd_llb::{Platform, ResolveMode};
+use envd_llb::{NetMode, Platform, ProxyEnv, ResolveMode};
 use envd_lower::{BaseOverrides, LlbCaps, LowerConfig};
 
 /// The file name read when `filename` is not given.
@@ -25,6 +25,26 @@ const KEY_CACHE_FROM: &str = "cache-from";
 const KEY_IMAGE_RESOLVE_MODE: &str = "image-resolve-mode";
 const KEY_REQUEST_ID: &str = "requestid";
 const KEY_ADD_HOSTS: &str = "add-hosts";
+const KEY_NETWORK: &str = "force-network-mode";
+const ARG_CACHE_NS: &str = "BUILDKIT_CACHE_MOUNT_NS";
+/// The proxy build args, as BuildKit hands them to steps.
+pub const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
+/// Options buildx can send that this frontend does not apply: each is
+/// refused with its reason rather than dropped.
+const NOT_APPLIED: &[(&str, &str)] = &[
+    ("shm-size", "--shm-size is not applied to build.envd steps yet"),
+    ("ulimit", "--ulimit is not applied to build.envd steps yet"),
+    ("cgroup-parent", "--cgroup-parent is not applied to build.envd steps yet"),
+    ("memory", "--resource limits are not applied to build.envd steps yet"),
+    ("memswap", "--resource limits are not applied to build.envd steps yet"),
+    ("cpushares", "--resource limits are not applied to build.envd steps yet"),
+    ("cpuperiod", "--resource limits are not applied to build.envd steps yet"),
+    ("cpuquota", "--resource limits are not applied to build.envd steps yet"),
+    ("cpusetcpus", "--resource limits are not applied to build.envd steps yet"),
+    ("cpusetmems", "--resource limits are not applied to build.envd steps yet"),
+    ("hostname", "a step hostname is not applied to build.envd steps yet"),
+    ("build-arg:BUILDKIT_SANDBOX_HOSTNAME", "a step hostname is not applied to build.envd steps yet"),
+];
 const PREFIX_BUILD_ARG: &str = "build-arg:";
 const PREFIX_LABEL: &str = "label:";
 const PREFIX_CONTEXT: &str = "context:";
@@ -111,6 +131,12 @@ pub struct Config {
     pub image_resolve_mode: ResolveMode,
     /// `--add-host`: (host, IP) pairs for every step's `/etc/hosts`.
     pub extra_hosts: Vec<(String, String)>,
+    /// `--network`: every step's network.
+    pub network: NetMode,
+    /// The proxy build args, for every step.
+    pub proxy: Option<ProxyEnv>,
+    /// `BUILDKIT_CACHE_MOUNT_NS`.
+    pub cache_namespace: String,
 }
 
 impl Config {
@@ -138,10 +164,13 @@ impl Config {
             build_args,
             base_overrides,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
-            no_cache: opts.contains_key(KEY_NO_CACHE),
+            no_cache: parse_no_cache(opts)?,
             cache_imports: parse_cache_imports(opts)?,
             image_resolve_mode: parse_resolve_mode(opts)?,
             extra_hosts: parse_extra_hosts(opts)?,
+            network: parse_network(opts)?,
+            proxy: parse_proxy(opts),
+            cache_namespace: opts.get(&format!("{PREFIX_BUILD_ARG}{ARG_CACHE_NS}")).cloned().unwrap_or_default(),
         })
     }
 
@@ -156,6 +185,9 @@ impl Config {
             session_id: self.session_id.clone(),
             context_local: self.context_local.clone(),
             extra_hosts: self.extra_hosts.clone(),
+            network: self.network,
+            proxy: self.proxy.clone(),
+            cache_namespace: self.cache_namespace.clone(),
         }
     }
 }
@@ -168,7 +200,52 @@ fn reject_unsupported(opts: &BTreeMap<String, String>) -> Result<(), ConfigError
     if let Some((k, _)) = opts.iter().find(|(k, _)| k.starts_with(PREFIX_CONTEXT)) {
         return Err(bad(k, "named build contexts (--build-context) are not supported"));
     }
+    if let Some((key, why)) = NOT_APPLIED.iter().find(|(k, _)| opts.get(*k).is_some_and(|v| !v.is_empty())) {
+        return Err(bad(key, format!("{why}; build without it")));
+    }
     Ok(())
+}
+
+/// `--no-cache` (no value: every step) or `--no-cache-filter` (stage
+/// names). build.envd has no stages to name, and widening a filter to
+/// every step would be silently wrong.
+fn parse_no_cache(opts: &BTreeMap<String, String>) -> Result<bool, ConfigError> {
+    match opts.get(KEY_NO_CACHE).map(String::as_str) {
+        None => Ok(false),
+        Some("") => Ok(true),
+        Some(filter) => Err(bad(
+            KEY_NO_CACHE,
+            format!("--no-cache-filter {filter} names Dockerfile stages, and build.envd has none; use --no-cache to re-run every step"),
+        )),
+    }
+}
+
+/// `--network`: `default` (or none given), `none` or `host`.
+fn parse_network(opts: &BTreeMap<String, String>) -> Result<NetMode, ConfigError> {
+    match opts.get(KEY_NETWORK).map(String::as_str) {
+        None | Some("") | Some("default") | Some("sandbox") => Ok(NetMode::Unset),
+        Some("none") => Ok(NetMode::None),
+        Some("host") => Ok(NetMode::Host),
+        Some(other) => Err(bad(KEY_NETWORK, format!("{other:?} is not default, none or host"))),
+    }
+}
+
+/// The proxy build args (upper or lower case), as Dockerfiles take them.
+fn parse_proxy(opts: &BTreeMap<String, String>) -> Option<ProxyEnv> {
+    let arg = |name: &str| {
+        opts.get(&format!("{PREFIX_BUILD_ARG}{name}"))
+            .or_else(|| opts.get(&format!("{PREFIX_BUILD_ARG}{}", name.to_lowercase())))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let p = ProxyEnv {
+        http: arg(PROXY_ARGS[0]),
+        https: arg(PROXY_ARGS[1]),
+        ftp: arg(PROXY_ARGS[2]),
+        no: arg(PROXY_ARGS[3]),
+        all: arg(PROXY_ARGS[4]),
+    };
+    (p != ProxyEnv::default()).then_some(p)
 }
 
 fn parse_filename(opts: &BTreeMap<String, String>) -> Result<String, ConfigError> {
@@ -272,6 +349,24 @@ mod tests {
         assert_eq!(c.image_resolve_mode, ResolveMode::Default);
         assert_eq!(c.request, Request::Build);
         assert_eq!(c.check, None);
+        assert_eq!((c.network, c.proxy.clone(), c.cache_namespace.as_str()), (NetMode::Unset, None, ""));
+    }
+
+    #[test]
+    fn network_proxies_and_the_cache_namespace_reach_lowering() {
+        let c = Config::from_env(&env(&[
+            ("force-network-mode", "none"),
+            ("build-arg:http_proxy", "http://proxy.test:3128"),
+            ("build-arg:NO_PROXY", "localhost"),
+            ("build-arg:BUILDKIT_CACHE_MOUNT_NS", "team-a"),
+        ]))
+        .unwrap();
+        let l = c.lower_config(LlbCaps { merge_diff: true });
+        assert_eq!(l.network, NetMode::None);
+        let p = l.proxy.unwrap();
+        assert_eq!((p.http.as_str(), p.no.as_str(), p.https.as_str()), ("http://proxy.test:3128", "localhost", ""));
+        assert_eq!(l.cache_namespace, "team-a");
+        assert_eq!(Config::from_env(&env(&[("force-network-mode", "host")])).unwrap().network, NetMode::Host);
     }
 
     #[test]
@@ -337,6 +432,13 @@ mod tests {
             (("filename", ".."), "frontend option filename: \"..\" is not a file name"),
             (("add-hosts", "conda.test"), "frontend option add-hosts: \"conda.test\" is not of the form host=ip"),
             (("add-hosts", "a=1.2.3"), "frontend option add-hosts: \"1.2.3\" in \"a=1.2.3\" is not an IP address"),
+            (("force-network-mode", "bridge"), "frontend option force-network-mode: \"bridge\" is not default, none or host"),
+            (
+                ("no-cache", "build,gpu"),
+                "frontend option no-cache: --no-cache-filter build,gpu names Dockerfile stages, and build.envd has none; use --no-cache to re-run every step",
+            ),
+            (("shm-size", "1073741824"), "frontend option shm-size: --shm-size is not applied to build.envd steps yet; build without it"),
+            (("ulimit", "nofile=1024:1024"), "frontend option ulimit: --ulimit is not applied to build.envd steps yet; build without it"),
             (("build-arg:AIGES_DEVICE", "tpu"), "frontend option build-arg:AIGES_DEVICE: \"tpu\" is not cpu or gpu"),
             (("context:base", "docker-image://x"), "frontend option context:base: named build contexts (--build-context) are not supported"),
             (

@@ -3,13 +3,17 @@
 //! `args.get("X")` with no default gives `None` when X is not given, and
 //! the build goes on with it; a `--build-arg` that build.envd never reads
 //! is most often a misspelt name. The args that steer the frontend rather
-//! than the file (`AIGES_*`, `ENVD_CHECK`) are read by the frontend.
+//! than the file (`AIGES_*`, `ENVD_CHECK`, the proxies) are read by the
+//! frontend.
 
 use std::collections::BTreeSet;
 
 use envd_lang::{ReadKind, Rule};
 
 use crate::config::ENVD_CHECK_ARG;
+
+/// The proxy args, which BuildKit hands to every step.
+const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
 use crate::{Finding, Input};
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
@@ -29,7 +33,8 @@ pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     }
     let read: BTreeSet<&str> = reads.iter().map(|r| r.name.as_str()).collect();
     for name in input.build_args.keys() {
-        if read.contains(name.as_str()) || name.starts_with("AIGES_") || name == ENVD_CHECK_ARG {
+        let proxy = PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name));
+        if read.contains(name.as_str()) || name.starts_with("AIGES_") || name == ENVD_CHECK_ARG || proxy {
             continue;
         }
         out.push(Finding {
@@ -59,7 +64,12 @@ mod tests {
 
     #[test]
     fn an_arg_nothing_reads() {
-        let f = findings(Rule::UnusedBuildArg, SRC, &[], &[("VERSOIN", "1"), ("DEBUG", "1"), ("AIGES_DEVICE", "cpu")]);
+        let f = findings(
+            Rule::UnusedBuildArg,
+            SRC,
+            &[],
+            &[("VERSOIN", "1"), ("DEBUG", "1"), ("AIGES_DEVICE", "cpu"), ("https_proxy", "http://p:3128")],
+        );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].message, "--build-arg VERSOIN is given but build() never reads it");
         assert!(f[0].span.is_none());

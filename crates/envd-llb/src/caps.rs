@@ -20,6 +20,7 @@ pub const SOURCE_LOCAL_DIFFER: &str = "source.local.differ";
 
 pub const EXEC_META_BASE: &str = "exec.meta.base";
 pub const EXEC_META_NETWORK: &str = "exec.meta.network";
+pub const EXEC_META_PROXY: &str = "exec.meta.proxyenv";
 pub const EXEC_MOUNT_BIND: &str = "exec.mount.bind";
 pub const EXEC_MOUNT_BIND_READONLY_NON_RECURSIVE: &str = "exec.mount.bind.readonly-non-recursive";
 pub const EXEC_MOUNT_CACHE: &str = "exec.mount.cache";

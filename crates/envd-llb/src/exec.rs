@@ -40,6 +40,21 @@ pub enum NetMode {
     None,
 }
 
+/// Proxies for an exec, from the build's `HTTP_PROXY`-style args.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyEnv {
+    /// `HTTP_PROXY`.
+    pub http: String,
+    /// `HTTPS_PROXY`.
+    pub https: String,
+    /// `FTP_PROXY`.
+    pub ftp: String,
+    /// `NO_PROXY`.
+    pub no: String,
+    /// `ALL_PROXY`.
+    pub all: String,
+}
+
 /// A mount of an exec besides its root file system.
 #[derive(Debug, Clone)]
 pub enum Mount {
@@ -143,6 +158,8 @@ pub struct Exec {
     mounts: Vec<Mount>,
     secret_env: Vec<SecretEnv>,
     network: NetMode,
+    proxy: Option<ProxyEnv>,
+    cache_ns: String,
     constraints: Constraints,
 }
 
@@ -166,11 +183,13 @@ impl Exec {
             cwd: base.get_dir().to_owned(),
             user: base.get_user().to_owned(),
             extra_hosts: base.extra_hosts().to_vec(),
+            network: base.get_network(),
+            proxy: base.get_proxy().cloned(),
+            cache_ns: base.get_cache_namespace().to_owned(),
             base,
             args,
             mounts: Vec::new(),
             secret_env: Vec::new(),
-            network: NetMode::Unset,
             constraints: Constraints::default(),
         }
     }
@@ -254,6 +273,7 @@ struct ExecOp {
     mounts: Vec<Mount>,
     secret_env: Vec<SecretEnv>,
     network: NetMode,
+    cache_ns: String,
     constraints: Constraints,
 }
 
@@ -265,6 +285,13 @@ impl From<Exec> for ExecOp {
             cwd: if e.cwd.is_empty() { "/".to_owned() } else { e.cwd },
             user: e.user,
             extra_hosts: e.extra_hosts.into_iter().map(|(host, ip)| pb::HostIp { host, ip }).collect(),
+            proxy_env: e.proxy.map(|p| pb::ProxyEnv {
+                http_proxy: p.http,
+                https_proxy: p.https,
+                ftp_proxy: p.ftp,
+                no_proxy: p.no,
+                all_proxy: p.all,
+            }),
             ..Default::default()
         };
         Self {
@@ -274,6 +301,7 @@ impl From<Exec> for ExecOp {
             mounts: e.mounts,
             secret_env: e.secret_env,
             network: e.network,
+            cache_ns: e.cache_ns,
             constraints: e.constraints,
         }
     }
@@ -354,7 +382,8 @@ impl Vertex for ExecOp {
                     used.extend([caps::EXEC_MOUNT_CACHE, caps::EXEC_MOUNT_CACHE_SHARING]);
                     pm.input = -1;
                     pm.mount_type = pb::MountType::Cache as i32;
-                    pm.cache_opt = Some(pb::CacheOpt { id: id.clone(), sharing: sharing.to_pb() as i32 });
+                    let id = if self.cache_ns.is_empty() { id.clone() } else { format!("{}/{id}", self.cache_ns) };
+                    pm.cache_opt = Some(pb::CacheOpt { id, sharing: sharing.to_pb() as i32 });
                 }
                 Mount::Tmpfs { size, .. } => {
                     used.push(caps::EXEC_MOUNT_TMPFS);
@@ -389,6 +418,9 @@ impl Vertex for ExecOp {
         }
         if !self.secret_env.is_empty() {
             used.push(caps::EXEC_SECRET_ENV);
+        }
+        if meta.proxy_env.is_some() {
+            used.push(caps::EXEC_META_PROXY);
         }
         used.sort_unstable();
         used.dedup();

@@ -31,7 +31,7 @@ mod vertex;
 
 pub use bollard_buildkit_proto::pb;
 pub use constraints::{Constraints, SourceLocation, SourceMap, CUSTOM_NAME};
-pub use exec::{CacheSharing, Exec, Mount, NetMode, SecretEnv};
+pub use exec::{CacheSharing, Exec, Mount, NetMode, ProxyEnv, SecretEnv};
 pub use file::{ChownOpt, CopyOptions, FileAction, MkdirOptions, MkfileOptions};
 pub use marshal::{digest_of, encode_op, Marshalled};
 pub use merge::{diff, merge};

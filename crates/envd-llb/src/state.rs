@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::exec::{NetMode, ProxyEnv};
+
 use crate::exec::Exec;
 use crate::file::FileAction;
 use crate::file::FileOp;
@@ -61,6 +63,9 @@ struct ExecDefaults {
     user: String,
     platform: Option<Platform>,
     extra_hosts: Vec<(String, String)>,
+    network: NetMode,
+    proxy: Option<ProxyEnv>,
+    cache_ns: String,
 }
 
 /// A file system (the output of an op, or scratch) plus the environment,
@@ -117,6 +122,39 @@ impl State {
     /// The extra hosts later execs get.
     pub fn extra_hosts(&self) -> &[(String, String)] {
         &self.defaults.extra_hosts
+    }
+
+    /// Sets the network mode of later execs (`--network`).
+    pub fn network(&self, n: NetMode) -> Self {
+        self.edit(|d| d.network = n)
+    }
+
+    /// The network mode later execs get.
+    pub fn get_network(&self) -> NetMode {
+        self.defaults.network
+    }
+
+    /// Sets the proxies of later execs: BuildKit hands them to the
+    /// process, and keeps them out of the cache key and the image.
+    pub fn proxy(&self, p: Option<ProxyEnv>) -> Self {
+        self.edit(|d| d.proxy = p)
+    }
+
+    /// The proxies later execs get.
+    pub fn get_proxy(&self) -> Option<&ProxyEnv> {
+        self.defaults.proxy.as_ref()
+    }
+
+    /// Puts the cache mounts of later execs in namespace `ns`
+    /// (`BUILDKIT_CACHE_MOUNT_NS`): a mount with id `x` gets `ns/x`.
+    pub fn cache_namespace(&self, ns: impl Into<String>) -> Self {
+        let ns = ns.into();
+        self.edit(|d| d.cache_ns = ns)
+    }
+
+    /// The cache namespace later execs get.
+    pub fn get_cache_namespace(&self) -> &str {
+        &self.defaults.cache_ns
     }
 
     /// Sets the working directory for later execs. A relative path is

@@ -145,7 +145,7 @@ pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {
     for (host, ip) in &ctx.config.extra_hosts {
         state = state.add_extra_host(host, ip);
     }
-    state
+    state.network(ctx.config.network).proxy(ctx.config.proxy.clone()).cache_namespace(&ctx.config.cache_namespace)
 }
 
 #[cfg(test)]

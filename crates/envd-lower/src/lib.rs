@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use envd_lang::{Diagnostic, Plan, Span, StepKind};
-use envd_llb::{diff, merge, Constraints, Exec, Platform, ResolveMode, SourceMap, State};
+use envd_llb::{diff, merge, Constraints, Exec, NetMode, Platform, ProxyEnv, ResolveMode, SourceMap, State};
 
 pub use base::{BaseChoice, BaseOverrides, Device, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
@@ -92,6 +92,13 @@ pub struct LowerConfig {
     pub context_local: String,
     /// `--add-host` entries (host, IP) for every step's `/etc/hosts`.
     pub extra_hosts: Vec<(String, String)>,
+    /// `--network`: every step's network.
+    pub network: NetMode,
+    /// The `HTTP_PROXY`-style build args, for every step; BuildKit keeps
+    /// them out of the cache key and the image.
+    pub proxy: Option<ProxyEnv>,
+    /// `BUILDKIT_CACHE_MOUNT_NS`: the namespace of every cache mount id.
+    pub cache_namespace: String,
 }
 
 /// What the frontend fetched for the plan, as [`needs`] asked.
@@ -128,6 +135,9 @@ impl LowerConfig {
             session_id: "local".into(),
             context_local: "context".into(),
             extra_hosts: Vec::new(),
+            network: NetMode::Unset,
+            proxy: None,
+            cache_namespace: String::new(),
         }
     }
 }

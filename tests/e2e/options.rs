@@ -1,0 +1,140 @@
+//! buildx flags beyond `-t` and `--build-arg`, through real buildx: each
+//! applies to build.envd steps as it does to a Dockerfile's, or is refused
+//! by name with a sentence.
+
+use envd_e2e::{cpu_base, docker_ok, ensure_env, steps, Context, HostServer};
+
+fn run_build(name: &str, commands: &[&str]) -> Context {
+    let ctx = Context::new(name);
+    let cmds: Vec<String> = commands.iter().map(|c| format!("{c:?}")).collect();
+    ctx.write(
+        "build.envd",
+        &format!("def build():\n    base(image=\"{}\")\n    run(commands=[{}])\n", cpu_base(), cmds.join(", ")),
+    );
+    ctx
+}
+
+#[test]
+fn network_none_cuts_every_step_off() {
+    ensure_env();
+    let served = std::env::temp_dir().join(format!("envd-e2e-net-{}", std::process::id()));
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("ping"), "pong\n").unwrap();
+    let server = HostServer::files(&served, served.join("http.log"));
+    let fetch = format!(
+        "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://srv.test:{}/ping', timeout=5).read().decode())\" > /home/aiges/ping.txt",
+        server.port
+    );
+    let ctx = run_build("network", &[&fetch]);
+    let r = ctx.build_envd(&["--add-host", "srv.test:host-gateway"]);
+    assert!(r.ok, "the server is reachable by default: {}", r.stderr);
+    let r = ctx.build_envd(&["--add-host", "srv.test:host-gateway", "--network", "none", "--no-cache"]);
+    assert!(!r.ok, "--network none cuts the step off:\n{}", r.stderr);
+    assert!(r.stderr.contains("run python3 -c"), "{}", r.stderr);
+}
+
+/// An HTTP proxy that answers every request with "via proxy" and logs it.
+const PROXY: &str = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(sys.argv[3], "a") as f:
+            f.write(self.path + "\n")
+        body = b"via proxy\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+"#;
+
+#[test]
+fn proxy_args_reach_steps_and_stay_out_of_the_image_and_the_cache_key() {
+    ensure_env();
+    let dir = std::env::temp_dir().join(format!("envd-e2e-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("proxy.log");
+    std::fs::write(&log, "").unwrap();
+    let log_arg = log.clone();
+    let proxy = HostServer::start(log.clone(), move |gateway, port| {
+        let mut c = std::process::Command::new("python3");
+        c.args(["-c", PROXY, gateway, &port.to_string()]).arg(log_arg);
+        c
+    });
+    let ctx = run_build(
+        "proxy",
+        &["python3 -c \"import urllib.request; print(urllib.request.urlopen('http://upstream.invalid/hello').read().decode().strip())\" > /home/aiges/proxied.txt"],
+    );
+    let arg = |host: &str| format!("HTTP_PROXY=http://{host}:{}", proxy.port);
+    let first = arg("proxy.test");
+    let r = ctx.build_envd(&[
+        "--add-host",
+        "proxy.test:host-gateway",
+        "--add-host",
+        "proxy2.test:host-gateway",
+        "--build-arg",
+        &first,
+    ]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(docker_ok(&["run", "--rm", &ctx.tag, "cat", "/home/aiges/proxied.txt"]), "via proxy\n");
+    assert!(std::fs::read_to_string(&log).unwrap().contains("http://upstream.invalid/hello"));
+    for what in [docker_ok(&["inspect", &ctx.tag]), docker_ok(&["history", "--no-trunc", &ctx.tag])] {
+        assert!(!what.contains("proxy.test"), "the proxy stays out of the image: {what}");
+    }
+    let second = arg("proxy2.test");
+    let r = ctx.build_envd(&[
+        "--add-host",
+        "proxy.test:host-gateway",
+        "--add-host",
+        "proxy2.test:host-gateway",
+        "--build-arg",
+        &second,
+    ]);
+    assert!(r.ok, "{}", r.stderr);
+    let run = steps(&r.stderr).into_iter().find(|(name, _)| name.contains("run python3")).expect("the run step");
+    assert!(run.1, "another proxy does not re-run the step: {:?}", steps(&r.stderr));
+}
+
+#[test]
+fn cache_mount_namespaces_do_not_share_the_pip_cache() {
+    ensure_env();
+    let ctx = Context::new("cache-ns");
+    // Each build asks for six and one package of its own, so that the pip
+    // step runs again without --no-cache (which starts cache mounts empty).
+    let build = |extra: &str, ns: &str| {
+        ctx.write(
+            "build.envd",
+            &format!(
+                "def build():\n    base(image=\"{}\")\n    install.python_packages(name=[\"six==1.16.0\", \"{extra}\"])\n",
+                cpu_base()
+            ),
+        );
+        let arg = format!("BUILDKIT_CACHE_MOUNT_NS=envd-e2e-{ns}-{}", std::process::id());
+        let r = ctx.build_envd(&["--build-arg", &arg]);
+        assert!(r.ok, "{}", r.stderr);
+        r.stderr.contains("File was already downloaded /var/cache/envd/pip/wheelhouse/six-")
+    };
+    assert!(!build("packaging==24.1", "a"), "a new namespace starts empty");
+    assert!(!build("idna==3.7", "b"), "another namespace does not see the first's");
+    assert!(build("toml==0.10.2", "a"), "the first namespace kept its cache");
+}
+
+#[test]
+fn flags_that_are_not_applied_are_refused_by_name() {
+    ensure_env();
+    let ctx = run_build("refused", &["true"]);
+    for (flags, sentence) in [
+        (vec!["--shm-size", "1g"], "frontend option shm-size: --shm-size is not applied to build.envd steps yet; build without it"),
+        (vec!["--ulimit", "nofile=1024:1024"], "frontend option ulimit: --ulimit is not applied to build.envd steps yet"),
+        (
+            vec!["--no-cache-filter", "build"],
+            "frontend option no-cache: --no-cache-filter build names Dockerfile stages, and build.envd has none; use --no-cache",
+        ),
+    ] {
+        let r = ctx.build_envd(&flags);
+        assert!(!r.ok, "{flags:?}");
+        assert!(r.stderr.contains(sentence), "{flags:?}: {}", r.stderr);
+    }
+}
