@@ -14,6 +14,9 @@ use crate::config::Config;
 use crate::failure::Failure;
 use crate::inputs::{self, Entrypoint};
 
+/// The result metadata that hands `SOURCE_DATE_EPOCH` to the exporter.
+const EPOCH_KEY: &str = "source.date.epoch";
+
 /// A finished build, ready to return.
 #[derive(Debug)]
 pub struct Outcome {
@@ -69,7 +72,12 @@ async fn from_entrypoint(config: &Config, client: &Client, entry: &Entrypoint) -
             other => other,
         }
     })?;
-    let metadata = HashMap::from([("containerimage.config".to_owned(), lowered.config.to_bytes())]);
+    let mut metadata = HashMap::from([("containerimage.config".to_owned(), lowered.config.to_bytes())]);
+    if let Some(epoch) = config.source_date_epoch {
+        // The exporter dates the history (and with rewrite-timestamp=true,
+        // the layers) by it, as for a Dockerfile.
+        metadata.insert(EPOCH_KEY.to_owned(), epoch.to_string().into_bytes());
+    }
     Ok(Outcome { ref_id, definition: marshalled.definition, metadata })
 }
 

@@ -27,6 +27,7 @@ const KEY_REQUEST_ID: &str = "requestid";
 const KEY_ADD_HOSTS: &str = "add-hosts";
 const KEY_NETWORK: &str = "force-network-mode";
 const ARG_CACHE_NS: &str = "BUILDKIT_CACHE_MOUNT_NS";
+const ARG_SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// The proxy build args, as BuildKit hands them to steps.
 pub const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
 /// Options buildx can send that this frontend does not apply: each is
@@ -137,6 +138,9 @@ pub struct Config {
     pub proxy: Option<ProxyEnv>,
     /// `BUILDKIT_CACHE_MOUNT_NS`.
     pub cache_namespace: String,
+    /// `SOURCE_DATE_EPOCH` (buildx passes the environment variable as this
+    /// build arg): the image's dates, for reproducible builds.
+    pub source_date_epoch: Option<i64>,
 }
 
 impl Config {
@@ -171,6 +175,7 @@ impl Config {
             network: parse_network(opts)?,
             proxy: parse_proxy(opts),
             cache_namespace: opts.get(&format!("{PREFIX_BUILD_ARG}{ARG_CACHE_NS}")).cloned().unwrap_or_default(),
+            source_date_epoch: parse_source_date_epoch(opts)?,
         })
     }
 
@@ -188,6 +193,9 @@ impl Config {
             network: self.network,
             proxy: self.proxy.clone(),
             cache_namespace: self.cache_namespace.clone(),
+            created: self.source_date_epoch.unwrap_or_else(|| {
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+            }),
         }
     }
 }
@@ -217,6 +225,18 @@ fn parse_no_cache(opts: &BTreeMap<String, String>) -> Result<bool, ConfigError> 
             KEY_NO_CACHE,
             format!("--no-cache-filter {filter} names Dockerfile stages, and build.envd has none; use --no-cache to re-run every step"),
         )),
+    }
+}
+
+/// `SOURCE_DATE_EPOCH`: whole seconds since the Unix epoch.
+fn parse_source_date_epoch(opts: &BTreeMap<String, String>) -> Result<Option<i64>, ConfigError> {
+    let key = format!("{PREFIX_BUILD_ARG}{ARG_SOURCE_DATE_EPOCH}");
+    match opts.get(&key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| bad(&key, format!("{v:?} is not a number of seconds since 1970-01-01"))),
     }
 }
 
@@ -366,6 +386,8 @@ mod tests {
         let p = l.proxy.unwrap();
         assert_eq!((p.http.as_str(), p.no.as_str(), p.https.as_str()), ("http://proxy.test:3128", "localhost", ""));
         assert_eq!(l.cache_namespace, "team-a");
+        let epoch = Config::from_env(&env(&[("build-arg:SOURCE_DATE_EPOCH", "1700000000")])).unwrap();
+        assert_eq!(epoch.lower_config(LlbCaps { merge_diff: true }).created, 1_700_000_000);
         assert_eq!(Config::from_env(&env(&[("force-network-mode", "host")])).unwrap().network, NetMode::Host);
     }
 
@@ -436,6 +458,10 @@ mod tests {
             (
                 ("no-cache", "build,gpu"),
                 "frontend option no-cache: --no-cache-filter build,gpu names Dockerfile stages, and build.envd has none; use --no-cache to re-run every step",
+            ),
+            (
+                ("build-arg:SOURCE_DATE_EPOCH", "yesterday"),
+                "frontend option build-arg:SOURCE_DATE_EPOCH: \"yesterday\" is not a number of seconds since 1970-01-01",
             ),
             (("shm-size", "1073741824"), "frontend option shm-size: --shm-size is not applied to build.envd steps yet; build without it"),
             (("ulimit", "nofile=1024:1024"), "frontend option ulimit: --ulimit is not applied to build.envd steps yet; build without it"),

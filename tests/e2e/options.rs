@@ -4,7 +4,16 @@
 
 use envd_e2e::{cpu_base, docker_ok, ensure_env, steps, Context, HostServer};
 
+/// `buildx prune` would pull the cache from under a build running beside
+/// it: the test that prunes runs alone.
+static PRUNE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn beside_others() -> std::sync::RwLockReadGuard<'static, ()> {
+    PRUNE.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run_build(name: &str, commands: &[&str]) -> Context {
+    // Every test builds through here or `Context::new`.
     let ctx = Context::new(name);
     let cmds: Vec<String> = commands.iter().map(|c| format!("{c:?}")).collect();
     ctx.write(
@@ -17,6 +26,7 @@ fn run_build(name: &str, commands: &[&str]) -> Context {
 #[test]
 fn network_none_cuts_every_step_off() {
     ensure_env();
+    let _guard = beside_others();
     let served = std::env::temp_dir().join(format!("envd-e2e-net-{}", std::process::id()));
     std::fs::create_dir_all(&served).unwrap();
     std::fs::write(served.join("ping"), "pong\n").unwrap();
@@ -53,6 +63,7 @@ http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_foreve
 #[test]
 fn proxy_args_reach_steps_and_stay_out_of_the_image_and_the_cache_key() {
     ensure_env();
+    let _guard = beside_others();
     let dir = std::env::temp_dir().join(format!("envd-e2e-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("proxy.log");
@@ -100,6 +111,7 @@ fn proxy_args_reach_steps_and_stay_out_of_the_image_and_the_cache_key() {
 #[test]
 fn cache_mount_namespaces_do_not_share_the_pip_cache() {
     ensure_env();
+    let _guard = beside_others();
     let ctx = Context::new("cache-ns");
     // Each build asks for six and one package of its own, so that the pip
     // step runs again without --no-cache (which starts cache mounts empty).
@@ -124,6 +136,7 @@ fn cache_mount_namespaces_do_not_share_the_pip_cache() {
 #[test]
 fn flags_that_are_not_applied_are_refused_by_name() {
     ensure_env();
+    let _guard = beside_others();
     let ctx = run_build("refused", &["true"]);
     for (flags, sentence) in [
         (vec!["--shm-size", "1g"], "frontend option shm-size: --shm-size is not applied to build.envd steps yet; build without it"),
@@ -137,4 +150,38 @@ fn flags_that_are_not_applied_are_refused_by_name() {
         assert!(!r.ok, "{flags:?}");
         assert!(r.stderr.contains(sentence), "{flags:?}: {}", r.stderr);
     }
+}
+
+#[test]
+fn the_image_is_dated_by_its_build_or_by_source_date_epoch() {
+    ensure_env();
+    let _alone = PRUNE.write().unwrap_or_else(|e| e.into_inner());
+    let ctx = Context::new("dates");
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    base(image=\"{}\")\n    runtime.environ(env={{\"SERVICE\": \"dated\"}})\n",
+            cpu_base()
+        ),
+    );
+    let created = |tag: &str| docker_ok(&["image", "inspect", "-f", "{{.Created}}", tag]).trim().to_owned();
+    let r = ctx.build_envd(&[]);
+    assert!(r.ok, "{}", r.stderr);
+    let base = created(&cpu_base());
+    let built = created(&ctx.tag);
+    assert!(built > base, "the build's date ({built}), not the base's ({base})");
+
+    // The provenance attestation buildx adds records when the build ran,
+    // for a Dockerfile too: compare the images without it.
+    let epoch = ["--build-arg", "SOURCE_DATE_EPOCH=1700000000", "--provenance=false"];
+    let r = ctx.build_envd(&epoch);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(created(&ctx.tag).starts_with("2023-11-14T22:13:20"), "{}", created(&ctx.tag));
+    let id = |tag: &str| docker_ok(&["image", "inspect", "-f", "{{.Id}}", tag]).trim().to_owned();
+    let first = id(&ctx.tag);
+    docker_ok(&["image", "rm", "-f", &ctx.tag]);
+    docker_ok(&["buildx", "prune", "-af"]);
+    let r = ctx.build_envd(&epoch);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(id(&ctx.tag), first, "the same input and epoch give the same image");
 }

@@ -101,6 +101,20 @@ impl ImageConfig {
         cfg.insert("Env".into(), json!(env));
     }
 
+    /// Sets when the image was made, in seconds since the Unix epoch: the
+    /// build's time, or `SOURCE_DATE_EPOCH`. Without it the image would
+    /// keep its base's date.
+    pub fn set_created(&mut self, unix_seconds: i64) {
+        if let Some(top) = self.0.as_object_mut() {
+            top.insert("created".into(), json!(rfc3339(unix_seconds)));
+        }
+    }
+
+    /// When the image was made, as written.
+    pub fn created(&self) -> Option<&str> {
+        self.0.get("created").and_then(Value::as_str)
+    }
+
     /// Sets a label.
     pub fn set_label(&mut self, key: &str, value: &str) {
         let cfg = self.config_mut();
@@ -110,6 +124,23 @@ impl ImageConfig {
         }
         labels.as_object_mut().expect("just made an object").insert(key.into(), json!(value));
     }
+}
+
+/// `unix_seconds` as RFC 3339 in UTC (`2023-11-14T22:13:20Z`), by the
+/// civil-from-days calculation of the proleptic Gregorian calendar.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let secs = unix_seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 impl Default for ImageConfig {
@@ -176,5 +207,21 @@ pub(crate) fn apply_edits(config: &mut ImageConfig, plan: &envd_lang::Plan) {
         if let Some(name) = &e.service_name {
             config.set_label(&format!("org.aiges.envd.service.{}", e.port), name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_rfc3339_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_796_083_199), "2026-11-30T23:59:59Z");
+        let mut c = ImageConfig::parse(br#"{"created":"2020-01-01T00:00:00Z","config":{}}"#).unwrap();
+        c.set_created(1_700_000_000);
+        assert_eq!(c.created(), Some("2023-11-14T22:13:20Z"));
     }
 }

@@ -99,6 +99,9 @@ pub struct LowerConfig {
     pub proxy: Option<ProxyEnv>,
     /// `BUILDKIT_CACHE_MOUNT_NS`: the namespace of every cache mount id.
     pub cache_namespace: String,
+    /// The image's `created`, seconds since the Unix epoch: the build's
+    /// time, or `SOURCE_DATE_EPOCH`.
+    pub created: i64,
 }
 
 /// What the frontend fetched for the plan, as [`needs`] asked.
@@ -138,6 +141,7 @@ impl LowerConfig {
             network: NetMode::Unset,
             proxy: None,
             cache_namespace: String::new(),
+            created: 0,
         }
     }
 }
@@ -310,6 +314,7 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
         image.prepend_path(&format!("{}/bin", conda.prefix()));
         image.set_label("org.aiges.envd.conda-packages", &conda.all_specs().join(" "));
     }
+    image.set_created(config.created);
     image_config::apply_edits(&mut image, plan);
     record_installs(&mut image, plan);
     for (k, v) in &config.labels {
