@@ -180,7 +180,7 @@ fn the_image_is_dated_by_its_build_or_by_source_date_epoch() {
     let id = |tag: &str| docker_ok(&["image", "inspect", "-f", "{{.Id}}", tag]).trim().to_owned();
     let first = id(&ctx.tag);
     docker_ok(&["image", "rm", "-f", &ctx.tag]);
-    docker_ok(&["buildx", "prune", "-af"]);
+    envd_e2e::prune_builder();
     let r = ctx.build_envd(&epoch);
     assert!(r.ok, "{}", r.stderr);
     assert_eq!(id(&ctx.tag), first, "the same input and epoch give the same image");

@@ -24,7 +24,7 @@ fn a_registry_cache_makes_a_pruned_builder_rebuild_nothing() {
 
     let first = ctx.build_envd(&["--cache-to", &to]);
     assert!(first.ok, "{}", first.stderr);
-    docker_ok(&["buildx", "prune", "-af"]);
+    envd_e2e::prune_builder();
     let second = ctx.build_envd(&["--cache-from", &from]);
     assert!(second.ok, "{}", second.stderr);
     let s = steps(&second.stderr);

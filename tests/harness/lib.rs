@@ -333,3 +333,17 @@ with open(sys.argv[1], "rb") as f:
     }
     found
 }
+
+/// `docker buildx prune -af`, then the stand-in bases unpacked again.
+///
+/// On this dockerd (28.5, containerd store) a prune can remove the
+/// snapshots of an image's lower layers while the image stays, and the
+/// next build that unpacks it fails with "parent snapshot ... does not
+/// exist" (seen twice in `make bench`, right after a prune). Running each
+/// base once unpacks it again; what the builder caches is still gone.
+pub fn prune_builder() {
+    docker_ok(&["buildx", "prune", "-af"]);
+    for base in [cpu_base(), bases_env("BASE_GPU_IMAGE"), ubuntu_base()] {
+        docker_ok(&["run", "--rm", "--entrypoint", "/bin/true", &base]);
+    }
+}
