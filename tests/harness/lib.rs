@@ -296,7 +296,10 @@ impl Drop for HostServer {
 /// manifests, `docker history --no-trunc` and `docker inspect`. Empty when
 /// nowhere.
 pub fn image_leaks(tag: &str, needle: &str) -> Vec<String> {
-    let saved = std::env::temp_dir().join(format!("envd-e2e-save-{}.tar", std::process::id()));
+    // One file per call: tests of a binary run in parallel.
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let saved = std::env::temp_dir().join(format!("envd-e2e-save-{}-{n}.tar", std::process::id()));
     docker_ok(&["save", "-o", &saved.to_string_lossy(), tag]);
     // Each blob of the saved archive, decompressed when it is gzip, and
     // each file inside a blob that is a layer tar.
