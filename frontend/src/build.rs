@@ -3,6 +3,7 @@
 //! data and none goes back to an earlier one.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use envd_check::{CheckConfig, Finding};
 use envd_gateway::{Client, Located, SourceRange, Warning};
@@ -168,10 +169,15 @@ pub fn place(source: &SourceMap, files: &BTreeMap<String, String>, span: &Span) 
     if span.file == source.filename {
         return Some(located(source, span.line, span.end_line));
     }
-    let text = files.get(&span.file)?;
-    let language = if span.file.ends_with(".yaml") || span.file.ends_with(".yml") { "yaml" } else { "text" };
-    let file = SourceMap::new(&span.file, text.as_bytes().to_vec(), language);
+    let file = context_source(files, &span.file)?;
     Some(located(&file, span.line, span.end_line))
+}
+
+/// A context file the linter read, as a source buildx can print lines of.
+pub fn context_source(files: &BTreeMap<String, String>, path: &str) -> Option<Arc<SourceMap>> {
+    let text = files.get(path)?;
+    let language = if path.ends_with(".yaml") || path.ends_with(".yml") { "yaml" } else { "text" };
+    Some(SourceMap::new(path, text.as_bytes().to_vec(), language))
 }
 
 /// Lines `start..=end` of the build file, as the gateway sends places.

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use envd_check::{CheckConfig, Finding};
@@ -125,8 +126,7 @@ pub async fn outline(config: &Config, client: &Client) -> Result<Answer, Failure
 
 async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failure> {
     let text = source_text(config, &entry.source)?;
-    let comments = envd_lang::comments(&config.filename, &text)?;
-    let targets = envd_lang::targets(&config.filename, &text)?;
+    let (targets, comments) = envd_lang::targets_and_comments(&config.filename, &text)?;
     let evaluated = evaluate(config, &text, true).await?;
     let plan = &evaluated.plan;
     let description = targets.iter().find(|t| t.name == plan.target).and_then(|t| t.description.clone());
@@ -246,24 +246,19 @@ pub async fn lint(config: &Config, client: &Client) -> Result<Answer, Failure> {
 /// The `sources` of a lint answer: the build file first, then each file a
 /// finding points into.
 struct Sources {
-    list: Vec<(String, Vec<u8>, String)>,
+    list: Vec<Arc<SourceMap>>,
 }
 
 impl Sources {
-    fn new(build_file: &SourceMap) -> Self {
-        Self { list: vec![(build_file.filename.clone(), build_file.data.clone(), build_file.language.clone())] }
+    fn new(build_file: &Arc<SourceMap>) -> Self {
+        Self { list: vec![build_file.clone()] }
     }
 
     fn index(&mut self, span: &Span, files: &BTreeMap<String, String>) -> Option<i64> {
-        if span.file == self.list[0].0 {
-            return Some(0);
-        }
-        if let Some(i) = self.list.iter().position(|(name, _, _)| *name == span.file) {
+        if let Some(i) = self.list.iter().position(|s| s.filename == span.file) {
             return Some(i as i64);
         }
-        let text = files.get(&span.file)?;
-        let language = if span.file.ends_with(".yaml") || span.file.ends_with(".yml") { "yaml" } else { "text" };
-        self.list.push((span.file.clone(), text.as_bytes().to_vec(), language.to_owned()));
+        self.list.push(build::context_source(files, &span.file)?);
         Some(self.list.len() as i64 - 1)
     }
 
@@ -288,7 +283,7 @@ impl Sources {
         Value::Array(
             self.list
                 .iter()
-                .map(|(name, data, language)| json!({ "filename": name, "data": b64(data), "language": language }))
+                .map(|s| json!({ "filename": s.filename, "data": b64(&s.data), "language": s.language }))
                 .collect(),
         )
     }

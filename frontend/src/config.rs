@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use envd_check::{CheckConfig, ENVD_CHECK_ARG};
+use envd_check::{CheckConfig, ENVD_CHECK_ARG, PROXY_ARGS};
 use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{NetMode, Platform, ProxyEnv, ResolveMode};
 use envd_lower::{BaseOverrides, LlbCaps, LowerConfig};
@@ -28,8 +28,6 @@ const KEY_ADD_HOSTS: &str = "add-hosts";
 const KEY_NETWORK: &str = "force-network-mode";
 const ARG_CACHE_NS: &str = "BUILDKIT_CACHE_MOUNT_NS";
 const ARG_SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
-/// The proxy build args, as BuildKit hands them to steps.
-pub const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
 /// Options buildx can send that this frontend does not apply: each is
 /// refused with its reason rather than dropped.
 const NOT_APPLIED: &[(&str, &str)] = &[

@@ -12,8 +12,9 @@ use envd_lang::{ReadKind, Rule};
 
 use crate::config::ENVD_CHECK_ARG;
 
-/// The proxy args, which BuildKit hands to every step.
-const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
+/// The proxy build args (either case), which the frontend hands to every
+/// step as BuildKit's proxy settings.
+pub const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
 use crate::{Finding, Input};
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {

@@ -15,15 +15,12 @@ use crate::{line_containing, Finding, Input};
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     let plan = &input.evaluated.plan;
     let mut found = |what: &str, text: &str, span: &Span| {
-        for url in urls(text) {
-            if credentials::has_credentials(url) {
-                let shown = credentials::redact(url);
-                out.push(Finding::at(
-                    Rule::CredentialsInUrl,
-                    span,
-                    format!("{what} has credentials in {shown}; anyone with the file or the build cache can read them, pass them with docker buildx build --secret instead"),
-                ));
-            }
+        for shown in credentials::redacted_urls(text) {
+            out.push(Finding::at(
+                Rule::CredentialsInUrl,
+                span,
+                format!("{what} has credentials in {shown}; anyone with the file or the build cache can read them, pass them with docker buildx build --secret instead"),
+            ));
         }
     };
     if let Some(p) = &plan.pip_index {
@@ -76,20 +73,6 @@ fn in_file(input: &Input, path: &str, found: &mut impl FnMut(&str, &str, &Span))
             found(path, code, &Span::line(path, i as u32 + 1));
         }
     }
-}
-
-/// The URLs in `text`: every `scheme://...` up to white space or a quote.
-fn urls(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let start = rest[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c))).map_or(0, |j| j + 1);
-        let end =
-            rest[i..].find(|c: char| c.is_whitespace() || "\"'<>[](){},".contains(c)).map_or(rest.len(), |j| i + j);
-        out.push(&rest[start..end]);
-        rest = &rest[end..];
-    }
-    out
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 use envd_lang::{ContextPath, Evaluated, Rule, Span, StepKind};
 
+pub use build_args::PROXY_ARGS;
 pub use config::{CheckConfig, ENVD_CHECK_ARG};
 
 /// One broken rule, at a place in build.envd or in a file it names.

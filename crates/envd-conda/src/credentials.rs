@@ -22,18 +22,38 @@ pub fn has_credentials(text: &str) -> bool {
     strip(text) != text
 }
 
+/// Each URL that carries credentials, as [`redact`] shows it: what a
+/// message about them may quote.
+pub fn redacted_urls(text: &str) -> Vec<String> {
+    urls(text).map(|(start, end)| &text[start..end]).filter(|u| has_credentials(u)).map(redact).collect()
+}
+
+/// Where the URLs of `text` are: from the scheme to white space, a quote,
+/// a bracket or a separator.
+fn urls(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let i = from + text[from..].find("://")?;
+        let start = text[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c))).map_or(0, |j| j + 1);
+        let after = i + 3;
+        let end = text[after..]
+            .find(|c: char| c.is_whitespace() || "\"'<>,;[](){}".contains(c))
+            .map_or(text.len(), |j| after + j);
+        from = end;
+        Some((start, end))
+    })
+}
+
 /// Each URL's credentials replaced by `with`: a user part becomes
 /// `with@` (nothing when `with` is empty), a token segment `/t/with`
 /// (nothing when empty).
 fn rewrite(text: &str, with: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let start = i + 3;
-        out.push_str(&rest[..start]);
-        let after = &rest[start..];
-        let end = after.find(|c: char| c.is_whitespace() || "\"'<>,;[](){}".contains(c)).unwrap_or(after.len());
-        let url = &after[..end];
+    let mut copied = 0;
+    for (_, end) in urls(text) {
+        let after = copied + text[copied..].find("://").expect("a URL has its ://") + 3;
+        out.push_str(&text[copied..after]);
+        let url = &text[after..end];
         let (authority, path) = url.split_at(url.find(['/', '?', '#']).unwrap_or(url.len()));
         match authority.rfind('@') {
             Some(at) if !with.is_empty() => {
@@ -49,9 +69,9 @@ fn rewrite(text: &str, with: &str) -> String {
         } else {
             out.push_str(&strip_token(path, with));
         }
-        rest = &after[end..];
+        copied = end;
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -108,5 +128,12 @@ mod tests {
             assert!(!has_credentials(s), "{s}");
         }
         assert!(has_credentials("see https://u:p@h.example/"));
+    }
+
+    #[test]
+    fn the_urls_with_credentials_are_quoted_redacted() {
+        let text = "channels: [http://u:p@conda.example/ch, https://pypi.org/simple]\n--index-url https://t0k@x.example/simple";
+        assert_eq!(redacted_urls(text), ["http://***@conda.example/ch", "https://***@x.example/simple"]);
+        assert!(redacted_urls("numpy==1.21 https://pypi.org/simple").is_empty());
     }
 }

@@ -32,7 +32,7 @@ pub use plan::{Base, BaseImage, CondaChannel, Cuda, Expose, ImageEdits, PipIndex
 pub use rules::{Rule, RULES_URL};
 pub use sample::generated_build_file;
 pub use span::Span;
-pub use targets::{comments, targets, Comments, Target};
+pub use targets::{targets, targets_and_comments, Comments, Target};
 
 /// CUDA versions that have an AIGES GPU loader image.
 pub const KNOWN_CUDA: &[&str] = builtins::KNOWN_CUDA;

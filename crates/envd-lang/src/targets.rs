@@ -77,12 +77,6 @@ fn is_directive(comment: &str) -> bool {
     ["syntax=", "check="].iter().any(|d| comment.trim_start().starts_with(d))
 }
 
-/// Parses `source` and returns its comments.
-pub fn comments(filename: &str, source: &str) -> Result<Comments, Diagnostic> {
-    let ast = parse(filename, source)?;
-    Ok(Comments::of(&ast, source))
-}
-
 fn parse(filename: &str, source: &str) -> Result<AstModule, Diagnostic> {
     AstModule::parse(filename, source.to_owned(), &dialect())
         .map_err(|e| Diagnostic::from_starlark(e, &Default::default()))
@@ -90,6 +84,11 @@ fn parse(filename: &str, source: &str) -> Result<AstModule, Diagnostic> {
 
 /// The targets of `source`, in file order.
 pub fn targets(filename: &str, source: &str) -> Result<Vec<Target>, Diagnostic> {
+    Ok(targets_and_comments(filename, source)?.0)
+}
+
+/// The targets of `source` and its comments, from one parse.
+pub fn targets_and_comments(filename: &str, source: &str) -> Result<(Vec<Target>, Comments), Diagnostic> {
     let ast = parse(filename, source)?;
     let comments = Comments::of(&ast, source);
     let top: Vec<&AstStmt> = match &ast.statement().node {
@@ -107,7 +106,7 @@ pub fn targets(filename: &str, source: &str) -> Result<Vec<Target>, Diagnostic> 
         let name = def.name.node.ident.clone();
         out.push(Target { default: name == DEFAULT_TARGET, name, description, span: Span::line(filename, span.line) });
     }
-    Ok(out)
+    Ok((out, comments))
 }
 
 /// The first paragraph of a function's docstring, on one line.
@@ -167,7 +166,7 @@ def bare():
 
     #[test]
     fn comments_describe_the_line_they_end_or_the_lines_below() {
-        let c = comments("build.envd", SRC).unwrap();
+        let (_, c) = targets_and_comments("build.envd", SRC).unwrap();
         assert_eq!(c.describing(20).as_deref(), Some("the model's version"));
         assert_eq!(c.describing(22).as_deref(), Some("where the weights come from"));
         assert_eq!(c.describing(7), None);
