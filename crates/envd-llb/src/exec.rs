@@ -7,6 +7,9 @@ use crate::state::State;
 use crate::vertex::{input_index, Output, Vertex};
 use crate::{caps, pb, Error, Result};
 
+/// Where `--shm-size` mounts its tmpfs.
+const SHM: &str = "/dev/shm";
+
 /// How concurrent builds share a cache mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheSharing {
@@ -53,6 +56,29 @@ pub struct ProxyEnv {
     pub no: String,
     /// `ALL_PROXY`.
     pub all: String,
+}
+
+/// One resource limit of a process (`--ulimit nofile=1024:2048`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ulimit {
+    /// The limit's name as `ulimit` knows it: `nofile`, `nproc`, `memlock`...
+    pub name: String,
+    /// The soft limit.
+    pub soft: i64,
+    /// The hard limit.
+    pub hard: i64,
+}
+
+/// What `--shm-size`, `--ulimit` and `--cgroup-parent` ask of every step,
+/// as the Dockerfile frontend applies them to each `RUN`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// The size of `/dev/shm` in bytes; `None` for the runtime's 64 MiB.
+    pub shm_size: Option<i64>,
+    /// Resource limits, in the order given.
+    pub ulimits: Vec<Ulimit>,
+    /// The cgroup the steps run under; "" for BuildKit's.
+    pub cgroup_parent: String,
 }
 
 /// A mount of an exec besides its root file system.
@@ -160,6 +186,7 @@ pub struct Exec {
     network: NetMode,
     proxy: Option<ProxyEnv>,
     cache_ns: String,
+    limits: Limits,
     constraints: Constraints,
 }
 
@@ -186,6 +213,7 @@ impl Exec {
             network: base.get_network(),
             proxy: base.get_proxy().cloned(),
             cache_ns: base.get_cache_namespace().to_owned(),
+            limits: base.get_limits().clone(),
             base,
             args,
             mounts: Vec::new(),
@@ -274,6 +302,7 @@ struct ExecOp {
     secret_env: Vec<SecretEnv>,
     network: NetMode,
     cache_ns: String,
+    shm_size: Option<i64>,
     constraints: Constraints,
 }
 
@@ -292,6 +321,13 @@ impl From<Exec> for ExecOp {
                 no_proxy: p.no,
                 all_proxy: p.all,
             }),
+            ulimit: e
+                .limits
+                .ulimits
+                .iter()
+                .map(|u| pb::Ulimit { name: u.name.clone(), soft: u.soft, hard: u.hard })
+                .collect(),
+            cgroup_parent: e.limits.cgroup_parent.clone(),
             ..Default::default()
         };
         Self {
@@ -302,6 +338,7 @@ impl From<Exec> for ExecOp {
             secret_env: e.secret_env,
             network: e.network,
             cache_ns: e.cache_ns,
+            shm_size: e.limits.shm_size,
             constraints: e.constraints,
         }
     }
@@ -407,6 +444,25 @@ impl Vertex for ExecOp {
                 }
             }
             mounts.push(pm);
+        }
+        if let Some(size) = self.shm_size.filter(|_| !self.mounts.iter().any(|m| m.dest() == SHM)) {
+            // What `--shm-size` is for a Dockerfile RUN: a tmpfs of that
+            // size over the runtime's /dev/shm.
+            used.extend([caps::EXEC_MOUNT_TMPFS, caps::EXEC_MOUNT_TMPFS_SIZE]);
+            mounts.push(pb::Mount {
+                input: -1,
+                dest: SHM.to_owned(),
+                output: -1,
+                mount_type: pb::MountType::Tmpfs as i32,
+                tmpfs_opt: Some(pb::TmpfsOpt { size }),
+                ..Default::default()
+            });
+        }
+        if !meta.ulimit.is_empty() {
+            used.push(caps::EXEC_META_ULIMIT);
+        }
+        if !meta.cgroup_parent.is_empty() {
+            used.push(caps::EXEC_META_CGROUP_PARENT);
         }
         let network = match self.network {
             NetMode::Unset => pb::NetMode::Unset,

@@ -51,6 +51,9 @@ pub struct CopyOptions {
     pub include_patterns: Vec<String>,
     /// Paths matching these patterns are not copied.
     pub exclude_patterns: Vec<String>,
+    /// Unpack `src` into `dest` if it is a tar archive (plain or
+    /// compressed), as a Dockerfile `ADD` does; copy it as is otherwise.
+    pub attempt_unpack: bool,
 }
 
 /// Options of a mkdir.
@@ -225,6 +228,7 @@ impl Vertex for FileOp {
                         timestamp: -1,
                         include_patterns: opts.include_patterns.clone(),
                         exclude_patterns: opts.exclude_patterns.clone(),
+                        attempt_unpack_docker_compatibility: opts.attempt_unpack,
                         ..Default::default()
                     }),
                     FileAction::Mkdir { path, opts } => Action::Mkdir(pb::FileActionMkDir {

@@ -31,11 +31,11 @@ mod vertex;
 
 pub use bollard_buildkit_proto::pb;
 pub use constraints::{Constraints, SourceLocation, SourceMap, CUSTOM_NAME};
-pub use exec::{CacheSharing, Exec, Mount, NetMode, ProxyEnv, SecretEnv};
+pub use exec::{CacheSharing, Exec, Limits, Mount, NetMode, ProxyEnv, SecretEnv, Ulimit};
 pub use file::{ChownOpt, CopyOptions, FileAction, MkdirOptions, MkfileOptions};
 pub use marshal::{digest_of, encode_op, Marshalled};
 pub use merge::{diff, merge};
-pub use source::{Image, Local, ResolveMode};
+pub use source::{familiar_reference, http, oci_layout, Git, Image, Local, ResolveMode};
 pub use state::{Platform, State};
 pub use vertex::{Output, Vertex};
 

@@ -1,4 +1,5 @@
-//! Source ops: images from a registry and directories from the client.
+//! Source ops: images from a registry or an OCI layout of the client's,
+//! directories from the client, git repositories and files over HTTP.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -282,9 +283,210 @@ impl Vertex for Local {
     }
 }
 
+/// A source op that is its identifier and attributes, and nothing else to
+/// build: git, HTTP and OCI layout sources.
+#[derive(Debug, Clone)]
+struct Plain {
+    identifier: String,
+    attrs: BTreeMap<String, String>,
+    caps: Vec<&'static str>,
+    platform: Option<Platform>,
+    constraints: Constraints,
+}
+
+impl Plain {
+    fn into_state(self) -> State {
+        let platform = self.platform.clone();
+        let state = State::from_output(Output::new(Arc::new(self), 0));
+        match platform {
+            Some(p) => state.with_platform(p),
+            None => state,
+        }
+    }
+}
+
+impl Vertex for Plain {
+    fn inputs(&self) -> Vec<Output> {
+        Vec::new()
+    }
+
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn marshal(&self, _inputs: &[pb::Input]) -> Result<(pb::Op, Vec<&'static str>)> {
+        let op = pb::Op {
+            op: Some(pb::op::Op::Source(pb::SourceOp {
+                identifier: self.identifier.clone(),
+                attrs: self.attrs.clone(),
+            })),
+            platform: self.platform.as_ref().map(Platform::to_pb),
+            ..Default::default()
+        };
+        Ok((op, self.caps.clone()))
+    }
+
+    fn constraints(&self) -> &Constraints {
+        &self.constraints
+    }
+}
+
+/// A git repository at a ref, or one directory of it: BuildKit clones it
+/// on the daemon's side.
+#[derive(Debug, Clone)]
+pub struct Git {
+    url: String,
+    reference: String,
+    subdir: String,
+    keep_git_dir: bool,
+    constraints: Constraints,
+}
+
+/// The secrets BuildKit's git source reads for HTTP authentication, as
+/// for a Dockerfile's git context: `--secret id=GIT_AUTH_TOKEN`.
+const GIT_AUTH_TOKEN: &str = "GIT_AUTH_TOKEN";
+const GIT_AUTH_HEADER: &str = "GIT_AUTH_HEADER";
+
+impl Git {
+    /// The repository at `url` (`https://`, `git://`, `ssh://` or
+    /// `user@host:path`), without a `#fragment`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            reference: String::new(),
+            subdir: String::new(),
+            keep_git_dir: false,
+            constraints: Constraints::default(),
+        }
+    }
+
+    /// A branch, tag or commit; "" for the default branch.
+    pub fn reference(mut self, r: impl Into<String>) -> Self {
+        self.reference = r.into();
+        self
+    }
+
+    /// Only this directory of the repository, as the root.
+    pub fn subdir(mut self, d: impl Into<String>) -> Self {
+        self.subdir = d.into();
+        self
+    }
+
+    /// Keeps the `.git` directory (`BUILDKIT_CONTEXT_KEEP_GIT_DIR`).
+    pub fn keep_git_dir(mut self, keep: bool) -> Self {
+        self.keep_git_dir = keep;
+        self
+    }
+
+    /// Sets the op's constraints.
+    pub fn constraints(mut self, c: Constraints) -> Self {
+        self.constraints = c;
+        self
+    }
+
+    /// The identifier BuildKit expects: `git://host/path#ref:subdir`,
+    /// the scheme and any user dropped (the full URL is an attribute).
+    fn identifier(&self) -> String {
+        let rest = match self.url.split_once("://") {
+            Some((_, rest)) => rest.to_owned(),
+            // scp-like `git@host:path`
+            None => self.url.replacen(':', "/", 1),
+        };
+        let rest = match rest.split_once('/') {
+            Some((host, path)) => {
+                format!("{}/{}", host.rsplit('@').next().unwrap_or(host), path.trim_start_matches('/'))
+            }
+            None => rest.rsplit('@').next().unwrap_or(&rest).to_owned(),
+        };
+        let mut id = format!("git://{rest}");
+        if !self.reference.is_empty() || !self.subdir.is_empty() {
+            id.push('#');
+            id.push_str(&self.reference);
+            if !self.subdir.is_empty() {
+                id.push(':');
+                id.push_str(&self.subdir);
+            }
+        }
+        id
+    }
+
+    /// A state whose root is the checkout.
+    pub fn into_state(self) -> State {
+        let mut attrs = BTreeMap::from([
+            ("git.fullurl".to_owned(), self.url.clone()),
+            ("git.authtokensecret".to_owned(), GIT_AUTH_TOKEN.to_owned()),
+            ("git.authheadersecret".to_owned(), GIT_AUTH_HEADER.to_owned()),
+        ]);
+        let mut caps = vec![caps::SOURCE_GIT, caps::SOURCE_GIT_FULL_URL];
+        if self.keep_git_dir {
+            attrs.insert("git.keepgitdir".to_owned(), "true".to_owned());
+            caps.push(caps::SOURCE_GIT_KEEP_DIR);
+        }
+        Plain { identifier: self.identifier(), attrs, caps, platform: None, constraints: self.constraints }.into_state()
+    }
+}
+
+/// A file fetched over HTTP(S), saved as `filename` at the root.
+pub fn http(url: &str, filename: &str, constraints: Constraints) -> State {
+    let attrs = BTreeMap::from([("http.filename".to_owned(), filename.to_owned())]);
+    Plain { identifier: url.to_owned(), attrs, caps: vec![caps::SOURCE_HTTP], platform: None, constraints }.into_state()
+}
+
+/// An image from an OCI layout the client serves over its session
+/// (`--build-context name=oci-layout://dir`). `reference` carries the
+/// digest; only the digest selects the image in the store.
+pub fn oci_layout(reference: &str, session_id: &str, store_id: &str, platform: Platform, c: Constraints) -> State {
+    let attrs = BTreeMap::from([
+        ("oci.session".to_owned(), session_id.to_owned()),
+        ("oci.store".to_owned(), store_id.to_owned()),
+    ]);
+    Plain {
+        identifier: format!("oci-layout://{reference}"),
+        attrs,
+        caps: vec![caps::SOURCE_OCI_LAYOUT],
+        platform: Some(platform),
+        constraints: c,
+    }
+    .into_state()
+}
+
+/// The short name a reference goes by, as BuildKit names named contexts:
+/// `docker.io/library/alpine:latest` is `alpine`, and a `:latest` tag is
+/// dropped.
+pub fn familiar_reference(reference: &str) -> String {
+    let full = normalize_reference(reference);
+    let short = full.strip_prefix("docker.io/library/").or_else(|| full.strip_prefix("docker.io/")).unwrap_or(&full);
+    short.strip_suffix(":latest").unwrap_or(short).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize_reference as n;
+    use super::*;
+
+    #[test]
+    fn git_identifiers_drop_scheme_and_user_and_carry_ref_and_subdir() {
+        let id = |g: Git| g.identifier();
+        assert_eq!(id(Git::new("https://example.com/org/repo.git")), "git://example.com/org/repo.git");
+        assert_eq!(
+            id(Git::new("http://172.17.0.1:8080/r.git").reference("v1").subdir("svc")),
+            "git://172.17.0.1:8080/r.git#v1:svc"
+        );
+        assert_eq!(id(Git::new("git@github.com:org/repo.git").reference("main")), "git://github.com/org/repo.git#main");
+        assert_eq!(id(Git::new("ssh://git@host/repo").subdir("a/b")), "git://host/repo#:a/b");
+    }
+
+    #[test]
+    fn familiar_names_are_what_named_contexts_are_keyed_by() {
+        assert_eq!(familiar_reference("alpine"), "alpine");
+        assert_eq!(familiar_reference("docker.io/library/alpine:latest"), "alpine");
+        assert_eq!(familiar_reference("aiges_gpu"), "aiges_gpu");
+        assert_eq!(familiar_reference("iflyopensource/aiges-gpu:11.6"), "iflyopensource/aiges-gpu:11.6");
+        assert_eq!(
+            familiar_reference("127.0.0.1:5000/aiges/base-cpu:bookworm"),
+            "127.0.0.1:5000/aiges/base-cpu:bookworm"
+        );
+    }
 
     #[test]
     fn normalises_references_like_buildkit() {

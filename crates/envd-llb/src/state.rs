@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::exec::{NetMode, ProxyEnv};
+use crate::exec::{Limits, NetMode, ProxyEnv};
 
 use crate::exec::Exec;
 use crate::file::FileAction;
@@ -32,6 +32,26 @@ impl Platform {
             return None;
         }
         Some(Self { os, architecture, variant })
+    }
+
+    /// The platform this binary was built for: `linux/amd64` on x86_64.
+    pub fn native() -> Self {
+        let architecture = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        Self { os: "linux".into(), architecture: architecture.into(), variant: String::new() }
+    }
+
+    /// The platform as BuildKit's exporter names it in `refs.platforms`
+    /// and `containerimage.config/<id>`: `os/arch[/variant]`, with arm64's
+    /// default `v8` left out.
+    pub fn export_id(&self) -> String {
+        if self.architecture == "arm64" && self.variant == "v8" {
+            return format!("{}/{}", self.os, self.architecture);
+        }
+        self.to_string()
     }
 
     /// The protocol form.
@@ -66,6 +86,7 @@ struct ExecDefaults {
     network: NetMode,
     proxy: Option<ProxyEnv>,
     cache_ns: String,
+    limits: Limits,
 }
 
 /// A file system (the output of an op, or scratch) plus the environment,
@@ -155,6 +176,17 @@ impl State {
     /// The cache namespace later execs get.
     pub fn get_cache_namespace(&self) -> &str {
         &self.defaults.cache_ns
+    }
+
+    /// Sets the limits of later execs (`--shm-size`, `--ulimit`,
+    /// `--cgroup-parent`).
+    pub fn limits(&self, limits: Limits) -> Self {
+        self.edit(|d| d.limits = limits)
+    }
+
+    /// The limits later execs get.
+    pub fn get_limits(&self) -> &Limits {
+        &self.defaults.limits
     }
 
     /// Sets the working directory for later execs. A relative path is

@@ -180,6 +180,35 @@ fn an_ssh_agent_and_secret_envs_are_named_by_id_only() {
 }
 
 #[test]
+fn limits_reach_every_exec_of_the_state() {
+    let limits = Limits {
+        shm_size: Some(128 << 20),
+        ulimits: vec![Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 }],
+        cgroup_parent: "ci.slice".into(),
+    };
+    let st = Image::new("alpine").into_state().limits(limits);
+    let m = st.run(["true"]).root().run(["true"]).root().marshal().unwrap();
+    let execs: Vec<(String, pb::Op)> =
+        ops(&m).into_iter().filter(|(_, o)| matches!(o.op, Some(Kind::Exec(_)))).collect();
+    assert_eq!(execs.len(), 2);
+    for (digest, op) in &execs {
+        let e = exec_of(op);
+        let meta = e.meta.as_ref().unwrap();
+        assert_eq!(meta.ulimit, [pb::Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 }]);
+        assert_eq!(meta.cgroup_parent, "ci.slice");
+        let shm = e.mounts.iter().find(|m| m.dest == "/dev/shm").expect("a /dev/shm tmpfs");
+        assert_eq!((shm.mount_type, shm.tmpfs_opt.as_ref().unwrap().size), (pb::MountType::Tmpfs as i32, 128 << 20));
+        let caps = &m.definition.metadata[digest].caps;
+        for cap in ["exec.meta.ulimit", "exec.meta.cgroup.parent", "exec.mount.tmpfs.size"] {
+            assert!(caps.contains_key(cap), "{cap} in {caps:?}");
+        }
+    }
+    let plain = Image::new("alpine").into_state().run(["true"]).root().marshal().unwrap();
+    let (_, op) = ops(&plain).into_iter().find(|(_, o)| matches!(o.op, Some(Kind::Exec(_)))).unwrap();
+    assert!(exec_of(&op).mounts.iter().all(|m| m.dest != "/dev/shm"), "no --shm-size, no tmpfs");
+}
+
+#[test]
 fn file_actions_chain_through_relative_inputs() {
     let base = Image::new("alpine").into_state();
     let ctx = Local::new("context").into_state();
