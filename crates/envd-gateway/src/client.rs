@@ -152,12 +152,42 @@ impl Client {
         resolve_mode: &str,
         log_name: &str,
     ) -> Result<ResolvedImage, Error> {
+        self.resolve(reference, None, platform, resolve_mode, log_name).await
+    }
+
+    /// Resolves the image `reference` (which must carry its digest) of the
+    /// OCI layout that the client serves as content store `store` in
+    /// session `session`.
+    pub async fn resolve_oci_layout(
+        &mut self,
+        reference: &str,
+        session: &str,
+        store: &str,
+        platform: Option<pb::Platform>,
+        log_name: &str,
+    ) -> Result<ResolvedImage, Error> {
+        self.resolve(reference, Some((session, store)), platform, "", log_name).await
+    }
+
+    async fn resolve(
+        &mut self,
+        reference: &str,
+        oci_store: Option<(&str, &str)>,
+        platform: Option<pb::Platform>,
+        resolve_mode: &str,
+        log_name: &str,
+    ) -> Result<ResolvedImage, Error> {
+        let scheme = if oci_store.is_some() { "oci-layout://" } else { "docker-image://" };
         if self.caps.frontend(CAP_SOURCE_META_RESOLVER) {
+            let attrs = match oci_store {
+                Some((session, store)) => BTreeMap::from([
+                    ("oci.session".to_owned(), session.to_owned()),
+                    ("oci.store".to_owned(), store.to_owned()),
+                ]),
+                None => BTreeMap::new(),
+            };
             let req = fe::ResolveSourceMetaRequest {
-                source: Some(pb::SourceOp {
-                    identifier: format!("docker-image://{reference}"),
-                    attrs: BTreeMap::new(),
-                }),
+                source: Some(pb::SourceOp { identifier: format!("{scheme}{reference}"), attrs }),
                 platform,
                 log_name: log_name.to_owned(),
                 resolve_mode: resolve_mode.to_owned(),
@@ -168,15 +198,22 @@ impl Client {
                 resp.image.ok_or_else(|| Error::Protocol(format!("{reference} did not resolve to an image")))?;
             let resolved = resp
                 .source
-                .and_then(|s| s.identifier.strip_prefix("docker-image://").map(str::to_owned))
+                .and_then(|s| s.identifier.strip_prefix(scheme).map(str::to_owned))
                 .unwrap_or_else(|| reference.to_owned());
             return Ok(ResolvedImage { reference: resolved, digest: image.digest, config: image.config });
         }
+        let (resolver_type, session_id, store_id) = match oci_store {
+            Some((session, store)) => (1, session.to_owned(), store.to_owned()),
+            None => (0, String::new(), String::new()),
+        };
         let req = fe::ResolveImageConfigRequest {
             r#ref: reference.to_owned(),
             platform,
             resolve_mode: resolve_mode.to_owned(),
             log_name: log_name.to_owned(),
+            resolver_type,
+            session_id,
+            store_id,
             ..Default::default()
         };
         let resp = self.inner.resolve_image_config(req).await.map_err(Error::rpc("ResolveImageConfig"))?.into_inner();
@@ -221,6 +258,21 @@ impl Client {
             result: Some(ResultKind::Ref(fe::Ref { id: ref_id, def: Some(definition) })),
             ..Default::default()
         };
+        let req = fe::ReturnRequest { result: Some(result), error: None };
+        self.inner.r#return(req).await.map_err(Error::rpc("Return"))?;
+        Ok(())
+    }
+
+    /// Ends a build with one result per platform (`refs`): each entry is
+    /// (platform id, ref id, definition). `metadata` must map the ids to
+    /// platforms (`refs.platforms`) for the exporter to make an index.
+    pub async fn finish_refs(
+        mut self,
+        refs: Vec<(String, String, pb::Definition)>,
+        metadata: HashMap<String, Vec<u8>>,
+    ) -> Result<(), Error> {
+        let refs = refs.into_iter().map(|(platform, id, def)| (platform, fe::Ref { id, def: Some(def) })).collect();
+        let result = fe::Result { metadata, result: Some(ResultKind::Refs(fe::RefMap { refs })), ..Default::default() };
         let req = fe::ReturnRequest { result: Some(result), error: None };
         self.inner.r#return(req).await.map_err(Error::rpc("Return"))?;
         Ok(())
