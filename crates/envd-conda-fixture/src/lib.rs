@@ -69,6 +69,8 @@ pub struct Package {
     pub files: Vec<(String, Content)>,
     /// The archive format.
     pub format: Format,
+    /// `linux-aarch64` for an arm64 package; `linux-64` otherwise.
+    pub aarch64: bool,
 }
 
 impl Package {
@@ -84,6 +86,7 @@ impl Package {
             noarch_python: false,
             files: Vec::new(),
             format: Format::TarBz2,
+            aarch64: false,
         }
     }
 
@@ -111,12 +114,18 @@ impl Package {
         self
     }
 
+    /// Makes it a `linux-aarch64` package.
+    pub fn aarch64(mut self) -> Self {
+        self.aarch64 = true;
+        self
+    }
+
     /// The subdir it belongs in.
     pub fn subdir(&self) -> &'static str {
-        if self.noarch_python {
-            "noarch"
-        } else {
-            "linux-64"
+        match (self.noarch_python, self.aarch64) {
+            (true, _) => "noarch",
+            (false, true) => "linux-aarch64",
+            (false, false) => "linux-64",
         }
     }
 
@@ -143,7 +152,7 @@ impl Package {
         if self.noarch_python {
             v["noarch"] = "python".into();
         } else {
-            v["arch"] = "x86_64".into();
+            v["arch"] = if self.aarch64 { "aarch64" } else { "x86_64" }.into();
             v["platform"] = "linux".into();
         }
         v
@@ -226,11 +235,12 @@ pub fn filler(n: usize) -> Vec<Package> {
         .collect()
 }
 
-/// Writes `packages` as a channel at `dir` (`dir/linux-64`, `dir/noarch`,
-/// each with its archives and `repodata.json`).
+/// Writes `packages` as a channel at `dir` (`dir/linux-64`,
+/// `dir/linux-aarch64`, `dir/noarch`, each with its archives and
+/// `repodata.json`, empty where no package belongs).
 pub fn write_channel(dir: &Path, packages: &[Package]) -> io::Result<()> {
     let mut repodata = std::collections::BTreeMap::<&str, serde_json::Value>::new();
-    for subdir in ["linux-64", "noarch"] {
+    for subdir in ["linux-64", "linux-aarch64", "noarch"] {
         std::fs::create_dir_all(dir.join(subdir))?;
         repodata.insert(
             subdir,

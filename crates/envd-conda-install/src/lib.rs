@@ -157,7 +157,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
     let records: usize = repodata.repodata.iter().map(|r| r.len()).sum();
     eprintln!("envd: {records} package records from {} channels in {:.2?}", request.channels.len(), started.elapsed());
 
-    let virtual_packages = virtual_packages::detect(request.cuda.as_deref())?;
+    let virtual_packages = virtual_packages::detect(&request.subdir, request.cuda.as_deref())?;
     let solve_started = Instant::now();
     let locked: Vec<&RepoDataRecord> = installed.iter().map(|r| &r.repodata_record).collect();
     let task = SolverTask {

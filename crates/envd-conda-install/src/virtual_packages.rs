@@ -55,12 +55,25 @@ fn kernel() -> String {
     }
 }
 
-/// Detects the virtual packages of the image the installer runs in.
-pub fn detect(cuda: Option<&str>) -> Result<Vec<GenericVirtualPackage>, Error> {
+/// The generic microarchitecture of a conda subdir, as `__archspec`
+/// names it: the platform the build targets, not the machine the
+/// installer runs on (an x86_64 installer serves arm64 steps).
+fn archspec(subdir: &str) -> &'static str {
+    match subdir {
+        "linux-aarch64" => "aarch64",
+        "linux-ppc64le" => "ppc64le",
+        "linux-s390x" => "s390x",
+        _ => "x86_64",
+    }
+}
+
+/// Detects the virtual packages of the image the installer runs in, for
+/// the conda subdir `subdir`.
+pub fn detect(subdir: &str, cuda: Option<&str>) -> Result<Vec<GenericVirtualPackage>, Error> {
     let mut out = vec![
         package("__unix", "0", "0")?,
         package("__linux", &env("CONDA_OVERRIDE_LINUX").unwrap_or_else(kernel), "0")?,
-        package("__archspec", "1", "x86_64")?,
+        package("__archspec", "1", archspec(subdir))?,
     ];
     match env("CONDA_OVERRIDE_GLIBC").or_else(glibc) {
         Some(v) if !v.is_empty() => out.push(package("__glibc", &v, "0")?),
@@ -71,4 +84,19 @@ pub fn detect(cuda: Option<&str>) -> Result<Vec<GenericVirtualPackage>, Error> {
         _ => {}
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archspec_follows_the_target_subdir() {
+        let arch = |subdir: &str| {
+            let all = detect(subdir, None).unwrap();
+            all.into_iter().find(|p| p.name.as_normalized() == "__archspec").unwrap().build_string
+        };
+        assert_eq!(arch("linux-64"), "x86_64");
+        assert_eq!(arch("linux-aarch64"), "aarch64");
+    }
 }
