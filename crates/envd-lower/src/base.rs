@@ -19,10 +19,10 @@
 use std::collections::BTreeMap;
 
 use envd_lang::{BaseImage, Diagnostic, Plan, Span};
-use envd_llb::{Image, State};
+use envd_llb::{Image, Local, State};
 
 use crate::well_known::DEFAULT_PATH;
-use crate::{Ctx, ResolvedBase};
+use crate::{BaseSource, Ctx, ResolvedBase};
 
 /// Build arg that replaces the image behind `aiges_cpu`.
 pub const AIGES_CPU_IMAGE_ARG: &str = "AIGES_CPU_IMAGE";
@@ -81,6 +81,9 @@ impl BaseOverrides {
 pub struct BaseChoice {
     /// The reference to resolve and build on.
     pub reference: String,
+    /// `aiges_cpu` or `aiges_gpu` when the plan names an AIGES base: a
+    /// named context of that name replaces it.
+    pub alias: Option<&'static str>,
     /// `aiges_cpu`, `aiges_gpu (CUDA 11.6)` or the reference itself.
     pub label: String,
     /// The `base()` call, where a failure to resolve it is reported.
@@ -106,28 +109,47 @@ pub(crate) fn choose(plan: &Plan, overrides: &BaseOverrides) -> Result<BaseChoic
             "install.cuda() asks for a GPU base, but base(image=\"aiges_cpu\") names the CPU one",
         ));
     }
-    let (reference, label) = match image {
-        BaseImage::AigesCpu => {
-            (overrides.cpu_image.clone().unwrap_or_else(|| AIGES_CPU_DEFAULT.to_owned()), "aiges_cpu".to_owned())
-        }
+    let (reference, label, alias) = match image {
+        BaseImage::AigesCpu => (
+            overrides.cpu_image.clone().unwrap_or_else(|| AIGES_CPU_DEFAULT.to_owned()),
+            "aiges_cpu".to_owned(),
+            Some("aiges_cpu"),
+        ),
         BaseImage::AigesGpu => {
             let cuda = plan.cuda.as_ref().map_or(DEFAULT_CUDA, |c| c.version.as_str());
             let template = overrides.gpu_image.as_deref().unwrap_or(AIGES_GPU_TEMPLATE);
-            (template.replace("{cuda}", cuda), format!("aiges_gpu (CUDA {cuda})"))
+            (template.replace("{cuda}", cuda), format!("aiges_gpu (CUDA {cuda})"), Some("aiges_gpu"))
         }
-        BaseImage::Reference(r) => (r.clone(), r),
+        BaseImage::Reference(r) => (r.clone(), r, None),
     };
-    Ok(BaseChoice { reference, label, span: plan.base.span.clone() })
+    Ok(BaseChoice { reference, alias, label, span: plan.base.span.clone() })
 }
 
 /// The base image as the first step, carrying its env, working directory
 /// and user into every later exec.
 pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {
-    let image = Image::new(&base.reference)
-        .platform(ctx.config.platform.clone())
-        .resolve_mode(ctx.config.resolve_mode)
-        .constraints(ctx.numbered(1, &format!("base {}", base.reference), &plan.base.span));
-    let mut state = image.into_state();
+    let name = match &base.named_context {
+        Some(key) => format!("base {} (--build-context {key})", base.reference),
+        None => format!("base {}", base.reference),
+    };
+    let constraints = ctx.numbered(1, &name, &plan.base.span);
+    let platform = ctx.config.platform.clone();
+    let mut state = match &base.source {
+        BaseSource::Image => Image::new(&base.reference)
+            .platform(platform)
+            .resolve_mode(ctx.config.resolve_mode)
+            .constraints(constraints)
+            .into_state(),
+        BaseSource::OciLayout { session, store } => {
+            envd_llb::oci_layout(&base.reference, session, store, platform, constraints)
+        }
+        BaseSource::Local { name, session, shared_key } => Local::new(name)
+            .session_id(session)
+            .shared_key_hint(format!("context:{name}-{shared_key}"))
+            .constraints(constraints)
+            .into_state()
+            .with_platform(platform),
+    };
     let cfg = &base.config;
     for (k, v) in cfg.env() {
         state = state.add_env(k, v);
@@ -145,7 +167,11 @@ pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {
     for (host, ip) in &ctx.config.extra_hosts {
         state = state.add_extra_host(host, ip);
     }
-    state.network(ctx.config.network).proxy(ctx.config.proxy.clone()).cache_namespace(&ctx.config.cache_namespace)
+    state
+        .network(ctx.config.network)
+        .proxy(ctx.config.proxy.clone())
+        .cache_namespace(&ctx.config.cache_namespace)
+        .limits(ctx.config.limits.clone())
 }
 
 #[cfg(test)]

@@ -222,7 +222,9 @@ impl Conda {
             ctx.internal("conda request"),
         );
         let frontend = Image::new(installer)
-            .platform(ctx.config.platform.clone())
+            // The frontend's own (static) binary, whatever the build's
+            // platform: an x86_64 host runs it natively in an arm64 step.
+            .platform(envd_llb::Platform::native())
             .resolve_mode(ResolveMode::PreferLocal)
             .constraints(ctx.internal(&format!("conda installer from {installer}")))
             .into_state();

@@ -1,12 +1,13 @@
 //! The build context: one `local://context` source carrying only the files
-//! the plan names, so that editing any other file changes nothing.
+//! the plan names, so that editing any other file changes nothing; or the
+//! repository or tarball BuildKit fetched, whole.
 
 use std::collections::BTreeSet;
 
 use envd_lang::{Plan, StepKind};
 use envd_llb::{Constraints, Local, State};
 
-use crate::{Inputs, LowerConfig};
+use crate::{ContextSource, Inputs, LowerConfig};
 
 /// The context paths the plan reads, and whether a step needs all of it.
 fn used_paths(plan: &Plan) -> (BTreeSet<String>, bool) {
@@ -40,9 +41,13 @@ pub(crate) fn state(plan: &Plan, config: &LowerConfig, inputs: &Inputs, extra: &
     if paths.is_empty() && !whole {
         return None;
     }
-    let mut local = Local::new(&config.context_local)
+    let name = match &config.context {
+        ContextSource::Remote(state) => return Some(state.clone()),
+        ContextSource::Local(name) => name,
+    };
+    let mut local = Local::new(name)
         .session_id(&config.session_id)
-        .shared_key_hint(&config.context_local)
+        .shared_key_hint(name)
         .constraints(Constraints::named("[internal] load build context"));
     if !whole {
         let list: Vec<String> = paths.into_iter().collect();

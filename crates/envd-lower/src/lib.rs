@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use envd_lang::{Diagnostic, Plan, Span, StepKind};
-use envd_llb::{diff, merge, Constraints, Exec, NetMode, Platform, ProxyEnv, ResolveMode, SourceMap, State};
+use envd_llb::{diff, merge, Constraints, Exec, Limits, NetMode, Platform, ProxyEnv, ResolveMode, SourceMap, State};
 
 pub use base::{BaseChoice, BaseOverrides, Device, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
@@ -52,13 +52,44 @@ pub struct LlbCaps {
     pub merge_diff: bool,
 }
 
+/// Where the base's file system comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BaseSource {
+    /// An image of a registry or of the worker's store: the reference.
+    #[default]
+    Image,
+    /// An image in an OCI layout the client serves
+    /// (`--build-context NAME=oci-layout://…`).
+    OciLayout {
+        /// The client's session.
+        session: String,
+        /// The layout's content store in that session.
+        store: String,
+    },
+    /// A directory of the client's, as the root file system
+    /// (`--build-context NAME=./dir`).
+    Local {
+        /// The local's name.
+        name: String,
+        /// The client's session.
+        session: String,
+        /// buildx's key for sharing transfers of it.
+        shared_key: String,
+    },
+}
+
 /// The base image as the daemon resolved it.
 #[derive(Debug, Clone)]
 pub struct ResolvedBase {
-    /// The reference, pinned to its digest where one is known.
+    /// The reference, pinned to its digest where one is known; for a
+    /// directory, the context's name.
     pub reference: String,
     /// The base's image config JSON.
     pub config: ImageConfig,
+    /// Where its file system comes from.
+    pub source: BaseSource,
+    /// The named context that replaced the plan's base, if one did.
+    pub named_context: Option<String>,
 }
 
 impl ResolvedBase {
@@ -69,8 +100,20 @@ impl ResolvedBase {
         Self {
             reference: reference.to_owned(),
             config: ImageConfig::parse(config.to_string().as_bytes()).expect("a valid config"),
+            source: BaseSource::Image,
+            named_context: None,
         }
     }
+}
+
+/// Where the build context comes from.
+#[derive(Debug, Clone)]
+pub enum ContextSource {
+    /// The client's directory, the local of this name (`context`).
+    Local(String),
+    /// A repository or tarball BuildKit fetches: the files, whole; a
+    /// remote context has no `.dockerignore`, as for a Dockerfile.
+    Remote(State),
 }
 
 /// How to lower: the frontend options that shape the LLB, parsed once.
@@ -88,12 +131,14 @@ pub struct LowerConfig {
     pub resolve_mode: ResolveMode,
     /// The client session that serves the context.
     pub session_id: String,
-    /// The name of the context local (`context`).
-    pub context_local: String,
+    /// The build context.
+    pub context: ContextSource,
     /// `--add-host` entries (host, IP) for every step's `/etc/hosts`.
     pub extra_hosts: Vec<(String, String)>,
     /// `--network`: every step's network.
     pub network: NetMode,
+    /// `--shm-size`, `--ulimit` and `--cgroup-parent`, for every step.
+    pub limits: Limits,
     /// The `HTTP_PROXY`-style build args, for every step; BuildKit keeps
     /// them out of the cache key and the image.
     pub proxy: Option<ProxyEnv>,
@@ -136,9 +181,10 @@ impl LowerConfig {
             labels: Vec::new(),
             resolve_mode: ResolveMode::Default,
             session_id: "local".into(),
-            context_local: "context".into(),
+            context: ContextSource::Local("context".into()),
             extra_hosts: Vec::new(),
             network: NetMode::Unset,
+            limits: Limits::default(),
             proxy: None,
             cache_namespace: String::new(),
             created: 0,

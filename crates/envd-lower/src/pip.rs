@@ -54,7 +54,8 @@ pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Installs `args` (already quoted) with `python`'s pip.
+/// Installs `args` (already quoted) with `python`'s pip (a path, or a
+/// quoted shell variable).
 ///
 /// pip's own HTTP cache only keeps what the index lets it (a proxy that
 /// strips Cache-Control defeats it). A wheelhouse in the cache mount does
@@ -64,7 +65,21 @@ pub(crate) fn quote(s: &str) -> String {
 /// A download refused with 401 Unauthorized ends the step with
 /// [`EXIT_UNAUTHORIZED`], which the frontend turns into a sentence about
 /// credentials ([`unauthorized`]).
+///
+/// A conda environment's python (any `python` other than
+/// [`BASE_PYTHON`]) is there only if the in-build solve brought one, by a
+/// spec or as a dependency, which is known only when the step runs: the
+/// script falls back to the base's python then.
 pub(crate) fn script(python: &str, args: &str, direct: bool) -> String {
+    if python != BASE_PYTHON {
+        let chosen = format!("py={python}\n[ -x \"$py\" ] || py={BASE_PYTHON}\n");
+        return chosen + &with_python("\"$py\"", args, direct);
+    }
+    with_python(python, args, direct)
+}
+
+/// [`script`] for a python that is sure to be there.
+fn with_python(python: &str, args: &str, direct: bool) -> String {
     // A VCS or URL requirement is built where it is installed, with build
     // dependencies from the index; a wheelhouse cannot stand in for that.
     let (fetch, install) = if direct {

@@ -52,8 +52,10 @@ fn config() -> LowerConfig {
 /// The inputs of `src` on the fixed base `reference`, with the pinned
 /// installer.
 fn inputs(src: &str, reference: &str, base_config: &str) -> Inputs {
-    let base =
-        ResolvedBase { reference: reference.into(), config: ImageConfig::parse(base_config.as_bytes()).unwrap() };
+    let base = ResolvedBase {
+        config: ImageConfig::parse(base_config.as_bytes()).unwrap(),
+        ..ResolvedBase::stand_in(reference)
+    };
     Inputs { installer_image: Some(INSTALLER.into()), ..Inputs::local(src, base) }
 }
 
@@ -169,8 +171,10 @@ fn conda_and_apt_are_merged_branches_or_one_chain_without_merge_op() {
     let linear = dump_of(&lower_with(CONDA_BUILD, &env, BASE_CONFIG, false).unwrap());
     assert!(!linear.contains("merge") && !linear.contains("diff"), "{linear}");
     for d in [&merged, &linear] {
-        // pip runs after conda, with the environment's python
-        assert!(d.contains("/opt/conda/bin/python -m pip install"), "{d}");
+        // pip runs after conda, with the environment's python if the
+        // solve brought one, else the base's
+        assert!(d.contains("py=/opt/conda/bin/python\\n[ -x \\\"$py\\\" ] || py=python3\\n"), "{d}");
+        assert!(d.contains("\\\"$py\\\" -m pip install"), "{d}");
         assert!(d.contains("file:///run/envd/context/channel"), "{d}");
         assert!(d.contains("python 3.11.*"), "{d}");
     }
