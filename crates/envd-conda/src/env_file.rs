@@ -34,6 +34,13 @@ struct Raw {
 }
 
 impl EnvFile {
+    /// Parses an environment file as read from disk: UTF-8 with or
+    /// without a BOM, or UTF-16 with one (see [`crate::text`]); the error
+    /// is one sentence that reads after "env.yaml ".
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Self, String> {
+        Self::parse(&crate::text::decode(bytes).map_err(|e| e.to_string())?)
+    }
+
     /// Parses an environment file; the error is one sentence that reads
     /// after "env.yaml ".
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -98,6 +105,26 @@ fn short(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_a_powershell_export_in_utf16_with_crlf_and_a_windows_prefix() {
+        let text = "name: 服务\r\nchannels:\r\n  - defaults\r\ndependencies:\r\n  - python=3.9.13=h0_0\r\n  - pip:\r\n    - six==1.16.0\r\nprefix: C:\\Users\\me\\miniconda3\\envs\\服务\r\n";
+        let mut le = vec![0xFF, 0xFE];
+        let mut be = vec![0xFE, 0xFF];
+        for u in text.encode_utf16() {
+            le.extend(u.to_le_bytes());
+            be.extend(u.to_be_bytes());
+        }
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend(text.as_bytes());
+        for bytes in [le, be, bom, text.as_bytes().to_vec()] {
+            let f = EnvFile::parse_bytes(&bytes).unwrap();
+            assert_eq!(f.dependencies, ["python=3.9.13=h0_0"]);
+            assert_eq!(f.pip, ["six==1.16.0"]);
+        }
+        let e = EnvFile::parse_bytes(b"dependencies:\n  - caf\xE9\n").unwrap_err();
+        assert!(e.starts_with("is not UTF-8 text: the byte 0xE9 at offset 21"), "{e}");
+    }
 
     #[test]
     fn reads_conda_env_export_output() {

@@ -18,6 +18,7 @@ pub mod credentials;
 mod env_file;
 mod request;
 mod spec;
+pub mod text;
 
 pub use channels::{resolve_channels, ChannelConfig, ChannelSource, DEFAULT_CHANNELS, DEFAULT_CHANNEL_ALIAS};
 pub use condarc::CondaRc;

@@ -20,6 +20,7 @@ mod paths;
 mod plan;
 mod rules;
 mod sample;
+mod source;
 mod span;
 mod store;
 mod targets;
@@ -31,6 +32,7 @@ pub use paths::ContextPath;
 pub use plan::{Base, BaseImage, CondaChannel, Cuda, Expose, ImageEdits, PipIndex, Plan, Spanned, Step, StepKind};
 pub use rules::{Rule, RULES_URL};
 pub use sample::generated_build_file;
+pub use source::source_text;
 pub use span::Span;
 pub use targets::{targets, targets_and_comments, Comments, Target};
 
