@@ -1,6 +1,9 @@
 //! One build, stage by stage: read the entrypoint, evaluate, ask what the
 //! plan needs, fetch it, lower, solve. Each stage hands the next plain
-//! data and none goes back to an earlier one.
+//! data and none goes back to an earlier one. With several platforms,
+//! evaluation, the context files and the checks happen once; each
+//! platform has its own base, lowering and solve, all at once, and the
+//! result is one ref per platform, which the exporter makes an index of.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,16 +20,69 @@ use crate::inputs::{self, Entrypoint};
 
 /// The result metadata that hands `SOURCE_DATE_EPOCH` to the exporter.
 const EPOCH_KEY: &str = "source.date.epoch";
+/// The result metadata that holds an image's config.
+const CONFIG_KEY: &str = "containerimage.config";
+/// The result metadata that maps refs to platforms.
+const PLATFORMS_KEY: &str = "refs.platforms";
 
-/// A finished build, ready to return.
+/// One platform's solved image.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Built {
+    /// Its platform.
+    pub platform: envd_llb::Platform,
     /// The solved result.
     pub ref_id: String,
     /// Its definition.
     pub definition: envd_llb::pb::Definition,
-    /// Result metadata (`containerimage.config`).
-    pub metadata: HashMap<String, Vec<u8>>,
+    /// Its image config.
+    pub config: Vec<u8>,
+}
+
+/// A finished build, ready to return.
+#[derive(Debug)]
+pub struct Outcome {
+    /// One image per platform, in the order of `--platform`.
+    pub built: Vec<Built>,
+    /// Whether to return them as an index (`refs`) even if there is one.
+    pub multi_platform: bool,
+    /// `SOURCE_DATE_EPOCH`, for the exporter.
+    pub source_date_epoch: Option<i64>,
+}
+
+impl Outcome {
+    /// The result metadata, as dockerui's result builder writes it:
+    /// `containerimage.config` (suffixed `/<platform>` for an index) and
+    /// `refs.platforms`.
+    pub fn metadata(&self) -> HashMap<String, Vec<u8>> {
+        let mut metadata = HashMap::new();
+        for b in &self.built {
+            let key = if self.multi_platform {
+                format!("{CONFIG_KEY}/{}", b.platform.export_id())
+            } else {
+                CONFIG_KEY.to_owned()
+            };
+            metadata.insert(key, b.config.clone());
+        }
+        let platforms: Vec<serde_json::Value> = self
+            .built
+            .iter()
+            .map(|b| {
+                let mut p = serde_json::json!({ "os": b.platform.os, "architecture": b.platform.architecture });
+                if !b.platform.variant.is_empty() {
+                    p["variant"] = b.platform.variant.clone().into();
+                }
+                serde_json::json!({ "ID": b.platform.export_id(), "Platform": p })
+            })
+            .collect();
+        metadata
+            .insert(PLATFORMS_KEY.to_owned(), serde_json::json!({ "Platforms": platforms }).to_string().into_bytes());
+        if let Some(epoch) = self.source_date_epoch {
+            // The exporter dates the history (and with rewrite-timestamp=true,
+            // the layers) by it, as for a Dockerfile.
+            metadata.insert(EPOCH_KEY.to_owned(), epoch.to_string().into_bytes());
+        }
+        metadata
+    }
 }
 
 /// Runs the build described by `config` against `client`.
@@ -42,9 +98,11 @@ async fn from_entrypoint(config: &Config, client: &Client, entry: &Entrypoint) -
     let evaluated = evaluate(config, &text, false).await?;
     let plan = &evaluated.plan;
     let needs = envd_lower::needs(plan, &config.base_overrides)?;
-    let inputs = inputs::fetch(config, client, &needs, &envd_check::files_to_read(&evaluated), entry).await?;
-    let findings = lint(config, &check, &evaluated, &inputs.context_files);
-    warn(client, entry, &inputs.context_files, &evaluated, &findings).await?;
+    let inputs = inputs::fetch(config, client, plan, &needs, &envd_check::files_to_read(&evaluated), entry).await?;
+    let files = &inputs[0].context_files;
+    let findings = lint(config, &check, &evaluated, files);
+    warn(client, entry, files, &evaluated, &findings).await?;
+    warn_unused_contexts(config, client, entry, &needs).await?;
     if check.error && !findings.is_empty() {
         let mut rules: Vec<&str> = findings.iter().map(|f| f.rule.name()).collect();
         rules.dedup();
@@ -58,35 +116,62 @@ async fn from_entrypoint(config: &Config, client: &Client, entry: &Entrypoint) -
     let caps = LlbCaps {
         merge_diff: client.caps().llb(envd_llb::caps::MERGE_OP) && client.caps().llb(envd_llb::caps::DIFF_OP),
     };
-    let lowered = envd_lower::lower(plan, &config.lower_config(caps), &inputs)?;
-    let marshalled = lowered.state.marshal().map_err(Failure::internal)?;
-    let ref_id = client.clone().solve(marshalled.definition.clone(), &config.cache_imports).await.map_err(|e| {
-        match Failure::from(e) {
-            // A failed step: BuildKit names the process by its arguments,
-            // wrapper and all; name it as the user wrote it.
-            Failure::Upstream(mut status) => {
-                if let Some(m) = envd_lower::explain_failure(&lowered.scripts, &status.message) {
-                    status.message = m;
+    let builds = config.platforms.iter().zip(&inputs).map(|(platform, inputs)| async move {
+        let lowered = envd_lower::lower(plan, &config.lower_config(platform, caps), inputs)?;
+        let marshalled = lowered.state.marshal().map_err(Failure::internal)?;
+        let ref_id = client.clone().solve(marshalled.definition.clone(), &config.cache_imports).await.map_err(|e| {
+            match Failure::from(e) {
+                // A failed step: BuildKit names the process by its
+                // arguments, wrapper and all; name it as the user wrote it.
+                Failure::Upstream(mut status) => {
+                    if let Some(m) = envd_lower::explain_failure(&lowered.scripts, &status.message) {
+                        status.message = m;
+                    }
+                    Failure::Upstream(status)
                 }
-                Failure::Upstream(status)
+                other => other,
             }
-            other => other,
-        }
-    })?;
-    let mut metadata = HashMap::from([("containerimage.config".to_owned(), lowered.config.to_bytes())]);
-    if let Some(epoch) = config.source_date_epoch {
-        // The exporter dates the history (and with rewrite-timestamp=true,
-        // the layers) by it, as for a Dockerfile.
-        metadata.insert(EPOCH_KEY.to_owned(), epoch.to_string().into_bytes());
-    }
-    Ok(Outcome { ref_id, definition: marshalled.definition, metadata })
+        })?;
+        Ok::<_, Failure>(Built {
+            platform: platform.clone(),
+            ref_id,
+            definition: marshalled.definition,
+            config: lowered.config.to_bytes(),
+        })
+    });
+    let built = futures_util::future::join_all(builds).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(Outcome { built, multi_platform: config.multi_platform, source_date_epoch: config.source_date_epoch })
 }
 
-/// The build file as text.
+/// Says which `--build-context`s the build does not use: build.envd
+/// takes a named context only as its base.
+async fn warn_unused_contexts(
+    config: &Config,
+    client: &Client,
+    entry: &Entrypoint,
+    needs: &envd_lower::Needs,
+) -> Result<(), Failure> {
+    let names = inputs::base_names(needs);
+    for named in config.named.unused(&names) {
+        let warning = Warning {
+            digest: entry.digest.clone(),
+            short: format!(
+                "--build-context {} is not used: a named context replaces build.envd's base, which is {}",
+                named.name,
+                names.join(" or ")
+            ),
+            detail: Vec::new(),
+            url: String::new(),
+            at: None,
+        };
+        client.clone().warn(warning).await?;
+    }
+    Ok(())
+}
+
+/// The build file as text (see [`envd_lang::source_text`]).
 pub fn source_text(config: &Config, source: &SourceMap) -> Result<String, Failure> {
-    Ok(std::str::from_utf8(&source.data)
-        .map_err(|_| Diagnostic::nowhere(format!("{} is not UTF-8 text", config.filename)))?
-        .to_owned())
+    Ok(envd_lang::source_text(&config.filename, &source.data)?)
 }
 
 /// Evaluates the build file in a child process with hard limits (see
@@ -187,5 +272,49 @@ pub fn located(source: &SourceMap, start: u32, end: u32) -> Located {
         data: source.data.clone(),
         language: source.language.clone(),
         ranges: vec![SourceRange { start, end: end.max(start) }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(platform: &str) -> Built {
+        Built {
+            platform: envd_llb::Platform::parse(platform).unwrap(),
+            ref_id: format!("ref-{platform}"),
+            definition: Default::default(),
+            config: platform.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn several_platforms_give_an_index_with_a_config_each() {
+        let out = Outcome {
+            built: vec![built("linux/amd64"), built("linux/arm64/v8")],
+            multi_platform: true,
+            source_date_epoch: Some(1),
+        };
+        let m = out.metadata();
+        assert_eq!(m["containerimage.config/linux/amd64"], b"linux/amd64");
+        assert_eq!(m["containerimage.config/linux/arm64"], b"linux/arm64/v8");
+        assert!(!m.contains_key("containerimage.config"));
+        let platforms: serde_json::Value = serde_json::from_slice(&m["refs.platforms"]).unwrap();
+        assert_eq!(
+            platforms,
+            serde_json::json!({"Platforms": [
+                {"ID": "linux/amd64", "Platform": {"os": "linux", "architecture": "amd64"}},
+                {"ID": "linux/arm64", "Platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            ]})
+        );
+        assert_eq!(m["source.date.epoch"], b"1");
+    }
+
+    #[test]
+    fn one_platform_gives_one_config() {
+        let out = Outcome { built: vec![built("linux/amd64")], multi_platform: false, source_date_epoch: None };
+        let m = out.metadata();
+        assert_eq!(m["containerimage.config"], b"linux/amd64");
+        assert!(m.contains_key("refs.platforms") && !m.contains_key("source.date.epoch"));
     }
 }

@@ -222,7 +222,7 @@ pub async fn lint(config: &Config, client: &Client) -> Result<Answer, Failure> {
         let check = CheckConfig::for_build(config.check.as_ref(), &config.filename, &text)?;
         let evaluated = evaluate(config, &text, false).await?;
         let paths = envd_check::files_to_read(&evaluated);
-        let files = inputs::read_context_files(config, client, &paths).await?;
+        let files = inputs::read_context_files(config, client, &entry, &paths).await?.text;
         let findings = build::lint(config, &check, &evaluated, &files);
         Ok::<_, Failure>((findings, files))
     };

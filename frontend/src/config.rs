@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 
 use envd_check::{CheckConfig, ENVD_CHECK_ARG, PROXY_ARGS};
 use envd_gateway::{CacheImport, FrontendEnv};
-use envd_llb::{NetMode, Platform, ProxyEnv, ResolveMode};
-use envd_lower::{BaseOverrides, LlbCaps, LowerConfig};
+use envd_llb::{Limits, NetMode, Platform, ProxyEnv, ResolveMode, Ulimit};
+use envd_lower::{BaseOverrides, ContextSource, LlbCaps, LowerConfig};
+
+use crate::contexts::{MainContext, NamedContexts, ARG_KEEP_GIT_DIR};
 
 /// The file name read when `filename` is not given.
 pub const DEFAULT_FILENAME: &str = "build.envd";
@@ -19,6 +21,7 @@ const KEY_DOCKERFILE_LOCAL: &str = "dockerfilekey";
 const KEY_CONTEXT_LOCAL: &str = "contextkey";
 const KEY_TARGET: &str = "target";
 const KEY_PLATFORM: &str = "platform";
+const KEY_MULTI_PLATFORM: &str = "multi-platform";
 const KEY_NO_CACHE: &str = "no-cache";
 const KEY_CACHE_IMPORTS: &str = "cache-imports";
 const KEY_CACHE_FROM: &str = "cache-from";
@@ -26,27 +29,81 @@ const KEY_IMAGE_RESOLVE_MODE: &str = "image-resolve-mode";
 const KEY_REQUEST_ID: &str = "requestid";
 const KEY_ADD_HOSTS: &str = "add-hosts";
 const KEY_NETWORK: &str = "force-network-mode";
+const KEY_SHM_SIZE: &str = "shm-size";
+const KEY_ULIMIT: &str = "ulimit";
+const KEY_CGROUP_PARENT: &str = "cgroup-parent";
 const ARG_CACHE_NS: &str = "BUILDKIT_CACHE_MOUNT_NS";
+const ARG_MULTI_PLATFORM: &str = "BUILDKIT_MULTI_PLATFORM";
 const ARG_SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
-/// Options buildx can send that this frontend does not apply: each is
-/// refused with its reason rather than dropped.
-const NOT_APPLIED: &[(&str, &str)] = &[
-    ("shm-size", "--shm-size is not applied to build.envd steps yet"),
-    ("ulimit", "--ulimit is not applied to build.envd steps yet"),
-    ("cgroup-parent", "--cgroup-parent is not applied to build.envd steps yet"),
-    ("memory", "--resource limits are not applied to build.envd steps yet"),
-    ("memswap", "--resource limits are not applied to build.envd steps yet"),
-    ("cpushares", "--resource limits are not applied to build.envd steps yet"),
-    ("cpuperiod", "--resource limits are not applied to build.envd steps yet"),
-    ("cpuquota", "--resource limits are not applied to build.envd steps yet"),
-    ("cpusetcpus", "--resource limits are not applied to build.envd steps yet"),
-    ("cpusetmems", "--resource limits are not applied to build.envd steps yet"),
-    ("hostname", "a step hostname is not applied to build.envd steps yet"),
-    ("build-arg:BUILDKIT_SANDBOX_HOSTNAME", "a step hostname is not applied to build.envd steps yet"),
-];
 const PREFIX_BUILD_ARG: &str = "build-arg:";
 const PREFIX_LABEL: &str = "label:";
-const PREFIX_CONTEXT: &str = "context:";
+
+/// The options this frontend reads, each parsed by one function below or
+/// in [`crate::contexts`]: `(key, or prefix when it ends with ':')`.
+const READ: &[&str] = &[
+    KEY_FILENAME,
+    KEY_DOCKERFILE_LOCAL,
+    KEY_CONTEXT_LOCAL,
+    KEY_TARGET,
+    KEY_PLATFORM,
+    KEY_MULTI_PLATFORM,
+    KEY_NO_CACHE,
+    KEY_CACHE_IMPORTS,
+    KEY_CACHE_FROM,
+    KEY_IMAGE_RESOLVE_MODE,
+    KEY_REQUEST_ID,
+    KEY_ADD_HOSTS,
+    KEY_NETWORK,
+    KEY_SHM_SIZE,
+    KEY_ULIMIT,
+    KEY_CGROUP_PARENT,
+    "context",
+    "context:",
+    "local-sessionid:",
+    "sharedkey:localdir:",
+    PREFIX_BUILD_ARG,
+    PREFIX_LABEL,
+];
+
+/// Options that are someone else's to act on, and harmless to leave:
+/// BuildKit checks `frontend.caps`, records `vcs:*`, `input:context` and
+/// `attest:provenance` in provenance itself; `source` and `cmdline` name
+/// this frontend.
+const IGNORED: &[&str] = &["frontend.caps", "source", "cmdline", "vcs:", "input:context", "attest:provenance"];
+
+/// Options buildx can send that mean something this frontend cannot do:
+/// each is refused with its reason rather than dropped.
+const REFUSED: &[(&str, &str)] = &[
+    ("memory", "--memory and the other resource limits belong to the legacy builder; build without them"),
+    ("memswap", "--memory-swap belongs to the legacy builder; build without it"),
+    ("cpushares", "--cpu-shares belongs to the legacy builder; build without it"),
+    ("cpuperiod", "--cpu-period belongs to the legacy builder; build without it"),
+    ("cpuquota", "--cpu-quota belongs to the legacy builder; build without it"),
+    ("cpusetcpus", "--cpuset-cpus belongs to the legacy builder; build without it"),
+    ("cpusetmems", "--cpuset-mems belongs to the legacy builder; build without it"),
+    ("hostname", "a step hostname is not applied to build.envd steps; build without it"),
+    ("build-arg:BUILDKIT_SANDBOX_HOSTNAME", "a step hostname is not applied to build.envd steps; build without it"),
+    (
+        "build-arg:BUILDKIT_DOCKERFILE_CHECK",
+        "configures the Dockerfile linter; build.envd's is configured by the build arg ENVD_CHECK or a # check= line",
+    ),
+    ("attest:sbom", "an SBOM needs a scanner run by the frontend, and this one has none yet; build without --sbom"),
+    ("contextsubdir", "a context subdirectory is given in the context URL here, as #ref:subdir"),
+    ("input:", "another build's result (a bake target: context) cannot be a build.envd input yet"),
+    ("input-metadata:", "another build's result (a bake target: context) cannot be a build.envd input yet"),
+];
+
+/// The `BUILDKIT_*` build args this frontend or BuildKit acts on; any
+/// other is refused, as a misspelt switch would otherwise do nothing.
+const BUILDKIT_ARGS: &[&str] = &[
+    "BUILDKIT_SYNTAX",
+    "BUILDKIT_INLINE_CACHE",
+    ARG_CACHE_NS,
+    ARG_MULTI_PLATFORM,
+    ARG_KEEP_GIT_DIR,
+    "BUILDKIT_SANDBOX_HOSTNAME",
+    "BUILDKIT_DOCKERFILE_CHECK",
+];
 
 /// What buildx asks of this run: a build, or one of the subrequests of
 /// `--call` (the `requestid` option).
@@ -91,7 +148,7 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError { key: key.to_owned(), reason: reason.into() }
 }
 
@@ -100,10 +157,14 @@ fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
 pub struct Config {
     /// The build file's name inside its local.
     pub filename: String,
-    /// The local holding the build file (`dockerfile`).
-    pub definition_local: String,
-    /// The local holding the build context (`context`).
-    pub context_local: String,
+    /// The local holding the build file (`dockerfile`); `None` when it is
+    /// read from a remote context (buildx sends no `dockerfilekey` then).
+    pub definition_local: Option<String>,
+    /// The build context: the client's directory, a git repository or a
+    /// tarball.
+    pub context: MainContext,
+    /// `--build-context`s.
+    pub named: NamedContexts,
     /// A build or a `--call` subrequest.
     pub request: Request,
     /// `ENVD_CHECK`, which replaces build.envd's `# check=` directive.
@@ -112,8 +173,11 @@ pub struct Config {
     pub session_id: String,
     /// `--target`: the build.envd function to evaluate.
     pub target: Option<String>,
-    /// `--platform`, or the worker's.
-    pub platform: Platform,
+    /// `--platform`s, or the worker's: one image each.
+    pub platforms: Vec<Platform>,
+    /// Whether buildx asked for an index even of one platform
+    /// (`multi-platform`, `BUILDKIT_MULTI_PLATFORM`, several platforms).
+    pub multi_platform: bool,
     /// `--build-arg`s, without BuildKit's own `BUILDKIT_*` and the
     /// linter's `ENVD_CHECK`: build.envd's `args`. Nothing else reads them
     /// raw.
@@ -132,6 +196,8 @@ pub struct Config {
     pub extra_hosts: Vec<(String, String)>,
     /// `--network`: every step's network.
     pub network: NetMode,
+    /// `--shm-size`, `--ulimit` and `--cgroup-parent`, for every step.
+    pub limits: Limits,
     /// The proxy build args, for every step.
     pub proxy: Option<ProxyEnv>,
     /// `BUILDKIT_CACHE_MOUNT_NS`.
@@ -145,7 +211,7 @@ impl Config {
     /// Parses the options of one run.
     pub fn from_env(env: &FrontendEnv) -> Result<Self, ConfigError> {
         let opts = &env.opts;
-        reject_unsupported(opts)?;
+        refuse_unknown(opts)?;
         let mut build_args = parse_build_args(opts);
         let check = build_args
             .remove(ENVD_CHECK_ARG)
@@ -158,11 +224,20 @@ impl Config {
             request: Request::from_id(opts.get(KEY_REQUEST_ID).map(String::as_str)),
             check,
             filename: parse_filename(opts)?,
-            definition_local: opts.get(KEY_DOCKERFILE_LOCAL).cloned().unwrap_or_else(|| "dockerfile".into()),
-            context_local: opts.get(KEY_CONTEXT_LOCAL).cloned().unwrap_or_else(|| "context".into()),
+            definition_local: match (opts.get(KEY_DOCKERFILE_LOCAL), opts.contains_key("context")) {
+                (Some(local), _) => Some(local.clone()),
+                (None, false) => Some("dockerfile".into()),
+                (None, true) => None,
+            },
+            context: MainContext::parse(
+                opts,
+                opts.get(KEY_CONTEXT_LOCAL).cloned().unwrap_or_else(|| "context".into()),
+            )?,
+            named: NamedContexts::parse(opts, &env.session_id)?,
             session_id: env.session_id.clone(),
             target: opts.get(KEY_TARGET).filter(|t| !t.is_empty()).cloned(),
-            platform: parse_platform(opts, &env.worker_platforms)?,
+            platforms: parse_platforms(opts, &env.worker_platforms)?,
+            multi_platform: parse_multi_platform(opts),
             build_args,
             base_overrides,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
@@ -171,24 +246,31 @@ impl Config {
             image_resolve_mode: parse_resolve_mode(opts)?,
             extra_hosts: parse_extra_hosts(opts)?,
             network: parse_network(opts)?,
+            limits: parse_limits(opts)?,
             proxy: parse_proxy(opts),
             cache_namespace: opts.get(&format!("{PREFIX_BUILD_ARG}{ARG_CACHE_NS}")).cloned().unwrap_or_default(),
             source_date_epoch: parse_source_date_epoch(opts)?,
         })
     }
 
-    /// The options that shape lowering, given what the daemon supports.
-    pub fn lower_config(&self, caps: LlbCaps) -> LowerConfig {
+    /// The options that shape lowering for `platform`, given what the
+    /// daemon supports.
+    pub fn lower_config(&self, platform: &Platform, caps: LlbCaps) -> LowerConfig {
         LowerConfig {
-            platform: self.platform.clone(),
+            platform: platform.clone(),
             caps,
             no_cache: self.no_cache,
             labels: self.labels.clone(),
             resolve_mode: self.image_resolve_mode,
             session_id: self.session_id.clone(),
-            context_local: self.context_local.clone(),
+            context: match (&self.context, self.context.remote_state()) {
+                (_, Some(state)) => ContextSource::Remote(state),
+                (MainContext::Local { name }, None) => ContextSource::Local(name.clone()),
+                (_, None) => unreachable!("a remote context has a state"),
+            },
             extra_hosts: self.extra_hosts.clone(),
             network: self.network,
+            limits: self.limits.clone(),
             proxy: self.proxy.clone(),
             cache_namespace: self.cache_namespace.clone(),
             created: self.source_date_epoch.unwrap_or_else(|| {
@@ -202,14 +284,63 @@ fn prefixed<'a>(opts: &'a BTreeMap<String, String>, prefix: &'a str) -> impl Ite
     opts.iter().filter_map(move |(k, v)| k.strip_prefix(prefix).map(|name| (name.to_owned(), v.clone())))
 }
 
-fn reject_unsupported(opts: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-    if let Some((k, _)) = opts.iter().find(|(k, _)| k.starts_with(PREFIX_CONTEXT)) {
-        return Err(bad(k, "named build contexts (--build-context) are not supported"));
-    }
-    if let Some((key, why)) = NOT_APPLIED.iter().find(|(k, _)| opts.get(*k).is_some_and(|v| !v.is_empty())) {
-        return Err(bad(key, format!("{why}; build without it")));
+/// Refuses every option that is neither read, nor harmless to leave,
+/// by name: an option dropped in silence is a build that differs from the
+/// one asked for.
+fn refuse_unknown(opts: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    let matches = |key: &str, known: &str| match known.strip_suffix(':') {
+        Some(_) => key.starts_with(known),
+        None => key == known,
+    };
+    for key in opts.keys() {
+        if let Some((_, why)) = REFUSED.iter().find(|(k, _)| matches(key, k)) {
+            if opts[key].is_empty() && !key.contains(':') {
+                continue; // buildx sends some of these empty when unset
+            }
+            return Err(bad(key, *why));
+        }
+        if let Some(arg) = key.strip_prefix(PREFIX_BUILD_ARG).filter(|a| a.starts_with("BUILDKIT_")) {
+            if !BUILDKIT_ARGS.contains(&arg) {
+                return Err(bad(
+                    key,
+                    format!("{arg} is not a BuildKit switch this frontend or BuildKit knows; check its spelling"),
+                ));
+            }
+            continue;
+        }
+        if !READ.iter().chain(IGNORED).any(|k| matches(key, k)) {
+            return Err(bad(key, "is not an option envd-frontend knows, and it would be dropped; build without it"));
+        }
     }
     Ok(())
+}
+
+/// `--shm-size` (bytes), `--ulimit` (`name=soft[:hard],…`) and
+/// `--cgroup-parent`, as buildx sends them.
+fn parse_limits(opts: &BTreeMap<String, String>) -> Result<Limits, ConfigError> {
+    let shm_size = match opts.get(KEY_SHM_SIZE).map(|v| v.trim()).filter(|v| !v.is_empty() && *v != "0") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad(KEY_SHM_SIZE, format!("{v:?} is not a size in bytes")))?,
+        ),
+    };
+    let mut ulimits = Vec::new();
+    for field in opts.get(KEY_ULIMIT).into_iter().flat_map(|l| l.split(',')).map(str::trim).filter(|f| !f.is_empty()) {
+        let malformed = || bad(KEY_ULIMIT, format!("{field:?} is not of the form name=soft[:hard]"));
+        let (name, values) = field.split_once('=').ok_or_else(malformed)?;
+        let (soft, hard) = values.split_once(':').unwrap_or((values, values));
+        let (soft, hard) =
+            (soft.parse::<i64>().map_err(|_| malformed())?, hard.parse::<i64>().map_err(|_| malformed())?);
+        if soft > hard {
+            return Err(bad(KEY_ULIMIT, format!("{field:?}: the soft limit is above the hard one")));
+        }
+        ulimits.push(Ulimit { name: name.trim().to_owned(), soft, hard });
+    }
+    let cgroup_parent = opts.get(KEY_CGROUP_PARENT).map(|v| v.trim().to_owned()).unwrap_or_default();
+    Ok(Limits { shm_size, ulimits, cgroup_parent })
 }
 
 /// `--no-cache` (no value: every step) or `--no-cache-filter` (stage
@@ -276,28 +407,31 @@ fn parse_filename(opts: &BTreeMap<String, String>) -> Result<String, ConfigError
     Ok(base.to_owned())
 }
 
-fn parse_platform(opts: &BTreeMap<String, String>, worker: &[String]) -> Result<Platform, ConfigError> {
+/// `--platform a,b`: one image each, in the order given, without
+/// repeats; none given is the worker's.
+fn parse_platforms(opts: &BTreeMap<String, String>, worker: &[String]) -> Result<Vec<Platform>, ConfigError> {
     if let Some(list) = opts.get(KEY_PLATFORM).filter(|v| !v.trim().is_empty()) {
-        let items: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-        if items.len() > 1 {
-            return Err(bad(KEY_PLATFORM, format!("{list:?} names several platforms; build them one at a time")));
+        let mut out: Vec<Platform> = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let p = Platform::parse(item)
+                .ok_or_else(|| bad(KEY_PLATFORM, format!("{item:?} is not of the form os/arch[/variant]")))?;
+            if p.os != "linux" {
+                return Err(bad(KEY_PLATFORM, format!("{item:?}: build.envd steps run on linux only")));
+            }
+            if !out.iter().any(|o| o.export_id() == p.export_id()) {
+                out.push(p);
+            }
         }
-        return Platform::parse(items[0])
-            .ok_or_else(|| bad(KEY_PLATFORM, format!("{:?} is not of the form os/arch[/variant]", items[0])));
+        return Ok(out);
     }
-    if let Some(p) = worker.first().and_then(|p| Platform::parse(p)) {
-        return Ok(p);
-    }
-    Ok(Platform { os: "linux".into(), architecture: host_arch().into(), variant: String::new() })
+    Ok(vec![worker.first().and_then(|p| Platform::parse(p)).unwrap_or_else(Platform::native)])
 }
 
-/// The OCI name of the architecture this binary runs on.
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
+/// Whether buildx asked for an index, as dockerui decides it.
+fn parse_multi_platform(opts: &BTreeMap<String, String>) -> bool {
+    let set = |k: &str| opts.get(k).is_some_and(|v| matches!(v.trim(), "1" | "true"));
+    let several = opts.get(KEY_PLATFORM).is_some_and(|l| l.split(',').filter(|s| !s.trim().is_empty()).count() > 1);
+    several || set(KEY_MULTI_PLATFORM) || set(&format!("{PREFIX_BUILD_ARG}{ARG_MULTI_PLATFORM}"))
 }
 
 fn parse_build_args(opts: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -360,9 +494,11 @@ mod tests {
     fn defaults_follow_buildx() {
         let c = Config::from_env(&env(&[])).unwrap();
         assert_eq!(c.filename, "build.envd");
-        assert_eq!(c.definition_local, "dockerfile");
-        assert_eq!(c.context_local, "context");
-        assert_eq!(c.platform.to_string(), "linux/arm64", "the worker's platform");
+        assert_eq!(c.definition_local.as_deref(), Some("dockerfile"));
+        assert_eq!(c.context, MainContext::Local { name: "context".into() });
+        assert_eq!(c.platforms, [Platform::parse("linux/arm64").unwrap()], "the worker's platform");
+        assert!(!c.multi_platform);
+        assert_eq!(c.limits, Limits::default());
         assert!(!c.no_cache);
         assert_eq!(c.image_resolve_mode, ResolveMode::Default);
         assert_eq!(c.request, Request::Build);
@@ -379,14 +515,46 @@ mod tests {
             ("build-arg:BUILDKIT_CACHE_MOUNT_NS", "team-a"),
         ]))
         .unwrap();
-        let l = c.lower_config(LlbCaps { merge_diff: true });
+        let l = c.lower_config(&c.platforms[0], LlbCaps { merge_diff: true });
         assert_eq!(l.network, NetMode::None);
         let p = l.proxy.unwrap();
         assert_eq!((p.http.as_str(), p.no.as_str(), p.https.as_str()), ("http://proxy.test:3128", "localhost", ""));
         assert_eq!(l.cache_namespace, "team-a");
         let epoch = Config::from_env(&env(&[("build-arg:SOURCE_DATE_EPOCH", "1700000000")])).unwrap();
-        assert_eq!(epoch.lower_config(LlbCaps { merge_diff: true }).created, 1_700_000_000);
+        assert_eq!(epoch.lower_config(&epoch.platforms[0], LlbCaps { merge_diff: true }).created, 1_700_000_000);
         assert_eq!(Config::from_env(&env(&[("force-network-mode", "host")])).unwrap().network, NetMode::Host);
+    }
+
+    #[test]
+    fn platforms_limits_and_harmless_options() {
+        let c = Config::from_env(&env(&[
+            ("platform", "linux/amd64,linux/arm64/v8,linux/amd64"),
+            ("shm-size", "134217728"),
+            ("ulimit", "nofile=1024:2048,nproc=512"),
+            ("cgroup-parent", "ci.slice"),
+            ("frontend.caps", "moby.buildkit.frontend.contexts+forward"),
+            ("vcs:source", "https://example.com/r.git"),
+            ("attest:provenance", "mode=min,inline-only=true"),
+            ("build-arg:BUILDKIT_INLINE_CACHE", "1"),
+        ]))
+        .unwrap();
+        let ids: Vec<String> = c.platforms.iter().map(Platform::export_id).collect();
+        assert_eq!(ids, ["linux/amd64", "linux/arm64"], "in order, once each, arm64's v8 implied");
+        assert!(c.multi_platform);
+        assert_eq!(c.limits.shm_size, Some(128 << 20));
+        assert_eq!(
+            c.limits.ulimits,
+            [
+                Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 },
+                Ulimit { name: "nproc".into(), soft: 512, hard: 512 }
+            ]
+        );
+        assert_eq!(c.limits.cgroup_parent, "ci.slice");
+        let one = Config::from_env(&env(&[("platform", "linux/arm64"), ("multi-platform", "true")])).unwrap();
+        assert!(one.multi_platform, "buildx's multi-platform asks for an index of one");
+        let git = Config::from_env(&env(&[("context", "git://h/r.git#main:svc")])).unwrap();
+        assert_eq!(git.definition_local, None, "the build file comes from the repository");
+        assert!(matches!(git.lower_config(&git.platforms[0], LlbCaps::default()).context, ContextSource::Remote(_)));
     }
 
     #[test]
@@ -430,7 +598,7 @@ mod tests {
         );
         assert_eq!(c.filename, "my.envd");
         assert_eq!(c.target.as_deref(), Some("gpu"));
-        assert_eq!(c.platform.to_string(), "linux/amd64");
+        assert_eq!(c.platforms, [Platform::parse("linux/amd64").unwrap()]);
         assert_eq!(c.build_args["VERSION"], "1.2");
         assert!(!c.build_args.contains_key("BUILDKIT_SYNTAX"));
         assert_eq!(c.labels, [("team".to_owned(), "ml".to_owned())]);
@@ -444,10 +612,7 @@ mod tests {
     fn bad_options_name_their_key() {
         let cases = [
             (("platform", "linux"), "frontend option platform: \"linux\" is not of the form os/arch[/variant]"),
-            (
-                ("platform", "linux/amd64,linux/arm64"),
-                "frontend option platform: \"linux/amd64,linux/arm64\" names several platforms; build them one at a time",
-            ),
+            (("platform", "windows/amd64"), "frontend option platform: \"windows/amd64\": build.envd steps run on linux only"),
             (("image-resolve-mode", "sometimes"), "frontend option image-resolve-mode: \"sometimes\" is not one of default, pull, local"),
             (("filename", ".."), "frontend option filename: \"..\" is not a file name"),
             (("add-hosts", "conda.test"), "frontend option add-hosts: \"conda.test\" is not of the form host=ip"),
@@ -461,10 +626,32 @@ mod tests {
                 ("build-arg:SOURCE_DATE_EPOCH", "yesterday"),
                 "frontend option build-arg:SOURCE_DATE_EPOCH: \"yesterday\" is not a number of seconds since 1970-01-01",
             ),
-            (("shm-size", "1073741824"), "frontend option shm-size: --shm-size is not applied to build.envd steps yet; build without it"),
-            (("ulimit", "nofile=1024:1024"), "frontend option ulimit: --ulimit is not applied to build.envd steps yet; build without it"),
+            (("shm-size", "1g"), "frontend option shm-size: \"1g\" is not a size in bytes"),
+            (("ulimit", "nofile"), "frontend option ulimit: \"nofile\" is not of the form name=soft[:hard]"),
+            (("ulimit", "nofile=10:5"), "frontend option ulimit: \"nofile=10:5\": the soft limit is above the hard one"),
+            (("hostname", "svc"), "frontend option hostname: a step hostname is not applied to build.envd steps; build without it"),
+            (
+                ("attest:sbom", ""),
+                "frontend option attest:sbom: an SBOM needs a scanner run by the frontend, and this one has none yet; build without --sbom",
+            ),
+            (
+                ("build-arg:BUILDKIT_DOCKERFILE_CHECK", "skip=all"),
+                "frontend option build-arg:BUILDKIT_DOCKERFILE_CHECK: configures the Dockerfile linter; build.envd's is configured by the build arg ENVD_CHECK or a # check= line",
+            ),
+            (
+                ("build-arg:BUILDKIT_CACHE_MOUNTNS", "x"),
+                "frontend option build-arg:BUILDKIT_CACHE_MOUNTNS: BUILDKIT_CACHE_MOUNTNS is not a BuildKit switch this frontend or BuildKit knows; check its spelling",
+            ),
+            (
+                ("squash", "true"),
+                "frontend option squash: is not an option envd-frontend knows, and it would be dropped; build without it",
+            ),
+            (
+                ("input:base", "x"),
+                "frontend option input:base: another build's result (a bake target: context) cannot be a build.envd input yet",
+            ),
             (("build-arg:AIGES_DEVICE", "tpu"), "frontend option build-arg:AIGES_DEVICE: \"tpu\" is not cpu or gpu"),
-            (("context:base", "docker-image://x"), "frontend option context:base: named build contexts (--build-context) are not supported"),
+            (("context:base", "ftp://x"), "frontend option context:base: \"ftp://x\" is not docker-image://, oci-layout:// or a directory"),
             (
                 ("build-arg:ENVD_CHECK", "skip=all;error=maybe"),
                 "frontend option build-arg:ENVD_CHECK: error=\"maybe\" is not true or false",

@@ -1,22 +1,26 @@
 //! The one place that asks BuildKit for anything before lowering, in the
 //! manner of dockerui's `ReadEntrypoint` and `MainContext`.
 //!
-//! [`read_entrypoint`] reads the build file and `.dockerignore` together.
-//! After evaluation, [`fetch`] gets what [`envd_lower::needs`] listed —
-//! the base image's config, the context files, the frontend's own image —
-//! concurrently, and returns lowering's [`Inputs`]. Requests that do not
-//! depend on each other go out at once over the one HTTP/2 connection
-//! (each on its own clone of the client).
+//! [`read_entrypoint`] reads the build file and `.dockerignore` together;
+//! from a remote context (git, tarball) it solves the context once and
+//! reads the build file from it, with no `.dockerignore`, as dockerui
+//! does. After evaluation, [`fetch`] gets what [`envd_lower::needs`]
+//! listed — the base image's config for each platform (or the named
+//! context that replaces it), the context files, the frontend's own image
+//! — concurrently, and returns lowering's [`Inputs`], one per platform.
+//! Requests that do not depend on each other go out at once over the one
+//! HTTP/2 connection (each on its own clone of the client).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use envd_gateway::Client;
 use envd_lang::{ContextPath, Diagnostic};
-use envd_llb::{Constraints, Local, SourceMap};
-use envd_lower::{ImageConfig, Inputs, Needs, ResolvedBase};
+use envd_llb::{Constraints, Local, Platform, SourceMap};
+use envd_lower::{BaseSource, ImageConfig, Inputs, Needs, ResolvedBase};
 
 use crate::config::Config;
+use crate::contexts::{Named, NamedContext};
 use crate::failure::Failure;
 
 /// The language tag recorded with the build file's source info.
@@ -31,59 +35,190 @@ pub struct Entrypoint {
     pub digest: String,
     /// The context's `.dockerignore` patterns.
     pub dockerignore: Vec<String>,
+    /// The solved remote context, which context files are read from.
+    pub remote: Option<String>,
 }
 
-/// Reads the build file and `.dockerignore`, concurrently.
+/// Reads the build file and `.dockerignore`, concurrently; or, for a
+/// remote context, the build file from it.
 pub async fn read_entrypoint(config: &Config, client: &Client) -> Result<Entrypoint, Failure> {
+    if let Some(state) = config.context.remote_state() {
+        let def = state.marshal().map_err(Failure::internal)?;
+        let digest = def.root.clone().unwrap_or_default();
+        let remote = client.clone().solve(def.definition, &[]).await?;
+        let source = match &config.definition_local {
+            Some(_) => read_definition(config, client.clone()).await?.0,
+            None => {
+                let data = client.clone().read_file(&remote, &config.filename).await.map_err(|e| {
+                    Diagnostic::nowhere(format!(
+                        "cannot read {} from {}: {e}",
+                        config.filename,
+                        config.context.describe()
+                    ))
+                })?;
+                SourceMap::new(&config.filename, data, LANGUAGE)
+            }
+        };
+        return Ok(Entrypoint { source, digest, dockerignore: Vec::new(), remote: Some(remote) });
+    }
     let (definition, dockerignore) =
         tokio::join!(read_definition(config, client.clone()), read_dockerignore(config, client.clone()));
     let (source, digest) = definition?;
-    Ok(Entrypoint { source, digest, dockerignore: dockerignore? })
+    Ok(Entrypoint { source, digest, dockerignore: dockerignore?, remote: None })
 }
 
-/// Fetches what `needs` lists, concurrently: the base image's config with
-/// the context files, and the `extra` files the linter reads; the own image
-/// is a file of this container.
+/// Fetches what `needs` lists, concurrently: the base image's config for
+/// each platform with the context files, and the `extra` files the linter
+/// reads; the own image is a file of this container. One [`Inputs`] per
+/// platform of `config`, in its order. A file a call of `plan` names that
+/// is not text fails at that call.
 pub async fn fetch(
     config: &Config,
     client: &Client,
+    plan: &envd_lang::Plan,
     needs: &Needs,
     extra: &[ContextPath],
     entry: &Entrypoint,
-) -> Result<Inputs, Failure> {
+) -> Result<Vec<Inputs>, Failure> {
     let mut files = needs.context_files.clone();
     files.extend(extra.iter().filter(|p| !needs.context_files.contains(p)).cloned());
-    let (base, context_files) =
-        tokio::join!(resolve_base(config, client.clone(), needs), read_context_files(config, client, &files));
+    let bases =
+        futures_util::future::join_all(config.platforms.iter().map(|p| resolve_base(config, client.clone(), needs, p)));
+    let (bases, context_files) = tokio::join!(bases, read_context_files(config, client, entry, &files));
+    let context_files = context_files?;
+    context_files.check_encodings(plan)?;
+    let context_files = context_files.text;
     let installer_image = if needs.installer { crate::own_image::detect().ok() } else { None };
-    Ok(Inputs {
-        source: entry.source.clone(),
-        dockerignore: entry.dockerignore.clone(),
-        base: base?,
-        context_files: context_files?,
-        installer_image,
-    })
+    bases
+        .into_iter()
+        .map(|base| {
+            Ok(Inputs {
+                source: entry.source.clone(),
+                dockerignore: entry.dockerignore.clone(),
+                base: base?,
+                context_files: context_files.clone(),
+                installer_image: installer_image.clone(),
+            })
+        })
+        .collect()
 }
 
-/// Resolves the base image's digest and config for the build's platform.
-async fn resolve_base(config: &Config, mut client: Client, needs: &Needs) -> Result<ResolvedBase, Failure> {
+/// The names a named context may replace the plan's base by: `aiges_cpu`
+/// or `aiges_gpu`, then the reference itself, as a Dockerfile's `FROM`.
+pub fn base_names(needs: &Needs) -> Vec<&str> {
+    needs.base.alias.into_iter().chain([needs.base.reference.as_str()]).collect()
+}
+
+/// Resolves the base image's digest and config for `platform`, from the
+/// named context that replaces it if there is one.
+async fn resolve_base(
+    config: &Config,
+    mut client: Client,
+    needs: &Needs,
+    platform: &Platform,
+) -> Result<ResolvedBase, Failure> {
+    if let Some(named) = config.named.lookup(&base_names(needs), platform) {
+        return resolve_named(config, client, needs, platform, named).await;
+    }
     let reference = envd_llb::source::normalize_reference(&needs.base.reference);
     let at_base = |message: String| Failure::from(Diagnostic::at(needs.base.span.clone(), message));
     let resolved = client
         .resolve_image(
             &reference,
-            Some(config.platform.to_pb()),
+            Some(platform.to_pb()),
             config.image_resolve_mode.as_str(),
-            &format!("[internal] load metadata for {reference}"),
+            &format!("[{platform}] load metadata for {reference}"),
         )
         .await
-        .map_err(|e| at_base(format!("cannot resolve base image {reference}: {e}")))?;
-    let image = ImageConfig::parse(&resolved.config).map_err(|e| at_base(format!("base image {reference}: {e}")))?;
-    let pinned = match (resolved.digest.is_empty(), resolved.reference.contains('@')) {
-        (false, false) => format!("{}@{}", resolved.reference, resolved.digest),
-        _ => resolved.reference.clone(),
+        .map_err(|e| at_base(format!("cannot resolve base image {reference} for {platform}: {e}")))?;
+    image_base(&needs.base.span, resolved, BaseSource::Image, None)
+}
+
+/// The base a named context stands for.
+async fn resolve_named(
+    config: &Config,
+    mut client: Client,
+    needs: &Needs,
+    platform: &Platform,
+    named: &Named,
+) -> Result<ResolvedBase, Failure> {
+    let span = &needs.base.span;
+    let key = Some(named.key.clone());
+    let cannot = |what: &str, e: envd_gateway::Error| {
+        Failure::from(Diagnostic::at(
+            span.clone(),
+            format!("cannot resolve {what} of --build-context {} for {platform}: {e}", named.key),
+        ))
     };
-    Ok(ResolvedBase { reference: pinned, config: image })
+    match &named.context {
+        NamedContext::Image(reference) => {
+            let reference = envd_llb::source::normalize_reference(reference);
+            let log = format!("[{platform}] load metadata for {reference} ({})", named.key);
+            let resolved = client
+                .resolve_image(&reference, Some(platform.to_pb()), config.image_resolve_mode.as_str(), &log)
+                .await
+                .map_err(|e| cannot(&reference, e))?;
+            image_base(span, resolved, BaseSource::Image, key)
+        }
+        NamedContext::OciLayout { store, digest } => {
+            // As dockerui: the context's name with the digest; only the
+            // digest selects the image in the client's store.
+            let reference = format!("{}@{digest}", untagged(&envd_llb::source::normalize_reference(&named.name)));
+            let log = format!("[{platform}] load metadata for the OCI layout of {}", named.key);
+            let resolved = client
+                .resolve_oci_layout(&reference, &config.session_id, store, Some(platform.to_pb()), &log)
+                .await
+                .map_err(|e| cannot("the OCI layout", e))?;
+            let source = BaseSource::OciLayout { session: config.session_id.clone(), store: store.clone() };
+            image_base(span, resolved, source, key)
+        }
+        NamedContext::Local { name, session, shared_key } => {
+            // A directory has no image config: the empty image's, as a
+            // Dockerfile `FROM` of a local context gets.
+            let empty = serde_json::json!({
+                "architecture": platform.architecture,
+                "os": platform.os,
+                "config": { "Env": [format!("PATH={}", envd_lower::well_known::DEFAULT_PATH)], "WorkingDir": "/" },
+                "rootfs": { "type": "layers", "diff_ids": [] },
+            });
+            Ok(ResolvedBase {
+                reference: named.key.clone(),
+                config: ImageConfig::parse(empty.to_string().as_bytes()).map_err(Failure::internal)?,
+                source: BaseSource::Local {
+                    name: name.clone(),
+                    session: session.clone(),
+                    shared_key: shared_key.clone(),
+                },
+                named_context: key,
+            })
+        }
+    }
+}
+
+/// A reference without its tag.
+fn untagged(reference: &str) -> &str {
+    let last = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last..].find(':') {
+        Some(i) => &reference[..last + i],
+        None => reference,
+    }
+}
+
+/// A resolved image as the base: pinned to its digest, with its config.
+fn image_base(
+    span: &envd_lang::Span,
+    resolved: envd_gateway::ResolvedImage,
+    source: BaseSource,
+    named_context: Option<String>,
+) -> Result<ResolvedBase, Failure> {
+    let reference = &resolved.reference;
+    let image = ImageConfig::parse(&resolved.config)
+        .map_err(|e| Failure::from(Diagnostic::at(span.clone(), format!("base image {reference}: {e}"))))?;
+    let pinned = match (resolved.digest.is_empty(), reference.contains('@')) {
+        (false, false) => format!("{reference}@{}", resolved.digest),
+        _ => reference.clone(),
+    };
+    Ok(ResolvedBase { reference: pinned, config: image, source, named_context })
 }
 
 /// Reads the build file from its local, the way the Dockerfile frontend
@@ -91,12 +226,12 @@ async fn resolve_base(config: &Config, mut client: Client, needs: &Needs) -> Res
 /// comparison, under the progress name buildx users know.
 async fn read_definition(config: &Config, client: Client) -> Result<(Arc<SourceMap>, String), Failure> {
     let progress = format!("[internal] load build definition from {}", config.filename);
-    let local = &config.definition_local;
-    let (digest, read) = read_local_file(client, config, local, local.clone(), &config.filename, progress).await?;
+    let local = config.definition_local.as_deref().unwrap_or("dockerfile");
+    let (digest, read) = read_local_file(client, config, local, local.to_owned(), &config.filename, progress).await?;
     let data = read.map_err(|e| {
         Failure::from(Diagnostic::nowhere(format!(
-            "cannot read {} from the build's {} directory: {e}",
-            config.filename, config.definition_local
+            "cannot read {} from the build's {local} directory: {e}",
+            config.filename
         )))
     })?;
     Ok((SourceMap::new(&config.filename, data, LANGUAGE), digest))
@@ -105,11 +240,14 @@ async fn read_definition(config: &Config, client: Client) -> Result<(Arc<SourceM
 /// The context's `.dockerignore` patterns, read the way the Dockerfile
 /// frontend reads them: only that file is transferred.
 async fn read_dockerignore(config: &Config, client: Client) -> Result<Vec<String>, Failure> {
-    let key_hint = format!("{}-.dockerignore", config.context_local);
+    let Some(local) = config.context.local_name() else { return Ok(Vec::new()) };
+    let key_hint = format!("{local}-.dockerignore");
     let progress = "[internal] load .dockerignore".to_owned();
-    let (_, read) = read_local_file(client, config, &config.context_local, key_hint, ".dockerignore", progress).await?;
+    let (_, read) = read_local_file(client, config, local, key_hint, ".dockerignore", progress).await?;
     let text = match read {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(bytes) => envd_conda::text::decode(&bytes)
+            .map_err(|e| Diagnostic::nowhere(format!(".dockerignore {e}")))?
+            .into_owned(),
         Err(e) if e.code() == Some(envd_gateway::Code::NotFound) => return Ok(Vec::new()),
         Err(e) if e.to_string().contains("no such file") => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
@@ -120,28 +258,73 @@ async fn read_dockerignore(config: &Config, client: Client) -> Result<Vec<String
 /// Context files the plan names, each read from the context on its own,
 /// like the build file, and all at once: the frontend checks them (env
 /// files become the conda request; the linter reads requirements files),
-/// so no step depends on the rest of the context. A file that cannot be
-/// read is left out; lowering reports it at its call.
+/// so no step depends on the rest of the context. From a remote context
+/// they are read from its one solved ref. A file that cannot be read is
+/// left out; lowering reports it at its call.
 pub async fn read_context_files(
     config: &Config,
     client: &Client,
+    entry: &Entrypoint,
     paths: &[ContextPath],
-) -> Result<BTreeMap<String, String>, Failure> {
+) -> Result<ContextFiles, Failure> {
     let reads = paths.iter().map(|path| {
         let path = path.as_str();
-        let key_hint = format!("{}-{path}", config.context_local);
-        let progress = format!("[internal] load {path}");
         async move {
-            let (_, read) =
-                read_local_file(client.clone(), config, &config.context_local, key_hint, path, progress).await?;
-            Ok::<_, Failure>(read.ok().map(|bytes| (path.to_owned(), String::from_utf8_lossy(&bytes).into_owned())))
+            let read = match (&entry.remote, config.context.local_name()) {
+                (Some(remote), _) => client.clone().read_file(remote, path).await,
+                (None, Some(local)) => {
+                    let key_hint = format!("{local}-{path}");
+                    let progress = format!("[internal] load {path}");
+                    read_local_file(client.clone(), config, local, key_hint, path, progress).await?.1
+                }
+                (None, None) => unreachable!("a remote context was solved when the entrypoint was read"),
+            };
+            Ok::<_, Failure>(read.ok().map(|bytes| (path.to_owned(), bytes)))
         }
     });
-    let mut files = BTreeMap::new();
+    let mut files = ContextFiles::default();
     for read in futures_util::future::join_all(reads).await {
-        files.extend(read?);
+        if let Some((path, bytes)) = read? {
+            match envd_conda::text::decode(&bytes) {
+                Ok(text) => {
+                    files.text.insert(path, text.into_owned());
+                }
+                Err(e) => {
+                    files.undecodable.insert(path, e);
+                }
+            }
+        }
     }
     Ok(files)
+}
+
+/// Context files as read.
+#[derive(Debug, Clone, Default)]
+pub struct ContextFiles {
+    /// The ones that are text (UTF-8, with or without a BOM, or UTF-16
+    /// with one), decoded.
+    pub text: BTreeMap<String, String>,
+    /// The ones that are not, and why.
+    pub undecodable: BTreeMap<String, envd_conda::text::DecodeError>,
+}
+
+impl ContextFiles {
+    /// Fails at the first call of `plan` that names a file that is not
+    /// text: before the file reaches YAML, pip or the linter, in one
+    /// sentence with its name and the byte offset.
+    pub fn check_encodings(&self, plan: &envd_lang::Plan) -> Result<(), Diagnostic> {
+        for step in &plan.steps {
+            let named: Vec<&ContextPath> = match &step.kind {
+                envd_lang::StepKind::CondaPackages { env_file, .. } => env_file.iter().collect(),
+                envd_lang::StepKind::PythonPackages { requirements, .. } => requirements.iter().collect(),
+                _ => continue,
+            };
+            if let Some((path, e)) = named.iter().find_map(|p| self.undecodable.get_key_value(p.as_str())) {
+                return Err(Diagnostic::at(step.span.clone(), format!("{path} {e}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Solves a local of the client's (`local_name`) that transfers only

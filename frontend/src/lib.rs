@@ -17,6 +17,7 @@ pub mod build;
 pub mod call;
 pub mod check;
 pub mod config;
+pub mod contexts;
 pub mod failure;
 pub mod inputs;
 pub mod isolate;
@@ -38,7 +39,19 @@ pub async fn serve() -> Result<(), envd_gateway::Error> {
     let answered = match &config.request {
         Request::Build => {
             return match build::build(&config, &client).await {
-                Ok(out) => client.finish(out.ref_id, out.definition, out.metadata).await,
+                Ok(out) => {
+                    let metadata = out.metadata();
+                    match (out.multi_platform, out.built) {
+                        (false, mut built) if built.len() == 1 => {
+                            let b = built.remove(0);
+                            client.finish(b.ref_id, b.definition, metadata).await
+                        }
+                        (_, built) => {
+                            let refs = built.into_iter().map(|b| (b.platform.export_id(), b.ref_id, b.definition));
+                            client.finish_refs(refs.collect(), metadata).await
+                        }
+                    }
+                }
                 Err(f) => client.fail_with(status(f)).await,
             }
         }
