@@ -16,7 +16,7 @@ demo: setup image ## install what is missing, build the frontend image, build an
 
 test: lint unit fuzz-short e2e ## every test: formatting, clippy, unit, a short fuzz run and end-to-end
 
-setup: ## install and start dockerd, buildx and the registry; make the local base images
+setup: ## install and start dockerd, buildx and the registry; make the local base images (amd64, arm64 under qemu)
 	bash scripts/setup.sh all
 
 image: ## build the static binary and the aiges/envd-frontend:latest image

@@ -6,7 +6,9 @@
 #             with the containerd snapshotter, started in the background
 #   registry  Debian's docker-registry serving 127.0.0.1:5000
 #   bases     local stand-ins for the AIGES base images (debootstrap + import)
-#   all       the three above, in that order
+#   platforms qemu-user-static in binfmt_misc, an arm64 stand-in and an
+#             amd64+arm64 index of the CPU stand-in in the registry
+#   all       all of the above, in that order
 #
 # Every step says what it does on stderr. The machine has no init system, so
 # the daemons are started here with their logs under /var/log.
@@ -195,8 +197,9 @@ build_ubuntu_rootfs() {
 
 import_base() {
     local ref=$1 device=$2 root=$3
+    shift 3
     say "importing $ref from $root"
-    tar -C "$root" --exclude=./.complete -c . | docker import \
+    tar -C "$root" --exclude=./.complete -c . | docker import "$@" \
         --change 'WORKDIR /home/aiges' \
         --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
         --change "ENV LD_LIBRARY_PATH=/home/aiges/library" \
@@ -204,6 +207,13 @@ import_base() {
         --change 'CMD ["/bin/sh","-c","echo aiges loader would start here"]' \
         --change "LABEL org.aiges.base=$device" \
         - "$ref" >/dev/null
+}
+
+manifest_in_registry() {
+    local path=${1#"$REGISTRY"/}
+    curl -fsS -o /dev/null \
+        -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json' \
+        "http://$REGISTRY/v2/${path%:*}/manifests/${path##*:}" 2>/dev/null
 }
 
 ensure_bases() {
@@ -222,14 +232,64 @@ ensure_bases() {
     # The registry copy lets any BuildKit (docker driver or container driver)
     # resolve the bases the way it resolves a published image.
     for ref in "$BASE_CPU_IMAGE" "$BASE_GPU_IMAGE" "$BASE_UBUNTU_IMAGE"; do
-        local path=${ref#"$REGISTRY"/}
-        if ! curl -fsS -o /dev/null \
-            -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
-            "http://$REGISTRY/v2/${path%:*}/manifests/${path##*:}" 2>/dev/null; then
+        if ! manifest_in_registry "$ref"; then
             say "pushing $ref"
             docker push -q "$ref" >/dev/null
         fi
     done
+}
+
+# arm64 programs run here through qemu-user-static. The F flag makes the
+# kernel open the interpreter once, at registration, so it also serves
+# inside containers, whose file systems have no qemu.
+ensure_emulation() {
+    local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+    if [ -f "$entry" ] && grep -q '^enabled' "$entry" && grep -q '^flags:.*F' "$entry"; then return; fi
+    need_root
+    if [ ! -x /usr/bin/qemu-aarch64-static ]; then
+        apt_update_once
+        say "installing qemu-user-static (arm64 steps under emulation)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static >/dev/null
+    fi
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    [ -f "$entry" ] && echo -1 >"$entry"
+    say "registering qemu-aarch64-static in binfmt_misc"
+    # magic and mask of an aarch64 ELF executable, as qemu's own
+    # scripts/qemu-binfmt-conf.sh registers it
+    printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
+        >/proc/sys/fs/binfmt_misc/register
+}
+
+# The arm64 stand-in: minbase bookworm, debootstrapped under emulation
+# (its second stage runs arm64 dpkg), with the amd64 stand-in's config.
+build_arm64_rootfs() {
+    local root=/var/lib/envd-frontend/rootfs-$BASE_SUITE-arm64
+    if [ -f "$root/.complete" ]; then echo "$root"; return; fi
+    need_root
+    rm -rf "$root"
+    say "debootstrap $BASE_SUITE arm64 into $root (under emulation: several minutes, once)"
+    debootstrap --arch=arm64 --variant=minbase --include=bash,ca-certificates "$BASE_SUITE" "$root" \
+        http://deb.debian.org/debian >/var/log/envd-debootstrap-arm64.log 2>&1 \
+        || { tail -n 30 /var/log/envd-debootstrap-arm64.log >&2; exit 1; }
+    install -m 0644 /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    mkdir -p "$root/home/aiges"
+    touch "$root/.complete"
+    echo "$root"
+}
+
+ensure_platforms() {
+    ensure_emulation
+    if manifest_in_registry "$BASE_MULTI_IMAGE"; then say "base image $BASE_MULTI_IMAGE is present"; return; fi
+    if ! manifest_in_registry "$BASE_ARM64_IMAGE"; then
+        if ! image_present "$BASE_ARM64_IMAGE"; then
+            import_base "$BASE_ARM64_IMAGE" cpu "$(build_arm64_rootfs)" --platform linux/arm64
+        fi
+        say "pushing $BASE_ARM64_IMAGE"
+        docker push -q "$BASE_ARM64_IMAGE" >/dev/null
+    fi
+    say "making $BASE_MULTI_IMAGE, an index of $BASE_CPU_IMAGE and $BASE_ARM64_IMAGE"
+    docker buildx imagetools create -t "$BASE_MULTI_IMAGE" "$BASE_CPU_IMAGE" "$BASE_ARM64_IMAGE" >/dev/null
 }
 
 # What the end-to-end tests of private indexes run on the host: an SSH
@@ -250,6 +310,7 @@ case "${1:-all}" in
     engine) start_engine ;;
     registry) start_registry ;;
     bases) start_engine; start_registry; ensure_bases ;;
-    all) start_engine; start_registry; ensure_bases; ensure_test_tools ;;
-    *) echo "usage: setup.sh [engine|registry|bases|all]" >&2; exit 2 ;;
+    platforms) start_engine; start_registry; ensure_bases; ensure_platforms ;;
+    all) start_engine; start_registry; ensure_bases; ensure_platforms; ensure_test_tools ;;
+    *) echo "usage: setup.sh [engine|registry|bases|platforms|all]" >&2; exit 2 ;;
 esac

@@ -124,16 +124,44 @@ fn cache_mount_namespaces_do_not_share_the_pip_cache() {
 }
 
 #[test]
-fn flags_that_are_not_applied_are_refused_by_name() {
+fn shm_size_and_ulimit_reach_every_step() {
+    ensure_env();
+    let _guard = beside_others();
+    let ctx = run_build(
+        "limits",
+        &[
+            "df -k /dev/shm | tail -n 1 | tr -s ' ' | cut -d ' ' -f 2 > /home/aiges/shm",
+            "sh -c 'ulimit -n; ulimit -Hn' > /home/aiges/nofile",
+        ],
+    );
+    let r = ctx.build_envd(&["--shm-size", "96m", "--ulimit", "nofile=1024:2048"]);
+    assert!(r.ok, "{}", r.stderr);
+    let read = |f: &str| docker_ok(&["run", "--rm", &ctx.tag, "cat", f]);
+    assert_eq!(read("/home/aiges/shm"), "98304\n", "96 MiB of /dev/shm, in KiB");
+    assert_eq!(read("/home/aiges/nofile"), "1024\n2048\n");
+}
+
+#[test]
+fn options_that_would_be_dropped_are_refused_by_name() {
     ensure_env();
     let _guard = beside_others();
     let ctx = run_build("refused", &["true"]);
     for (flags, sentence) in [
-        (vec!["--shm-size", "1g"], "frontend option shm-size: --shm-size is not applied to build.envd steps yet; build without it"),
-        (vec!["--ulimit", "nofile=1024:1024"], "frontend option ulimit: --ulimit is not applied to build.envd steps yet"),
         (
             vec!["--no-cache-filter", "build"],
             "frontend option no-cache: --no-cache-filter build names Dockerfile stages, and build.envd has none; use --no-cache",
+        ),
+        (
+            vec!["--sbom=true"],
+            "frontend option attest:sbom: an SBOM needs a scanner run by the frontend, and this one has none yet; build without --sbom",
+        ),
+        (
+            vec!["--build-arg", "BUILDKIT_CACHE_MOUNTNS=team"],
+            "frontend option build-arg:BUILDKIT_CACHE_MOUNTNS: BUILDKIT_CACHE_MOUNTNS is not a BuildKit switch this frontend or BuildKit knows; check its spelling",
+        ),
+        (
+            vec!["--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=svc"],
+            "frontend option build-arg:BUILDKIT_SANDBOX_HOSTNAME: a step hostname is not applied to build.envd steps; build without it",
         ),
     ] {
         let r = ctx.build_envd(&flags);
