@@ -127,11 +127,11 @@ async fn resolve_base(
             &reference,
             Some(platform.to_pb()),
             config.image_resolve_mode.as_str(),
-            &format!("[{platform}] load metadata for {reference}"),
+            &format!("{} load metadata for {reference}", internal(config, platform)),
         )
         .await
         .map_err(|e| at_base(format!("cannot resolve base image {reference} for {platform}: {e}")))?;
-    image_base(&needs.base.span, resolved, BaseSource::Image, None)
+    image_base(needs, resolved, BaseSource::Image, None)
 }
 
 /// The base a named context stands for.
@@ -153,24 +153,24 @@ async fn resolve_named(
     match &named.context {
         NamedContext::Image(reference) => {
             let reference = envd_llb::source::normalize_reference(reference);
-            let log = format!("[{platform}] load metadata for {reference} ({})", named.key);
+            let log = format!("{} load metadata for {reference} ({})", internal(config, platform), named.key);
             let resolved = client
                 .resolve_image(&reference, Some(platform.to_pb()), config.image_resolve_mode.as_str(), &log)
                 .await
                 .map_err(|e| cannot(&reference, e))?;
-            image_base(span, resolved, BaseSource::Image, key)
+            image_base(needs, resolved, BaseSource::Image, key)
         }
         NamedContext::OciLayout { store, digest } => {
             // As dockerui: the context's name with the digest; only the
             // digest selects the image in the client's store.
             let reference = format!("{}@{digest}", untagged(&envd_llb::source::normalize_reference(&named.name)));
-            let log = format!("[{platform}] load metadata for the OCI layout of {}", named.key);
+            let log = format!("{} load metadata for the OCI layout of {}", internal(config, platform), named.key);
             let resolved = client
                 .resolve_oci_layout(&reference, &config.session_id, store, Some(platform.to_pb()), &log)
                 .await
                 .map_err(|e| cannot("the OCI layout", e))?;
             let source = BaseSource::OciLayout { session: config.session_id.clone(), store: store.clone() };
-            image_base(span, resolved, source, key)
+            image_base(needs, resolved, source, key)
         }
         NamedContext::Local { name, session, shared_key } => {
             // A directory has no image config: the empty image's, as a
@@ -190,8 +190,20 @@ async fn resolve_named(
                     shared_key: shared_key.clone(),
                 },
                 named_context: key,
+                aiges_cuda: needs.base.cuda.clone(),
             })
         }
+    }
+}
+
+/// The progress prefix of a helper vertex, as the Dockerfile frontend
+/// writes it: `[internal]`, or `[linux/arm64 internal]` when a build has
+/// several platforms.
+fn internal(config: &Config, platform: &Platform) -> String {
+    if config.platforms.len() > 1 {
+        format!("[{} internal]", platform.export_id())
+    } else {
+        "[internal]".to_owned()
     }
 }
 
@@ -206,19 +218,19 @@ fn untagged(reference: &str) -> &str {
 
 /// A resolved image as the base: pinned to its digest, with its config.
 fn image_base(
-    span: &envd_lang::Span,
+    needs: &Needs,
     resolved: envd_gateway::ResolvedImage,
     source: BaseSource,
     named_context: Option<String>,
 ) -> Result<ResolvedBase, Failure> {
     let reference = &resolved.reference;
     let image = ImageConfig::parse(&resolved.config)
-        .map_err(|e| Failure::from(Diagnostic::at(span.clone(), format!("base image {reference}: {e}"))))?;
+        .map_err(|e| Failure::from(Diagnostic::at(needs.base.span.clone(), format!("base image {reference}: {e}"))))?;
     let pinned = match (resolved.digest.is_empty(), reference.contains('@')) {
         (false, false) => format!("{reference}@{}", resolved.digest),
         _ => reference.clone(),
     };
-    Ok(ResolvedBase { reference: pinned, config: image, source, named_context })
+    Ok(ResolvedBase { reference: pinned, config: image, source, named_context, aiges_cuda: needs.base.cuda.clone() })
 }
 
 /// Reads the build file from its local, the way the Dockerfile frontend
