@@ -35,6 +35,8 @@ const KEY_CGROUP_PARENT: &str = "cgroup-parent";
 const ARG_CACHE_NS: &str = "BUILDKIT_CACHE_MOUNT_NS";
 const ARG_MULTI_PLATFORM: &str = "BUILDKIT_MULTI_PLATFORM";
 const ARG_SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// conda's own override of `__cuda`, as a build arg.
+const ARG_CONDA_OVERRIDE_CUDA: &str = "CONDA_OVERRIDE_CUDA";
 const PREFIX_BUILD_ARG: &str = "build-arg:";
 const PREFIX_LABEL: &str = "label:";
 
@@ -273,6 +275,7 @@ impl Config {
             limits: self.limits.clone(),
             proxy: self.proxy.clone(),
             cache_namespace: self.cache_namespace.clone(),
+            conda_override_cuda: self.build_args.get(ARG_CONDA_OVERRIDE_CUDA).filter(|v| !v.trim().is_empty()).cloned(),
             created: self.source_date_epoch.unwrap_or_else(|| {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
             }),

@@ -196,6 +196,43 @@ fn an_unsolvable_environment_fails_at_its_line_with_the_explanation() {
 }
 
 #[test]
+fn cuda_packages_solve_on_the_gpu_base_without_install_cuda_and_not_on_the_cpu_one() {
+    ensure_env();
+    let _cache = sharing_the_conda_cache();
+    let ctx = Context::new("conda-cuda");
+    let cudapkg = Package::new("cudapkg", "1.0", "cuda11_0")
+        .depends(&["__cuda >=11"])
+        .file("share/cudapkg", Content::File("built for CUDA 11\n".into()));
+    ctx.channel("channel", vec![cudapkg]);
+    let build = |device: &str| {
+        ctx.write(
+            "build.envd",
+            &format!("def build():\n    base(image=\"aiges_{device}\")\n    install.conda_packages(name=[\"cudapkg\"])\n{CONDARC}"),
+        );
+        let images = [
+            "--build-arg",
+            &format!("AIGES_CPU_IMAGE={}", cpu_base()),
+            "--build-arg",
+            &format!("AIGES_GPU_IMAGE={}", envd_e2e::bases_env("BASE_GPU_IMAGE")),
+        ]
+        .map(|s| s.to_owned());
+        let args: Vec<&str> = images.iter().map(String::as_str).collect();
+        ctx.build_envd(&args)
+    };
+    let r = build("gpu");
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("__cuda=11.6=0"), "the step says which __cuda it used: {}", r.stderr);
+    assert_eq!(sh(&ctx.tag, "cat /opt/conda/share/cudapkg"), "built for CUDA 11\n");
+    // the AIGES loader finds the environment's libraries after its own
+    let env = image_config(&ctx.tag)["Env"].to_string();
+    assert!(env.contains("\"LD_LIBRARY_PATH=/home/aiges/library:/opt/conda/lib\""), "{env}");
+    let r = build("cpu");
+    assert!(!r.ok, "no GPU, no CUDA build");
+    assert!(r.stderr.contains("envd: the conda environment cannot be solved:"), "{}", r.stderr);
+    assert!(r.stderr.contains("__cuda"), "resolvo names the missing virtual package: {}", r.stderr);
+}
+
+#[test]
 fn bad_env_files_and_specs_are_errors_at_their_line_before_anything_runs() {
     ensure_env();
     let cases = [
@@ -353,4 +390,67 @@ fn the_installer_runs_on_ubuntu_18_04_and_sees_its_glibc() {
         "{}",
         r.stderr
     );
+}
+
+/// The served channel's archive of `name`, as a lock file's URL and hash.
+fn archive(ctx: &Context, url: &str, name: &str) -> (String, String) {
+    let repodata: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ctx.dir().join("served/linux-64/repodata.json")).unwrap())
+            .unwrap();
+    let (file, record) = ["packages", "packages.conda"]
+        .iter()
+        .flat_map(|k| repodata[k].as_object().unwrap().iter())
+        .find(|(f, _)| f.starts_with(&format!("{name}-")))
+        .unwrap_or_else(|| panic!("{name} is in the channel"));
+    (format!("{url}/linux-64/{file}"), record["sha256"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn explicit_and_conda_lock_files_install_exactly_their_archives_with_no_solve() {
+    ensure_env();
+    let _cache = sharing_the_conda_cache();
+    let ctx = Context::new("conda-lock");
+    let (name, package) = marker("locked");
+    ctx.channel("served", vec![package]);
+    let server = HostServer::files(&ctx.dir().join("served"), ctx.dir().join("http.log"));
+    let url = format!("http://conda.test:{}", server.port);
+    let (marker_url, marker_sha) = archive(&ctx, &url, &name);
+    let (zlib_url, zlib_sha) = archive(&ctx, &url, "zlib");
+    let (libzlib_url, libzlib_sha) = archive(&ctx, &url, "libzlib");
+    let build = |file: &str| {
+        ctx.write(
+            "build.envd",
+            &format!(
+                "def build():\n    base(image=\"{}\")\n    install.conda_packages(env_file=\"{file}\")\n",
+                cpu_base()
+            ),
+        );
+        ctx.build_envd(&["--add-host", "conda.test:host-gateway"])
+    };
+    let explicit = format!(
+        "# This file may be used to create an environment using:\n# $ conda create --name <env> --file <this file>\n# platform: linux-64\n@EXPLICIT\n{libzlib_url}#sha256:{libzlib_sha}\n{zlib_url}#sha256:{zlib_sha}\n{marker_url}#sha256:{marker_sha}\n"
+    );
+    ctx.write("spec.txt", &explicit);
+    let r = build("spec.txt");
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("envd: 3 packages from the lock file, no solve"), "{}", r.stderr);
+    assert!(!r.stderr.contains("package records from"), "no repodata was read: {}", r.stderr);
+    assert!(!server.requests().contains("repodata.json"), "{}", server.requests());
+    assert_eq!(sh(&ctx.tag, "cat /opt/conda/share/marker.txt"), format!("{name}\n"));
+    assert_eq!(sh(&ctx.tag, "ls /opt/conda/conda-meta | grep -c json"), "3\n");
+
+    let lock = format!(
+        "version: 1\nmetadata:\n  content_hash: {{linux-64: x}}\n  channels: [{{url: {url}, used_env_vars: []}}]\n  platforms: [linux-64]\n  sources: [environment.yml]\npackage:\n- name: {name}\n  version: '1.0'\n  manager: conda\n  platform: linux-64\n  dependencies: {{}}\n  url: {marker_url}\n  hash: {{sha256: {marker_sha}}}\n  category: main\n  optional: false\n"
+    );
+    ctx.write("conda-lock.yml", &lock);
+    let r = build("conda-lock.yml");
+    assert!(r.ok, "{}", r.stderr);
+    assert!(r.stderr.contains("envd: 1 packages from the lock file, no solve"), "{}", r.stderr);
+    assert_eq!(sh(&ctx.tag, "ls /opt/conda/conda-meta | grep -c json"), "1\n", "exactly the lock file's one package");
+
+    ctx.write("spec.txt", &explicit.replace(&marker_sha, &"0".repeat(64)));
+    let r = build("spec.txt");
+    assert!(!r.ok, "a tampered hash fails");
+    assert!(r.stderr.contains(&format!("cannot fetch {marker_url} as the lock file pins it")), "{}", r.stderr);
+    assert!(r.stderr.contains("build.envd:3"), "at the line: {}", r.stderr);
 }

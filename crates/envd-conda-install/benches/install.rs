@@ -19,6 +19,7 @@ fn request(root: &Path, channel: &Path, pkgs: &Path) -> InstallRequest {
         subdir: "linux-64".into(),
         channels: vec![format!("file://{}", channel.display())],
         specs: SPECS.iter().map(|s| (*s).to_owned()).collect(),
+        locked: Vec::new(),
         cuda: None,
         condarc: None,
         pkgs_dir: pkgs.display().to_string(),

@@ -14,6 +14,11 @@
 //! Packages are cached in a second cache mount; each one that was not
 //! there already is logged as `envd: fetched <file>`, so a rebuild shows
 //! what it had to download.
+//!
+//! A request from a lock file (`locked`) skips repodata and the solve: it
+//! fetches exactly the listed archives, each checked against its hash by
+//! the package cache, reads each one's record from its `info/index.json`,
+//! and installs those.
 
 mod client;
 mod virtual_packages;
@@ -25,9 +30,13 @@ use std::time::Instant;
 use envd_conda::{credentials, InstallRequest};
 use rattler::install::Installer;
 use rattler::package_cache::PackageCache;
+use rattler_cache::package_cache::CacheKey;
+use rattler_conda_types::package::{CondaArchiveIdentifier, IndexJson, PackageFile};
 use rattler_conda_types::{
-    Channel, MatchSpec, PackageName, ParseMatchSpecOptions, PrefixRecord, RepoDataRecord, Subdir,
+    Channel, MatchSpec, PackageName, PackageRecord, ParseMatchSpecOptions, PrefixRecord, RepoDataRecord, Subdir,
 };
+use rattler_digest::{parse_digest_from_hex, Md5, Sha256};
+use rattler_networking::LazyClient;
 use rattler_repodata_gateway::Gateway;
 use rattler_solve::{resolvo, ChannelPriority, SolveError, SolverImpl, SolverTask};
 
@@ -118,6 +127,9 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
 
     let installed: Vec<PrefixRecord> = PrefixRecord::collect_from_prefix(prefix)
         .map_err(|e| err(&format!("cannot read {}/conda-meta", prefix.display()), e))?;
+    if !request.locked.is_empty() {
+        return install_locked(request, prefix, subdir, installed, started).await;
+    }
     let mut specs = parse_specs(&request.specs)?;
     // Keep what the prefix has, as `conda install` does: every installed
     // package stays asked for (by name only), and its installed build is
@@ -158,6 +170,11 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
     eprintln!("envd: {records} package records from {} channels in {:.2?}", request.channels.len(), started.elapsed());
 
     let virtual_packages = virtual_packages::detect(&request.subdir, request.cuda.as_deref())?;
+    let shown: Vec<String> = virtual_packages
+        .iter()
+        .map(|p| format!("{}={}={}", p.name.as_normalized(), p.version, p.build_string))
+        .collect();
+    eprintln!("envd: virtual packages: {}", shown.join(" "));
     let solve_started = Instant::now();
     let locked: Vec<&RepoDataRecord> = installed.iter().map(|r| &r.repodata_record).collect();
     let task = SolverTask {
@@ -202,11 +219,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         result.transaction.installed_packages().map(|r| dist_name(&r.package_record)).collect();
     installed.sort();
 
-    forget_credentials(prefix)?;
-    if let Some(condarc) = &request.condarc {
-        let path = prefix.join(".condarc");
-        std::fs::write(&path, condarc).map_err(|e| err(&format!("cannot write {}", path.display()), e))?;
-    }
+    finish(request, prefix)?;
     for f in &fetched {
         eprintln!("envd: fetched {f}");
     }
@@ -219,6 +232,92 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         started.elapsed()
     );
     Ok(Summary { environment, installed, fetched })
+}
+
+/// Installs exactly the archives of a lock file: no repodata, no solve.
+async fn install_locked(
+    request: &InstallRequest,
+    prefix: &Path,
+    subdir: Subdir,
+    installed: Vec<PrefixRecord>,
+    started: Instant,
+) -> Result<Summary, Error> {
+    let urls: Vec<String> = request.locked.iter().map(|p| p.url.clone()).collect();
+    let client = client::build(&urls)?;
+    let package_cache = PackageCache::new(&request.pkgs_dir);
+    let cached = package_cache.index().await.map_err(|e| err("cannot read the package cache", e))?;
+    let mut records = Vec::new();
+    let mut fetched = Vec::new();
+    for locked in &request.locked {
+        let shown = credentials::strip(&locked.url);
+        let url = url::Url::parse(&locked.url).map_err(|e| err(&format!("`{shown}` is not a URL"), e))?;
+        let id = CondaArchiveIdentifier::try_from_url(&url)
+            .ok_or_else(|| Error(format!("`{shown}` does not name a conda archive (.conda or .tar.bz2)")))?;
+        let not_hex = |what: &str| Error(format!("the {what} of {shown} is not hex"));
+        let sha256 = match &locked.sha256 {
+            Some(h) => Some(parse_digest_from_hex::<Sha256>(h).ok_or_else(|| not_hex("sha256"))?),
+            None => None,
+        };
+        let md5 = match &locked.md5 {
+            Some(h) => Some(parse_digest_from_hex::<Md5>(h).ok_or_else(|| not_hex("md5"))?),
+            None => None,
+        };
+        let key = CacheKey::from(id.clone()).with_opt_sha256(sha256).with_opt_md5(md5);
+        if !cached.contains_url(key.clone(), &url) {
+            fetched.push(id.to_file_name());
+        }
+        let entry = package_cache
+            .get_or_fetch_from_url(key, url.clone(), LazyClient::from(client.clone()), None, None)
+            .await
+            .map_err(|e| err_chain(&format!("cannot fetch {shown} as the lock file pins it"), &e))?;
+        let index = IndexJson::from_package_directory(entry.path())
+            .map_err(|e| err(&format!("{shown} has no readable info/index.json"), e))?;
+        let record = PackageRecord::from_index_json(index, None, sha256, md5)
+            .map_err(|e| err(&format!("{shown} has an unusable info/index.json"), e))?;
+        if record.subdir != subdir.as_str() && record.subdir != "noarch" {
+            return Err(Error(format!("{shown} is a package for {}, and this build is for {subdir}", record.subdir)));
+        }
+        let channel = url.as_str().rsplitn(3, '/').nth(2).map(credentials::strip);
+        records.push(RepoDataRecord { package_record: record, identifier: id.into(), url, channel });
+    }
+    eprintln!("envd: {} packages from the lock file, no solve", records.len());
+    let mut environment: Vec<String> = records.iter().map(|r| dist_name(&r.package_record)).collect();
+    environment.sort();
+    let result = Installer::new()
+        .with_download_client(client)
+        .with_target_platform(subdir)
+        .with_installed_packages(installed)
+        .with_package_cache(package_cache)
+        .install(prefix, records)
+        .await
+        .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
+    let mut linked: Vec<String> =
+        result.transaction.installed_packages().map(|r| dist_name(&r.package_record)).collect();
+    linked.sort();
+    finish(request, prefix)?;
+    for f in &fetched {
+        eprintln!("envd: fetched {f}");
+    }
+    eprintln!(
+        "envd: {} packages in {}: {} linked, {} fetched, in {:.2?}",
+        environment.len(),
+        prefix.display(),
+        linked.len(),
+        fetched.len(),
+        started.elapsed()
+    );
+    Ok(Summary { environment, installed: linked, fetched })
+}
+
+/// What every install ends with: no credentials in `conda-meta`, and the
+/// condarc written.
+fn finish(request: &InstallRequest, prefix: &Path) -> Result<(), Error> {
+    forget_credentials(prefix)?;
+    if let Some(condarc) = &request.condarc {
+        let path = prefix.join(".condarc");
+        std::fs::write(&path, condarc).map_err(|e| err(&format!("cannot write {}", path.display()), e))?;
+    }
+    Ok(())
 }
 
 /// Takes the credentials out of the `url` and `channel` of every

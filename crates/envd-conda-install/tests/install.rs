@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use envd_conda::{InstallRequest, REQUEST_VERSION};
+use envd_conda::{InstallRequest, LockedPackage, REQUEST_VERSION};
 use envd_conda_fixture::{standard, write_channel};
 
 struct Fixture {
@@ -30,6 +30,7 @@ impl Fixture {
             subdir: "linux-64".into(),
             channels: vec![format!("file://{}", self.root.join("channel").display())],
             specs: specs.iter().map(|s| (*s).to_owned()).collect(),
+            locked: Vec::new(),
             cuda: None,
             condarc: None,
             pkgs_dir: self.root.join("pkgs").display().to_string(),
@@ -150,4 +151,53 @@ fn bad_requests_say_what_is_wrong() {
     std::fs::write(&path, "{}").unwrap();
     let e = envd_conda_install::run_file(&path).unwrap_err().to_string();
     assert!(e.starts_with("the conda request is not valid: missing field"), "{e}");
+}
+
+/// The fixture channel's archives of `names`, as a lock file lists them.
+fn locked(f: &Fixture, names: &[&str]) -> Vec<LockedPackage> {
+    let mut out = Vec::new();
+    for subdir in ["linux-64", "noarch"] {
+        let dir = f.root.join("channel").join(subdir);
+        let repodata: serde_json::Value = serde_json::from_str(&read(&dir.join("repodata.json"))).unwrap();
+        for key in ["packages", "packages.conda"] {
+            for (file, record) in repodata[key].as_object().unwrap() {
+                if names.iter().any(|n| file.starts_with(&format!("{n}-"))) {
+                    out.push(LockedPackage {
+                        url: format!("file://{}", dir.join(file).display()),
+                        md5: None,
+                        sha256: record["sha256"].as_str().map(str::to_owned),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_lock_file_installs_exactly_its_archives_without_repodata() {
+    let f = Fixture::new();
+    let mut req = f.request(&[]);
+    req.channels.clear();
+    req.locked = locked(&f, &["zlib", "libzlib"]);
+    assert_eq!(req.locked.len(), 2);
+    let summary = envd_conda_install::run(&req).unwrap();
+    assert_eq!(summary.environment, ["libzlib-1.3.1-h0_0", "zlib-1.3.1-h0_0"], "no dependency was added");
+    assert_eq!(conda_meta(&f.prefix()), ["libzlib-1.3.1-h0_0.json", "zlib-1.3.1-h0_0.json"]);
+    let repodata = f.root.join("repodata");
+    let cached = std::fs::read_dir(&repodata).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(cached, 0, "no repodata was fetched");
+}
+
+#[test]
+fn a_lock_file_with_a_wrong_hash_fails_and_installs_nothing() {
+    let f = Fixture::new();
+    let mut req = f.request(&[]);
+    req.channels.clear();
+    req.locked = locked(&f, &["zlib"]);
+    req.locked[0].sha256 = Some("00".repeat(32));
+    let e = envd_conda_install::run(&req).unwrap_err().0;
+    assert!(e.contains("cannot fetch") && e.contains("zlib-1.3.1-h0_0"), "{e}");
+    assert!(e.to_lowercase().contains("hash"), "the error says why: {e}");
+    assert!(!f.prefix().join("conda-meta/zlib-1.3.1-h0_0.json").exists());
 }

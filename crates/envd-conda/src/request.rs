@@ -23,6 +23,11 @@ pub struct InstallRequest {
     pub channels: Vec<String>,
     /// Match specs, all solved together.
     pub specs: Vec<String>,
+    /// The archives of a lock file: installed exactly, with no solve and
+    /// no repodata, each checked against its hash. `specs` and `channels`
+    /// are empty then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locked: Vec<crate::LockedPackage>,
     /// The CUDA version the environment is for, which becomes the `__cuda`
     /// virtual package (there is no GPU in a build to detect it from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +74,7 @@ mod tests {
             subdir: "linux-64".into(),
             channels: vec!["file:///run/envd/context/channel".into()],
             specs: vec!["python 3.11.*".into()],
+            locked: Vec::new(),
             cuda: None,
             condarc: Some("channels: [defaults]\n".into()),
             pkgs_dir: "/var/cache/envd/conda/pkgs".into(),

@@ -84,6 +84,8 @@ pub struct BaseChoice {
     /// `aiges_cpu` or `aiges_gpu` when the plan names an AIGES base: a
     /// named context of that name replaces it.
     pub alias: Option<&'static str>,
+    /// The CUDA version of an AIGES GPU base.
+    pub cuda: Option<String>,
     /// `aiges_cpu`, `aiges_gpu (CUDA 11.6)` or the reference itself.
     pub label: String,
     /// The `base()` call, where a failure to resolve it is reported.
@@ -109,20 +111,26 @@ pub(crate) fn choose(plan: &Plan, overrides: &BaseOverrides) -> Result<BaseChoic
             "install.cuda() asks for a GPU base, but base(image=\"aiges_cpu\") names the CPU one",
         ));
     }
-    let (reference, label, alias) = match image {
+    let (reference, label, alias, cuda) = match image {
         BaseImage::AigesCpu => (
             overrides.cpu_image.clone().unwrap_or_else(|| AIGES_CPU_DEFAULT.to_owned()),
             "aiges_cpu".to_owned(),
             Some("aiges_cpu"),
+            None,
         ),
         BaseImage::AigesGpu => {
             let cuda = plan.cuda.as_ref().map_or(DEFAULT_CUDA, |c| c.version.as_str());
             let template = overrides.gpu_image.as_deref().unwrap_or(AIGES_GPU_TEMPLATE);
-            (template.replace("{cuda}", cuda), format!("aiges_gpu (CUDA {cuda})"), Some("aiges_gpu"))
+            (
+                template.replace("{cuda}", cuda),
+                format!("aiges_gpu (CUDA {cuda})"),
+                Some("aiges_gpu"),
+                Some(cuda.to_owned()),
+            )
         }
-        BaseImage::Reference(r) => (r.clone(), r, None),
+        BaseImage::Reference(r) => (r.clone(), r, None, None),
     };
-    Ok(BaseChoice { reference, alias, label, span: plan.base.span.clone() })
+    Ok(BaseChoice { reference, alias, cuda, label, span: plan.base.span.clone() })
 }
 
 /// The base image as the first step, carrying its env, working directory

@@ -23,7 +23,8 @@
 use std::collections::BTreeMap;
 
 use envd_conda::{
-    check_spec, credentials, python_spec, resolve_channels, ChannelConfig, ChannelSource, EnvFile, InstallRequest,
+    check_spec, credentials, python_spec, resolve_channels, ChannelConfig, ChannelSource, EnvFile, EnvFileKind,
+    InstallRequest, LockedPackage,
 };
 use envd_lang::{Diagnostic, Plan, Span, Step, StepKind};
 use envd_llb::{Exec, FileAction, Image, Mount, ResolveMode, State};
@@ -45,6 +46,8 @@ struct Call {
     env_channels: Vec<ChannelSource>,
     pip: Vec<String>,
     title: String,
+    /// A lock file's archives: installed as they are, with no solve.
+    locked: Vec<LockedPackage>,
 }
 
 /// The conda side of a plan, read and checked before lowering starts.
@@ -54,6 +57,27 @@ pub(crate) struct Conda {
     calls: BTreeMap<usize, Call>,
     /// `config.conda_channel`'s channels, or `defaults`.
     rc_channels: Vec<ChannelSource>,
+    /// The solve's `__cuda` (see [`cuda_version`]).
+    cuda: Option<String>,
+}
+
+/// The CUDA version the solve sees as `__cuda`, since a build has no GPU
+/// to ask: the first of the `CONDA_OVERRIDE_CUDA` build arg (conda's own
+/// convention), `install.cuda(version=)`, the CUDA version of the AIGES
+/// GPU base, and the base config's `CUDA_VERSION` (the nvidia/cuda images'
+/// convention, `11.6.2` read as `11.6`). `None` on a base with none.
+pub(crate) fn cuda_version(plan: &Plan, override_arg: Option<&str>, base: &crate::ResolvedBase) -> Option<String> {
+    let from_config = || {
+        let env = base.config.env();
+        let v = env.iter().find(|(k, _)| k == "CUDA_VERSION").map(|(_, v)| v.trim().to_owned())?;
+        let major_minor: Vec<&str> = v.split('.').take(2).collect();
+        (!v.is_empty()).then(|| major_minor.join("."))
+    };
+    override_arg
+        .map(|v| v.trim().to_owned())
+        .or_else(|| plan.cuda.as_ref().map(|c| c.version.clone()))
+        .or_else(|| base.aiges_cuda.clone())
+        .or_else(from_config)
 }
 
 fn at(span: &Span, message: String) -> Diagnostic {
@@ -77,17 +101,29 @@ impl Conda {
         env: &[(String, String)],
         env_files: &BTreeMap<String, String>,
         installer: Option<&str>,
+        cuda: Option<String>,
+        arch: &str,
     ) -> Result<Option<Self>, Diagnostic> {
         let rc = plan.conda_channel.as_ref();
         let config = rc.map_or_else(ChannelConfig::default, |c| c.condarc.channel_config.clone());
         let mut calls = BTreeMap::new();
         for (i, step) in plan.steps.iter().enumerate() {
             if let StepKind::CondaPackages { .. } = &step.kind {
-                calls.insert(i, Self::call(step, &config, env_files)?);
+                calls.insert(i, Self::call(step, &config, env_files, subdir(arch))?);
             }
         }
         if calls.is_empty() {
             return Ok(None);
+        }
+        if calls.len() > 1 {
+            if let Some((i, _)) = calls.iter().find(|(_, c)| !c.locked.is_empty()) {
+                return Err(at(
+                    &plan.steps[*i].span,
+                    "install.conda_packages: a lock file installs an environment exactly, so it must be the only \
+                     install.conda_packages call; move the other packages into the lock file"
+                        .into(),
+                ));
+            }
         }
         let rc_names: Vec<&str> = match rc {
             Some(c) if !c.condarc.channels.is_empty() => c.condarc.channels.iter().map(String::as_str).collect(),
@@ -99,10 +135,15 @@ impl Conda {
         })?;
         let var = |k: &str| env.iter().find(|(key, v)| key == k && v.starts_with('/')).map(|(_, v)| v.clone());
         let prefix = var("CONDA_DIR").or_else(|| var("CONDA_PREFIX")).unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
-        Ok(Some(Self { prefix, installer: installer.map(str::to_owned), calls, rc_channels }))
+        Ok(Some(Self { prefix, installer: installer.map(str::to_owned), calls, rc_channels, cuda }))
     }
 
-    fn call(step: &Step, config: &ChannelConfig, env_files: &BTreeMap<String, String>) -> Result<Call, Diagnostic> {
+    fn call(
+        step: &Step,
+        config: &ChannelConfig,
+        env_files: &BTreeMap<String, String>,
+        subdir: &str,
+    ) -> Result<Call, Diagnostic> {
         let StepKind::CondaPackages { names, channels, env_file } = &step.kind else {
             unreachable!("only conda steps are prepared")
         };
@@ -118,12 +159,34 @@ impl Conda {
             env_channels: Vec::new(),
             pip: Vec::new(),
             title: String::new(),
+            locked: Vec::new(),
         };
         let mut title: Vec<String> = names.clone();
         if let Some(path) = env_file {
             let text = env_files.get(path.as_str()).ok_or_else(|| {
                 at(span, format!("install.conda_packages: env_file \"{path}\" was not found in the build context"))
             })?;
+            let lock = match EnvFileKind::of(text) {
+                EnvFileKind::Environment => None,
+                EnvFileKind::Explicit => Some(envd_conda::parse_explicit(text, subdir)),
+                EnvFileKind::CondaLock => Some(envd_conda::parse_conda_lock(text, subdir)),
+            };
+            if let Some(lock) = lock {
+                let lock = lock.map_err(|e| at(span, format!("install.conda_packages: env_file \"{path}\" {e}")))?;
+                if !names.is_empty() || !channels.is_empty() {
+                    return Err(at(
+                        span,
+                        format!(
+                            "install.conda_packages: env_file \"{path}\" is a lock file, which installs exactly its \
+                             packages; name= and channel= cannot be added to it"
+                        ),
+                    ));
+                }
+                call.locked = lock.conda;
+                call.pip = lock.pip;
+                call.title = format!("-f {path} (locked)");
+                return Ok(call);
+            }
             let file = EnvFile::parse(text)
                 .map_err(|e| at(span, format!("install.conda_packages: env_file \"{path}\" {e}")))?;
             for d in &file.dependencies {
@@ -168,7 +231,10 @@ impl Conda {
     /// and every call's specs in one solve, with the calls' channels, then
     /// the env files', then the condarc's, by priority.
     fn request(&self, plan: &Plan, arch: &str, calls: &[&Call]) -> SegmentRequest {
-        let mut specs: Vec<String> = plan.base.python.iter().map(|v| python_spec(v)).collect();
+        let locked: Vec<LockedPackage> = calls.iter().flat_map(|c| c.locked.iter().cloned()).collect();
+        // A lock file decides python too: base(language=) adds no spec.
+        let mut specs: Vec<String> =
+            if locked.is_empty() { plan.base.python.iter().map(|v| python_spec(v)).collect() } else { Vec::new() };
         specs.extend(calls.iter().flat_map(|c| c.specs.iter().cloned()));
         let sources = calls
             .iter()
@@ -189,9 +255,10 @@ impl Conda {
             version: envd_conda::REQUEST_VERSION,
             prefix: self.prefix.clone(),
             subdir: subdir(arch).to_owned(),
-            channels,
+            channels: if locked.is_empty() { channels } else { Vec::new() },
             specs,
-            cuda: plan.cuda.as_ref().map(|c| c.version.clone()),
+            locked,
+            cuda: self.cuda.clone(),
             // The installer writes it into the image.
             condarc: plan.conda_channel.as_ref().map(|c| credentials::strip(&c.yaml)),
             pkgs_dir: CONDA_PKGS.target.into(),
@@ -311,5 +378,78 @@ fn subdir(arch: &str) -> &'static str {
         "ppc64le" => "linux-ppc64le",
         "s390x" => "linux-s390x",
         _ => "linux-64",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envd_lang::{evaluate, EvalOptions};
+
+    fn base(env: &[&str], aiges_cuda: Option<&str>) -> crate::ResolvedBase {
+        let config = serde_json::json!({ "config": { "Env": env } }).to_string();
+        crate::ResolvedBase {
+            config: crate::ImageConfig::parse(config.as_bytes()).unwrap(),
+            aiges_cuda: aiges_cuda.map(str::to_owned),
+            ..crate::ResolvedBase::stand_in("x")
+        }
+    }
+
+    #[test]
+    fn cuda_comes_from_the_override_then_install_cuda_then_the_aiges_base_then_the_config() {
+        let plain =
+            evaluate("build.envd", "def build():\n    base(image=\"x\")\n", &EvalOptions::default()).unwrap().plan;
+        let with_cuda = evaluate(
+            "build.envd",
+            "def build():\n    base(image=\"aiges_gpu\")\n    install.cuda(version=\"11.2\")\n",
+            &EvalOptions::default(),
+        )
+        .unwrap()
+        .plan;
+        let nvidia = base(&["CUDA_VERSION=11.8.0"], None);
+        let aiges = base(&["CUDA_VERSION=11.8.0"], Some("11.6"));
+        assert_eq!(cuda_version(&plain, Some("12.1"), &aiges).as_deref(), Some("12.1"));
+        assert_eq!(cuda_version(&with_cuda, None, &aiges).as_deref(), Some("11.2"));
+        assert_eq!(cuda_version(&plain, None, &aiges).as_deref(), Some("11.6"));
+        assert_eq!(cuda_version(&plain, None, &nvidia).as_deref(), Some("11.8"));
+        assert_eq!(cuda_version(&plain, None, &base(&["PATH=/bin"], None)), None, "a CPU base has none");
+    }
+
+    const SHA: &str = "aa00000000000000000000000000000000000000000000000000000000000000";
+
+    fn prepared(src: &str, file: &str) -> Result<Option<Conda>, Diagnostic> {
+        let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
+        let files = BTreeMap::from([("lock.txt".to_owned(), file.to_owned())]);
+        Conda::prepare(&plan, &[], &files, Some("i"), None, "amd64")
+    }
+
+    #[test]
+    fn a_lock_file_env_file_is_installed_as_listed_and_takes_nothing_else() {
+        let file = format!("@EXPLICIT\nhttps://c.test/linux-64/a-1-h0_0.conda#sha256:{SHA}\n");
+        let src = "def build():\n    base(image=\"x\", language=\"python3.9\")\n    install.conda_packages(env_file=\"lock.txt\")\n";
+        let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
+        let conda = prepared(src, &file).unwrap().unwrap();
+        let calls: Vec<&Call> = conda.calls.values().collect();
+        let seg = conda.request(&plan, "amd64", &calls);
+        assert_eq!(seg.request.locked.len(), 1);
+        assert_eq!(seg.request.locked[0].url, "https://c.test/linux-64/a-1-h0_0.conda");
+        assert!(seg.request.specs.is_empty() && seg.request.channels.is_empty(), "{:?}", seg.request);
+        assert_eq!(seg.title, "-f lock.txt (locked)");
+
+        let with_names =
+            "def build():\n    base(image=\"x\")\n    install.conda_packages(name=[\"b\"], env_file=\"lock.txt\")\n";
+        let e = prepared(with_names, &file).err().unwrap();
+        assert!(
+            e.message
+                .contains("is a lock file, which installs exactly its packages; name= and channel= cannot be added"),
+            "{e}"
+        );
+        let two = "def build():\n    base(image=\"x\")\n    install.conda_packages(env_file=\"lock.txt\")\n    install.conda_packages(name=[\"b\"])\n";
+        let e = prepared(two, &file).err().unwrap();
+        assert!(e.message.contains("must be the only install.conda_packages call"), "{e}");
+        assert_eq!(e.span.as_ref().map(|s| s.line), Some(3));
+        let arm = format!("# platform: linux-aarch64\n{file}");
+        let e = prepared(src, &arm).err().unwrap();
+        assert!(e.message.contains("is a lock file for linux-aarch64, and this build is for linux-64"), "{e}");
     }
 }

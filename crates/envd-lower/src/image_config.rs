@@ -101,6 +101,25 @@ impl ImageConfig {
         cfg.insert("Env".into(), json!(env));
     }
 
+    /// Adds `dir` at the end of `LD_LIBRARY_PATH`, unless it is there:
+    /// the image's own library directories keep their precedence.
+    pub fn append_library_path(&mut self, dir: &str) {
+        let cfg = self.config_mut();
+        let mut env: Vec<String> = cfg
+            .get("Env")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        const KEY: &str = "LD_LIBRARY_PATH=";
+        match env.iter_mut().find(|kv| kv.starts_with(KEY)) {
+            Some(kv) if kv[KEY.len()..].split(':').any(|d| d == dir) => {}
+            Some(kv) if kv.len() == KEY.len() => *kv = format!("{KEY}{dir}"),
+            Some(kv) => *kv = format!("{kv}:{dir}"),
+            None => env.push(format!("{KEY}{dir}")),
+        }
+        cfg.insert("Env".into(), json!(env));
+    }
+
     /// Sets when the image was made, in seconds since the Unix epoch: the
     /// build's time, or `SOURCE_DATE_EPOCH`. Without it the image would
     /// keep its base's date.
@@ -223,5 +242,19 @@ mod tests {
         let mut c = ImageConfig::parse(br#"{"created":"2020-01-01T00:00:00Z","config":{}}"#).unwrap();
         c.set_created(1_700_000_000);
         assert_eq!(c.created(), Some("2023-11-14T22:13:20Z"));
+    }
+
+    #[test]
+    fn a_library_directory_goes_last_and_once() {
+        let env = |json: &str, dir: &str| {
+            let mut c = ImageConfig::parse(json.as_bytes()).unwrap();
+            c.append_library_path(dir);
+            c.append_library_path(dir);
+            c.env().into_iter().find(|(k, _)| k == "LD_LIBRARY_PATH").map(|(_, v)| v)
+        };
+        let aiges = r#"{"config":{"Env":["LD_LIBRARY_PATH=/home/aiges/library"]}}"#;
+        assert_eq!(env(aiges, "/opt/conda/lib").as_deref(), Some("/home/aiges/library:/opt/conda/lib"));
+        assert_eq!(env(r#"{"config":{}}"#, "/opt/conda/lib").as_deref(), Some("/opt/conda/lib"));
+        assert_eq!(env(r#"{"config":{"Env":["LD_LIBRARY_PATH="]}}"#, "/x").as_deref(), Some("/x"));
     }
 }

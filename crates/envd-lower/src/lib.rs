@@ -90,6 +90,9 @@ pub struct ResolvedBase {
     pub source: BaseSource,
     /// The named context that replaced the plan's base, if one did.
     pub named_context: Option<String>,
+    /// The CUDA version of an AIGES GPU base (`aiges_gpu`, by the file,
+    /// `AIGES_DEVICE` or `install.cuda`).
+    pub aiges_cuda: Option<String>,
 }
 
 impl ResolvedBase {
@@ -102,6 +105,7 @@ impl ResolvedBase {
             config: ImageConfig::parse(config.to_string().as_bytes()).expect("a valid config"),
             source: BaseSource::Image,
             named_context: None,
+            aiges_cuda: None,
         }
     }
 }
@@ -144,6 +148,9 @@ pub struct LowerConfig {
     pub proxy: Option<ProxyEnv>,
     /// `BUILDKIT_CACHE_MOUNT_NS`: the namespace of every cache mount id.
     pub cache_namespace: String,
+    /// The `CONDA_OVERRIDE_CUDA` build arg: `__cuda` for the conda solve,
+    /// before any other source (conda's own convention).
+    pub conda_override_cuda: Option<String>,
     /// The image's `created`, seconds since the Unix epoch: the build's
     /// time, or `SOURCE_DATE_EPOCH`.
     pub created: i64,
@@ -187,6 +194,7 @@ impl LowerConfig {
             limits: Limits::default(),
             proxy: None,
             cache_namespace: String::new(),
+            conda_override_cuda: None,
             created: 0,
         }
     }
@@ -290,8 +298,15 @@ impl Ctx<'_> {
 pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lowered, Diagnostic> {
     let ctx = Ctx { config, inputs, total: plan.steps.len() + 1, scripts: RefCell::default() };
     let base = &inputs.base;
-    let conda =
-        conda::Conda::prepare(plan, &base.config.env(), &inputs.context_files, inputs.installer_image.as_deref())?;
+    let cuda = conda::cuda_version(plan, config.conda_override_cuda.as_deref(), base);
+    let conda = conda::Conda::prepare(
+        plan,
+        &base.config.env(),
+        &inputs.context_files,
+        inputs.installer_image.as_deref(),
+        cuda,
+        &config.platform.architecture,
+    )?;
     let channel_dirs = conda.as_ref().map(|c| c.context_dirs()).unwrap_or_default();
     let context = context::state(plan, config, inputs, &channel_dirs);
     let mut state = base::state(&ctx, plan, base);
@@ -358,6 +373,9 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
     image.set_platform(&config.platform);
     if let Some(conda) = &conda {
         image.prepend_path(&format!("{}/bin", conda.prefix()));
+        // The AIGES loader's c mode embeds the python it finds first on
+        // PATH, whose libpython it loads through LD_LIBRARY_PATH.
+        image.append_library_path(&format!("{}/lib", conda.prefix()));
         image.set_label("org.aiges.envd.conda-packages", &conda.all_specs().join(" "));
     }
     image.set_created(config.created);
