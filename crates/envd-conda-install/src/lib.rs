@@ -194,8 +194,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
     })?;
     eprintln!("envd: solved {} packages in {:.2?}", solution.records.len(), solve_started.elapsed());
 
-    let mut environment: Vec<String> = solution.records.iter().map(|r| dist_name(&r.package_record)).collect();
-    environment.sort();
+    let environment = sorted(solution.records.iter().map(|r| dist_name(&r.package_record)));
     // What the install will have to fetch: not in the prefix, not in the cache.
     let cached = package_cache.index().await.map_err(|e| err("cannot read the package cache", e))?;
     let present: HashSet<String> = installed.iter().map(|r| dist_name(&r.repodata_record.package_record)).collect();
@@ -215,23 +214,8 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         .install(prefix, solution.records)
         .await
         .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
-    let mut installed: Vec<String> =
-        result.transaction.installed_packages().map(|r| dist_name(&r.package_record)).collect();
-    installed.sort();
-
-    finish(request, prefix)?;
-    for f in &fetched {
-        eprintln!("envd: fetched {f}");
-    }
-    eprintln!(
-        "envd: {} packages in {}: {} linked, {} fetched, in {:.2?}",
-        environment.len(),
-        prefix.display(),
-        installed.len(),
-        fetched.len(),
-        started.elapsed()
-    );
-    Ok(Summary { environment, installed, fetched })
+    let installed = sorted(result.transaction.installed_packages().map(|r| dist_name(&r.package_record)));
+    finish(request, prefix, Summary { environment, installed, fetched }, started)
 }
 
 /// Installs exactly the archives of a lock file: no repodata, no solve.
@@ -281,8 +265,7 @@ async fn install_locked(
         records.push(RepoDataRecord { package_record: record, identifier: id.into(), url, channel });
     }
     eprintln!("envd: {} packages from the lock file, no solve", records.len());
-    let mut environment: Vec<String> = records.iter().map(|r| dist_name(&r.package_record)).collect();
-    environment.sort();
+    let environment = sorted(records.iter().map(|r| dist_name(&r.package_record)));
     let result = Installer::new()
         .with_download_client(client)
         .with_target_platform(subdir)
@@ -291,33 +274,31 @@ async fn install_locked(
         .install(prefix, records)
         .await
         .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
-    let mut linked: Vec<String> =
-        result.transaction.installed_packages().map(|r| dist_name(&r.package_record)).collect();
-    linked.sort();
-    finish(request, prefix)?;
-    for f in &fetched {
-        eprintln!("envd: fetched {f}");
-    }
-    eprintln!(
-        "envd: {} packages in {}: {} linked, {} fetched, in {:.2?}",
-        environment.len(),
-        prefix.display(),
-        linked.len(),
-        fetched.len(),
-        started.elapsed()
-    );
-    Ok(Summary { environment, installed: linked, fetched })
+    let installed = sorted(result.transaction.installed_packages().map(|r| dist_name(&r.package_record)));
+    finish(request, prefix, Summary { environment, installed, fetched }, started)
 }
 
-/// What every install ends with: no credentials in `conda-meta`, and the
-/// condarc written.
-fn finish(request: &InstallRequest, prefix: &Path) -> Result<(), Error> {
+/// What every install ends with, solved or locked: no credentials in
+/// `conda-meta`, the condarc written, and the log of what was fetched and
+/// linked.
+fn finish(request: &InstallRequest, prefix: &Path, summary: Summary, started: Instant) -> Result<Summary, Error> {
     forget_credentials(prefix)?;
     if let Some(condarc) = &request.condarc {
         let path = prefix.join(".condarc");
         std::fs::write(&path, condarc).map_err(|e| err(&format!("cannot write {}", path.display()), e))?;
     }
-    Ok(())
+    for f in &summary.fetched {
+        eprintln!("envd: fetched {f}");
+    }
+    eprintln!(
+        "envd: {} packages in {}: {} linked, {} fetched, in {:.2?}",
+        summary.environment.len(),
+        prefix.display(),
+        summary.installed.len(),
+        summary.fetched.len(),
+        started.elapsed()
+    );
+    Ok(summary)
 }
 
 /// Takes the credentials out of the `url` and `channel` of every
@@ -348,6 +329,13 @@ fn forget_credentials(prefix: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The names, sorted.
+fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = names.collect();
+    v.sort();
+    v
 }
 
 /// `name-version-build`, as conda names a package in `conda-meta`.

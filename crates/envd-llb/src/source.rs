@@ -79,11 +79,17 @@ impl Image {
     /// A state whose root is this image.
     pub fn into_state(self) -> State {
         let platform = self.platform.clone();
-        let state = State::from_output(Output::new(Arc::new(self), 0));
-        match platform {
-            Some(p) => state.with_platform(p),
-            None => state,
-        }
+        on_platform(Arc::new(self), platform)
+    }
+}
+
+/// A state whose root is `source`'s output, built for `platform` if one is
+/// given, so that later ops inherit it.
+fn on_platform(source: Arc<dyn Vertex>, platform: Option<Platform>) -> State {
+    let state = State::from_output(Output::new(source, 0));
+    match platform {
+        Some(p) => state.with_platform(p),
+        None => state,
     }
 }
 
@@ -297,11 +303,7 @@ struct Plain {
 impl Plain {
     fn into_state(self) -> State {
         let platform = self.platform.clone();
-        let state = State::from_output(Output::new(Arc::new(self), 0));
-        match platform {
-            Some(p) => state.with_platform(p),
-            None => state,
-        }
+        on_platform(Arc::new(self), platform)
     }
 }
 

@@ -5,6 +5,8 @@ use serde_json::{json, Map, Value};
 
 use envd_llb::Platform;
 
+use crate::well_known::DEFAULT_PATH;
+
 /// An image config JSON document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageConfig(Value);
@@ -82,42 +84,45 @@ impl ImageConfig {
         }
     }
 
-    /// Puts `dir` first on the image's PATH (the base's, or the usual one
-    /// where the base has none), as conda's activation would.
-    pub fn prepend_path(&mut self, dir: &str) {
+    /// The value of `key` in `config.Env`, if it is set.
+    fn env_var(&self, key: &str) -> Option<String> {
+        self.env().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets `key` in `config.Env`: in its place if it is there, else at
+    /// the end.
+    pub(crate) fn set_env(&mut self, key: &str, value: &str) {
         let cfg = self.config_mut();
         let mut env: Vec<String> = cfg
             .get("Env")
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
-        match env.iter_mut().find(|kv| kv.starts_with("PATH=")) {
-            Some(kv) => *kv = format!("PATH={}", crate::prepend_path(dir, &kv["PATH=".len()..])),
-            None => env.push(format!(
-                "PATH={}",
-                crate::prepend_path(dir, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-            )),
+        let prefix = format!("{key}=");
+        let entry = format!("{prefix}{value}");
+        match env.iter_mut().find(|kv| kv.starts_with(&prefix)) {
+            Some(kv) => *kv = entry,
+            None => env.push(entry),
         }
         cfg.insert("Env".into(), json!(env));
+    }
+
+    /// Puts `dir` first on the image's PATH (the base's, or the usual one
+    /// where the base has none), as conda's activation would.
+    pub fn prepend_path(&mut self, dir: &str) {
+        let old = self.env_var("PATH").unwrap_or_else(|| DEFAULT_PATH.to_owned());
+        self.set_env("PATH", &crate::prepend_path(dir, &old));
     }
 
     /// Adds `dir` at the end of `LD_LIBRARY_PATH`, unless it is there:
     /// the image's own library directories keep their precedence.
     pub fn append_library_path(&mut self, dir: &str) {
-        let cfg = self.config_mut();
-        let mut env: Vec<String> = cfg
-            .get("Env")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default();
-        const KEY: &str = "LD_LIBRARY_PATH=";
-        match env.iter_mut().find(|kv| kv.starts_with(KEY)) {
-            Some(kv) if kv[KEY.len()..].split(':').any(|d| d == dir) => {}
-            Some(kv) if kv.len() == KEY.len() => *kv = format!("{KEY}{dir}"),
-            Some(kv) => *kv = format!("{kv}:{dir}"),
-            None => env.push(format!("{KEY}{dir}")),
-        }
-        cfg.insert("Env".into(), json!(env));
+        let value = match self.env_var("LD_LIBRARY_PATH") {
+            Some(old) if old.split(':').any(|d| d == dir) => return,
+            Some(old) if !old.is_empty() => format!("{old}:{dir}"),
+            _ => dir.to_owned(),
+        };
+        self.set_env("LD_LIBRARY_PATH", &value);
     }
 
     /// Sets when the image was made, in seconds since the Unix epoch: the
@@ -171,35 +176,15 @@ impl Default for ImageConfig {
 /// What the plan asks of the image config, applied over the base's.
 pub(crate) fn apply_edits(config: &mut ImageConfig, plan: &envd_lang::Plan) {
     let edits = &plan.image;
-    let cfg = config.config_mut();
-    if !edits.env.is_empty() || !edits.extra_path.is_empty() {
-        let mut env: Vec<(String, String)> = cfg
-            .get("Env")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(|kv| kv.split_once('=').map_or((kv.to_owned(), String::new()), |(k, v)| (k.into(), v.into())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        fn set(env: &mut Vec<(String, String)>, k: &str, v: String) {
-            match env.iter_mut().find(|(key, _)| key == k) {
-                Some(slot) => slot.1 = v,
-                None => env.push((k.to_owned(), v)),
-            }
-        }
-        for e in &edits.env {
-            set(&mut env, &e.value.0, e.value.1.clone());
-        }
-        if !edits.extra_path.is_empty() {
-            let extra: Vec<&str> = edits.extra_path.iter().map(|p| p.value.as_str()).collect();
-            let old = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone());
-            let old = old.unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-            set(&mut env, "PATH", format!("{}:{old}", extra.join(":")));
-        }
-        cfg.insert("Env".into(), json!(env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()));
+    for e in &edits.env {
+        config.set_env(&e.value.0, &e.value.1);
     }
+    if !edits.extra_path.is_empty() {
+        let extra: Vec<&str> = edits.extra_path.iter().map(|p| p.value.as_str()).collect();
+        let old = config.env_var("PATH").unwrap_or_else(|| DEFAULT_PATH.to_owned());
+        config.set_env("PATH", &format!("{}:{old}", extra.join(":")));
+    }
+    let cfg = config.config_mut();
     if let Some(ep) = &edits.entrypoint {
         cfg.insert("Entrypoint".into(), json!(ep.value));
         // As with a Dockerfile ENTRYPOINT, the base's command no longer
