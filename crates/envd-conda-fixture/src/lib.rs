@@ -11,7 +11,6 @@
 //!
 //! | package | versions / builds | what for |
 //! |---|---|---|
-//! | `python` | 3.9.18, 3.10.13, 3.11.2 | a stand-in: a venv over the image's `/usr/bin/python3` (no real CPython can be fetched here) |
 //! | `libzlib`, `zlib` | 1.3.1 | a dependency chain, one `.conda` and one `.tar.bz2` |
 //! | `tool` | 1.0 builds `h0_0` and `h1_1` | pinned builds (`tool=1.0=h0_0`), a text file with a prefix placeholder |
 //! | `app` | 2.0 | depends on `zlib` and `tool` |
@@ -19,10 +18,17 @@
 //! | `left`, `right`, `shared` | | `left` needs `shared 1.*`, `right` needs `shared 2.*`: an unsolvable pair |
 //! | `extra` | 1.0 | the package a rebuild adds |
 //! | `newlibc` | 1.0 | needs `__glibc >=2.28`: installable on Debian 12, not on Ubuntu 18.04 |
+//!
+//! [`with_python`] adds a real `python`, `pip` and `setuptools` made from this machine's
+//! CPython (see [`machine_python`]): big archives, so only the tests that
+//! need a python write them.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+mod python;
+
+pub use python::{machine_python, MachinePython};
 use rattler_conda_types::compression_level::CompressionLevel;
 use sha2::{Digest, Sha256};
 
@@ -48,6 +54,25 @@ pub enum Content {
     Text(String),
     /// A symbolic link to the given target.
     Symlink(String),
+    /// A file of this machine, copied byte for byte with its mode; if it
+    /// holds its build prefix, the prefix is recorded as the file's
+    /// placeholder, in text or binary mode, as conda-build does.
+    Copied {
+        /// Where the file is on this machine.
+        from: PathBuf,
+        /// The build prefix in it, and how it is to be replaced.
+        placeholder: Option<(String, FileMode)>,
+    },
+}
+
+/// How the installer replaces a file's prefix placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileMode {
+    /// Every occurrence, in a text file.
+    Text,
+    /// Each NUL-terminated string that holds it, padded with NULs to its
+    /// old length: an ELF file's RUNPATH, for example.
+    Binary,
 }
 
 /// A conda package to write.
@@ -71,6 +96,12 @@ pub struct Package {
     pub format: Format,
     /// `linux-aarch64` for an arm64 package; `linux-64` otherwise.
     pub aarch64: bool,
+    /// `console_scripts` of a `noarch: python` package (`pip =
+    /// pip._internal.cli.main:main`), written to `info/link.json`.
+    pub entry_points: Vec<String>,
+    /// Cache the archive between writes (see [`write_channel`]): for big
+    /// packages made from files of this machine.
+    pub cached: bool,
 }
 
 impl Package {
@@ -87,6 +118,8 @@ impl Package {
             files: Vec::new(),
             format: Format::TarBz2,
             aarch64: false,
+            entry_points: Vec::new(),
+            cached: false,
         }
     }
 
@@ -161,25 +194,6 @@ impl Package {
 
 const TIMESTAMP_MS: i64 = 1_700_000_000_000;
 
-/// The stand-in python at `version` (`3.11.2`): a venv over
-/// `/usr/bin/python3` that sees the system's site-packages (so the image's
-/// pip runs it) and installs into the environment.
-pub fn python(version: &str) -> Package {
-    let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
-    Package::new("python", version, "h0_0")
-        .conda()
-        .file("bin/python", Content::Symlink("/usr/bin/python3".into()))
-        .file("bin/python3", Content::Symlink("python".into()))
-        .file(
-            "pyvenv.cfg",
-            Content::File(format!("home = /usr/bin\ninclude-system-site-packages = true\nversion = {version}\n")),
-        )
-        .file(
-            &format!("lib/python{minor}/site-packages/README.fixture"),
-            Content::File("site-packages of the fixture python\n".into()),
-        )
-}
-
 /// The packages the tests use; see the crate docs.
 pub fn standard() -> Vec<Package> {
     let tool = |build: &str| {
@@ -187,9 +201,6 @@ pub fn standard() -> Vec<Package> {
             .file("bin/tool", Content::Text(format!("#!/bin/sh\necho \"tool 1.0 {build} in {PREFIX_PLACEHOLDER}\"\n")))
     };
     vec![
-        python("3.9.18"),
-        python("3.10.13"),
-        python("3.11.2"),
         Package::new("libzlib", "1.3.1", "h0_0").conda().file("lib/libz.fixture", Content::File("libzlib\n".into())),
         Package::new("zlib", "1.3.1", "h0_0")
             .depends(&["libzlib ==1.3.1 h0_0"])
@@ -213,6 +224,14 @@ pub fn standard() -> Vec<Package> {
             .depends(&["__glibc >=2.28"])
             .file("share/newlibc.txt", Content::File("newlibc\n".into())),
     ]
+}
+
+/// [`standard`] with the machine's python, pip and setuptools.
+pub fn with_python() -> io::Result<Vec<Package>> {
+    let m = machine_python()?;
+    let mut packages = standard();
+    packages.extend([m.python.clone(), m.pip.clone(), m.setuptools.clone()]);
+    Ok(packages)
 }
 
 /// `n` more packages, `fill-000` onwards, each depending on the next, with
@@ -249,7 +268,11 @@ pub fn write_channel(dir: &Path, packages: &[Package]) -> io::Result<()> {
     }
     for p in packages {
         let archive = dir.join(p.subdir()).join(p.filename());
-        write_package(p, &archive)?;
+        if p.cached {
+            write_cached(p, &archive)?;
+        } else {
+            write_package(p, &archive)?;
+        }
         let bytes = std::fs::read(&archive)?;
         let mut record = p.index_json();
         record["sha256"] = hex(&Sha256::digest(&bytes)).into();
@@ -267,6 +290,42 @@ pub fn write_channel(dir: &Path, packages: &[Package]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Writes `p` once per machine and copies it afterwards: the archive of a
+/// real CPython takes seconds to compress, and every conda test writes a
+/// channel. The cache key covers the package's metadata and each source
+/// file's path, size and modification time, so a changed file is a new
+/// archive; the cache lives in the temporary directory.
+fn write_cached(p: &Package, archive: &Path) -> io::Result<()> {
+    let mut key = Sha256::new();
+    key.update(CACHE_FORMAT.to_le_bytes());
+    key.update(p.index_json().to_string());
+    key.update(p.entry_points.join("\n"));
+    for (path, content) in &p.files {
+        key.update(path);
+        match content {
+            Content::File(t) | Content::Text(t) | Content::Symlink(t) => key.update(t),
+            Content::Copied { from, placeholder } => {
+                let meta = std::fs::metadata(from)?;
+                key.update(format!("{} {} {:?} {placeholder:?}", from.display(), meta.len(), meta.modified()?));
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join("envd-conda-fixture-cache");
+    std::fs::create_dir_all(&dir)?;
+    let cached = dir.join(format!("{}-{}", &hex(&key.finalize())[..16], p.filename()));
+    if !cached.exists() {
+        // Tests write channels concurrently: write aside, then rename.
+        let partial = tempfile::NamedTempFile::new_in(&dir)?;
+        write_package(p, partial.path())?;
+        set_mode(partial.path(), 0o644)?;
+        partial.persist(&cached).map_err(|e| e.error)?;
+    }
+    std::fs::copy(&cached, archive).map(|_| ())
+}
+
+/// Bumped when [`write_package`] writes different bytes for the same package.
+const CACHE_FORMAT: u32 = 1;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -301,6 +360,26 @@ pub fn write_package(p: &Package, archive: &Path) -> io::Result<()> {
                 std::os::unix::fs::symlink(target, &full)?;
                 serde_json::json!({"_path": path, "path_type": "softlink", "size_in_bytes": 0})
             }
+            Content::Copied { from, placeholder } => {
+                let bytes = std::fs::read(from)?;
+                std::fs::write(&full, &bytes)?;
+                std::fs::set_permissions(&full, std::fs::metadata(from)?.permissions())?;
+                let mut e = serde_json::json!({
+                    "_path": path,
+                    "path_type": "hardlink",
+                    "sha256": hex(&Sha256::digest(&bytes)),
+                    "size_in_bytes": bytes.len(),
+                });
+                if let Some((prefix, mode)) = placeholder {
+                    e["prefix_placeholder"] = prefix.as_str().into();
+                    e["file_mode"] = match mode {
+                        FileMode::Text => "text",
+                        FileMode::Binary => "binary",
+                    }
+                    .into();
+                }
+                e
+            }
         };
         entries.push(entry);
         paths.push(PathBuf::from(path));
@@ -316,10 +395,11 @@ pub fn write_package(p: &Package, archive: &Path) -> io::Result<()> {
         paths.push(PathBuf::from(path));
     }
     if p.noarch_python {
-        std::fs::write(
-            root.join("info/link.json"),
-            r#"{"noarch": {"type": "python"}, "package_metadata_version": 1}"#,
-        )?;
+        let link = serde_json::json!({
+            "noarch": {"type": "python", "entry_points": p.entry_points},
+            "package_metadata_version": 1,
+        });
+        std::fs::write(root.join("info/link.json"), serde_json::to_string_pretty(&link)?)?;
         paths.push(PathBuf::from("info/link.json"));
     }
     // The writers take paths under `root`, and store them relative to it.
@@ -370,7 +450,7 @@ mod tests {
         let linux: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(a.path().join("linux-64/repodata.json")).unwrap()).unwrap();
         assert_eq!(linux["packages"]["zlib-1.3.1-h0_0.tar.bz2"]["depends"][0], "libzlib ==1.3.1 h0_0");
-        assert!(linux["packages.conda"]["python-3.11.2-h0_0.conda"]["sha256"].is_string());
+        assert!(linux["packages.conda"]["libzlib-1.3.1-h0_0.conda"]["sha256"].is_string());
         let noarch: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(a.path().join("noarch/repodata.json")).unwrap()).unwrap();
         assert_eq!(noarch["packages.conda"]["pyfixture-0.1-py_0.conda"]["noarch"], "python");

@@ -15,11 +15,18 @@
 //! there already is logged as `envd: fetched <file>`, so a rebuild shows
 //! what it had to download.
 //!
+//! pip comes with python, as conda, mamba and micromamba install it
+//! (`add_pip_as_python_dependency`, on unless the condarc turns it off):
+//! every python record is given a dependency on `pip` before the solve.
+//! After linking, the `noarch: python` packages are compiled and their
+//! entry points checked, and post-link scripts named (see `after_link.rs`).
+//!
 //! A request from a lock file (`locked`) skips repodata and the solve: it
 //! fetches exactly the listed archives, each checked against its hash by
 //! the package cache, reads each one's record from its `info/index.json`,
 //! and installs those.
 
+mod after_link;
 mod client;
 mod virtual_packages;
 
@@ -86,6 +93,9 @@ pub struct Summary {
     /// Archives that were not in the package cache and were fetched
     /// (downloaded, or read from a `file://` channel) into it.
     pub fetched: Vec<String>,
+    /// What was done after linking: `.pyc` files compiled, entry points
+    /// checked, post-link scripts not run; as logged.
+    pub after_link: Vec<String>,
 }
 
 /// Reads the request at `path` and carries it out.
@@ -157,8 +167,12 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         .iter()
         .map(|c| url::Url::parse(c).map(Channel::from_url).map_err(|e| err(&format!("channel `{c}` is not a URL"), e)))
         .collect::<Result<_, _>>()?;
+    let mut query = specs.clone();
+    if request.add_pip_as_python_dependency {
+        query.push(MatchSpec::from(PackageName::new_unchecked("pip")));
+    }
     let repodata = gateway
-        .query(channels, [subdir, Subdir::NoArch], specs.clone())
+        .query(channels, [subdir, Subdir::NoArch], query)
         .recursive(true)
         .execute()
         .await
@@ -177,12 +191,13 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
     eprintln!("envd: virtual packages: {}", shown.join(" "));
     let solve_started = Instant::now();
     let locked: Vec<&RepoDataRecord> = installed.iter().map(|r| &r.repodata_record).collect();
+    let available = with_pip(&repodata.repodata, request.add_pip_as_python_dependency);
     let task = SolverTask {
         locked_packages: locked,
         virtual_packages,
         specs: specs.clone(),
         channel_priority: ChannelPriority::Strict,
-        ..SolverTask::from_iter(&repodata.repodata)
+        ..SolverTask::from_iter(&available)
     };
     let solution = resolvo::Solver.solve(task).map_err(|e| match e {
         SolveError::Unsolvable(reasons) => Error(format!(
@@ -215,7 +230,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         .await
         .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
     let installed = sorted(result.transaction.installed_packages().map(|r| dist_name(&r.package_record)));
-    finish(request, prefix, Summary { environment, installed, fetched }, started)
+    finish(request, prefix, Summary { environment, installed, fetched, after_link: Vec::new() }, started)
 }
 
 /// Installs exactly the archives of a lock file: no repodata, no solve.
@@ -275,13 +290,42 @@ async fn install_locked(
         .await
         .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
     let installed = sorted(result.transaction.installed_packages().map(|r| dist_name(&r.package_record)));
-    finish(request, prefix, Summary { environment, installed, fetched }, started)
+    finish(request, prefix, Summary { environment, installed, fetched, after_link: Vec::new() }, started)
 }
 
-/// What every install ends with, solved or locked: no credentials in
-/// `conda-meta`, the condarc written, and the log of what was fetched and
-/// linked.
-fn finish(request: &InstallRequest, prefix: &Path, summary: Summary, started: Instant) -> Result<Summary, Error> {
+/// The channels' records, each python given a dependency on `pip` when
+/// `add` says so, as conda does when it loads repodata.
+fn with_pip(repodata: &[rattler_repodata_gateway::RepoData], add: bool) -> Vec<Vec<RepoDataRecord>> {
+    let pip = "pip".to_owned();
+    repodata
+        .iter()
+        .map(|channel| {
+            channel
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    let p = &mut r.package_record;
+                    if add
+                        && p.name.as_normalized() == "python"
+                        && !p.depends.iter().any(|d| d.split(' ').next() == Some("pip"))
+                    {
+                        p.depends.push(pip.clone());
+                    }
+                    r
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// What every install ends with, solved or locked: the `noarch: python`
+/// packages compiled and checked, no credentials in `conda-meta`, the
+/// condarc written, and the log of what was fetched and linked.
+fn finish(request: &InstallRequest, prefix: &Path, mut summary: Summary, started: Instant) -> Result<Summary, Error> {
+    summary.after_link = after_link::after_link(prefix, &summary.installed)?;
+    for line in &summary.after_link {
+        eprintln!("{line}");
+    }
     forget_credentials(prefix)?;
     if let Some(condarc) = &request.condarc {
         let path = prefix.join(".condarc");

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use envd_conda::{InstallRequest, LockedPackage, REQUEST_VERSION};
-use envd_conda_fixture::{standard, write_channel};
+use envd_conda_fixture::{machine_python, standard, with_python, write_channel};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -13,9 +13,18 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
+        Self::of(&standard())
+    }
+
+    /// With the machine's CPython and pip as conda packages.
+    fn with_python() -> Self {
+        Self::of(&with_python().unwrap())
+    }
+
+    fn of(packages: &[envd_conda_fixture::Package]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_owned();
-        write_channel(&root.join("channel"), &standard()).unwrap();
+        write_channel(&root.join("channel"), packages).unwrap();
         Self { _dir: dir, root }
     }
 
@@ -32,6 +41,7 @@ impl Fixture {
             specs: specs.iter().map(|s| (*s).to_owned()).collect(),
             locked: Vec::new(),
             cuda: None,
+            add_pip_as_python_dependency: true,
             condarc: None,
             pkgs_dir: self.root.join("pkgs").display().to_string(),
             repodata_dir: self.root.join("repodata").display().to_string(),
@@ -55,45 +65,117 @@ fn conda_meta(prefix: &Path) -> Vec<String> {
 
 #[test]
 fn installs_dependencies_noarch_python_and_records_into_a_new_prefix() {
-    let f = Fixture::new();
-    let mut req = f.request(&["python 3.11.*", "app", "pyfixture"]);
+    let f = Fixture::with_python();
+    let m = machine_python().unwrap();
+    let mut req = f.request(&[&format!("python {}.*", m.minor), "app", "pyfixture"]);
     req.condarc = Some("channels:\n  - defaults\n".into());
     let summary = envd_conda_install::run(&req).unwrap();
     let prefix = f.prefix();
-    assert_eq!(
-        summary.environment,
-        [
-            "app-2.0-h0_0",
-            "libzlib-1.3.1-h0_0",
-            "pyfixture-0.1-py_0",
-            "python-3.11.2-h0_0",
-            "tool-1.0-h1_1",
-            "zlib-1.3.1-h0_0"
-        ]
-    );
+    let python = format!("python-{}-h0_0", m.version);
+    let pip = format!("pip-{}-pyh0_0", m.pip_version);
+    let setuptools = format!("setuptools-{}-pyh0_0", m.setuptools.version);
+    let mut expected = vec![
+        "app-2.0-h0_0",
+        "libzlib-1.3.1-h0_0",
+        &pip,
+        "pyfixture-0.1-py_0",
+        &python,
+        &setuptools,
+        "tool-1.0-h1_1",
+        "zlib-1.3.1-h0_0",
+    ];
+    expected.sort();
+    assert_eq!(summary.environment, expected, "pip comes with python");
     assert_eq!(summary.installed, summary.environment);
     assert_eq!(read(&prefix.join("share/app/app.txt")), "app 2.0\n");
     // noarch: python lands in the site-packages of the python that was solved
-    assert_eq!(read(&prefix.join("lib/python3.11/site-packages/pyfixture/__init__.py")), "VERSION = \"0.1\"\n");
+    let site = prefix.join(format!("lib/python{}/site-packages", m.minor));
+    assert_eq!(read(&site.join("pyfixture/__init__.py")), "VERSION = \"0.1\"\n");
     // text files get the real prefix in place of the placeholder
     assert!(read(&prefix.join("bin/tool")).contains(&format!("tool 1.0 h1_1 in {}", prefix.display())));
-    assert_eq!(std::fs::read_link(prefix.join("bin/python")).unwrap(), Path::new("/usr/bin/python3"));
     assert_eq!(read(&prefix.join(".condarc")), "channels:\n  - defaults\n");
-    assert_eq!(
-        conda_meta(&prefix),
-        [
-            "app-2.0-h0_0.json",
-            "libzlib-1.3.1-h0_0.json",
-            "pyfixture-0.1-py_0.json",
-            "python-3.11.2-h0_0.json",
-            "tool-1.0-h1_1.json",
-            "zlib-1.3.1-h0_0.json"
-        ]
-    );
+    let meta: Vec<String> = expected.iter().map(|n| format!("{n}.json")).collect();
+    assert_eq!(conda_meta(&prefix), meta);
     let record: serde_json::Value =
         serde_json::from_str(&read(&prefix.join("conda-meta/zlib-1.3.1-h0_0.json"))).unwrap();
     assert_eq!(record["name"], "zlib");
     assert!(record["files"].as_array().unwrap().iter().any(|f| f == "include/zlib.fixture.h"), "{record}");
+
+    // The python runs from the prefix: its RUNPATH was a binary prefix
+    // placeholder, and libpython is the prefix's own.
+    let run = |exe: &str, args: &[&str]| {
+        let out = std::process::Command::new(prefix.join(exe)).args(args).env_clear().output().unwrap();
+        assert!(out.status.success(), "{exe} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let maps = run(
+        "bin/python",
+        &["-c", "import sys, platform; print(sys.prefix, platform.python_version()); print(any('libpython' in l and sys.prefix + '/lib/' in l for l in open('/proc/self/maps')))"],
+    );
+    assert_eq!(maps, format!("{} {}\nTrue\n", prefix.display(), m.version));
+    // The noarch packages were compiled by that python, and the .pyc files
+    // are recorded as conda records them.
+    let tag = format!("cpython-{}", m.minor.replace('.', ""));
+    assert!(site.join(format!("pyfixture/__pycache__/__init__.{tag}.pyc")).is_file());
+    let record: serde_json::Value =
+        serde_json::from_str(&read(&prefix.join("conda-meta/pyfixture-0.1-py_0.json"))).unwrap();
+    let pyc = format!("lib/python{}/site-packages/pyfixture/__pycache__/__init__.{tag}.pyc", m.minor);
+    assert!(record["files"].as_array().unwrap().iter().any(|f| f == pyc.as_str()), "{record}");
+    assert!(record["paths_data"]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["_path"] == pyc.as_str() && p["path_type"] == "pyc_file"));
+    assert!(
+        summary.after_link.iter().any(|l| l.starts_with("envd: compiled ") && l.contains("pip")),
+        "{:?}",
+        summary.after_link
+    );
+    assert!(
+        summary.after_link.iter().any(|l| l.starts_with("envd: entry points checked: pip")),
+        "{:?}",
+        summary.after_link
+    );
+    // pip's entry point starts the environment's pip.
+    let version = run("bin/pip", &["--version"]);
+    assert!(version.starts_with(&format!("pip {} from {}", m.pip_version, site.display())), "{version}");
+}
+
+#[test]
+fn post_link_scripts_are_named_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "#!/bin/sh\ntouch \"$PREFIX/ran\"\n";
+    let package = envd_conda_fixture::Package::new("hooked", "1.0", "h0_0")
+        .file("bin/.hooked-post-link.sh", envd_conda_fixture::Content::File(script.into()));
+    write_channel(&dir.path().join("channel"), &[package]).unwrap();
+    let f = Fixture { root: dir.path().to_owned(), _dir: dir };
+    let summary = envd_conda_install::run(&f.request(&["hooked"])).unwrap();
+    assert_eq!(
+        summary.after_link,
+        ["envd: warning: hooked has a post-link script (bin/.hooked-post-link.sh), which is not run; run it with run() if the package needs it"]
+    );
+    assert!(f.prefix().join("bin/.hooked-post-link.sh").exists() && !f.prefix().join("ran").exists());
+}
+
+#[test]
+fn a_condarc_can_keep_pip_out() {
+    let f = Fixture::with_python();
+    let m = machine_python().unwrap();
+    let mut req = f.request(&["python"]);
+    req.add_pip_as_python_dependency = false;
+    let summary = envd_conda_install::run(&req).unwrap();
+    assert_eq!(summary.environment, [format!("python-{}-h0_0", m.version)]);
+    assert!(!f.prefix().join("bin/pip").exists());
+}
+
+#[test]
+fn noarch_python_without_a_python_is_refused() {
+    let f = Fixture::new();
+    let mut req = f.request(&[]);
+    req.channels.clear();
+    req.locked = locked(&f, &["pyfixture"]);
+    let e = envd_conda_install::run(&req).unwrap_err().0;
+    assert!(e.contains("pyfixture") && e.contains("no python"), "{e}");
 }
 
 #[test]
@@ -107,7 +189,7 @@ fn an_exact_build_pin_from_conda_env_export_is_honoured() {
 #[test]
 fn a_second_install_keeps_the_prefix_and_downloads_only_what_is_new() {
     let f = Fixture::new();
-    let first = envd_conda_install::run(&f.request(&["python 3.11.*", "app"])).unwrap();
+    let first = envd_conda_install::run(&f.request(&["app"])).unwrap();
     assert_eq!(first.fetched.len(), first.environment.len(), "a cold cache fetches every archive: {first:?}");
     // the prefix now is a conda environment; add one package to it
     std::fs::remove_dir_all(f.root.join("prefix/share/app")).unwrap();

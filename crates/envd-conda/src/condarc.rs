@@ -18,6 +18,9 @@ pub struct CondaRc {
     /// `default_channels`, `custom_channels` and `channel_alias`.
     #[serde(flatten)]
     pub channel_config: ChannelConfig,
+    /// `add_pip_as_python_dependency`: `Some(false)` keeps pip out of an
+    /// environment with python.
+    pub add_pip_as_python_dependency: Option<bool>,
     /// Top-level keys that look like custom channel entries (a `name: url`
     /// pair outside `custom_channels`, as an indentation slip gives).
     pub stray_channel_keys: Vec<String>,
@@ -33,6 +36,8 @@ struct Raw {
     custom_channels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     channel_alias: Option<String>,
+    #[serde(default)]
+    add_pip_as_python_dependency: Option<bool>,
     #[serde(flatten)]
     rest: BTreeMap<String, Value>,
 }
@@ -56,6 +61,7 @@ impl CondaRc {
                 custom_channels: raw.custom_channels.unwrap_or_default(),
                 channel_alias: raw.channel_alias,
             },
+            add_pip_as_python_dependency: raw.add_pip_as_python_dependency,
             stray_channel_keys,
         })
     }

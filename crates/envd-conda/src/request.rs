@@ -32,6 +32,10 @@ pub struct InstallRequest {
     /// virtual package (there is no GPU in a build to detect it from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cuda: Option<String>,
+    /// Whether every python brings pip, as conda's
+    /// `add_pip_as_python_dependency` (on unless the condarc says `false`).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub add_pip_as_python_dependency: bool,
     /// A condarc to write to `<prefix>/.condarc`, as the user wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condarc: Option<String>,
@@ -39,6 +43,14 @@ pub struct InstallRequest {
     pub pkgs_dir: String,
     /// The repodata cache (a cache mount).
     pub repodata_dir: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl InstallRequest {
@@ -76,11 +88,15 @@ mod tests {
             specs: vec!["python 3.11.*".into()],
             locked: Vec::new(),
             cuda: None,
+            add_pip_as_python_dependency: true,
             condarc: Some("channels: [defaults]\n".into()),
             pkgs_dir: "/var/cache/envd/conda/pkgs".into(),
             repodata_dir: "/var/cache/envd/conda/repodata".into(),
         };
         assert_eq!(InstallRequest::from_json(&r.to_json()).unwrap(), r);
+        assert!(!r.to_json().contains("add_pip"), "the default is not written: requests keep their bytes");
+        let no_pip = InstallRequest { add_pip_as_python_dependency: false, ..r.clone() };
+        assert_eq!(InstallRequest::from_json(&no_pip.to_json()).unwrap(), no_pip);
         let old = r.to_json().replace("\"version\": 1", "\"version\": 0");
         assert_eq!(
             InstallRequest::from_json(&old).unwrap_err(),
