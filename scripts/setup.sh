@@ -5,7 +5,9 @@
 #   engine    dockerd (sid's docker.io, buildx, containerd; bookworm's runc)
 #             with the containerd snapshotter, started in the background
 #   registry  Debian's docker-registry serving 127.0.0.1:5000
-#   bases     local stand-ins for the AIGES base images (debootstrap + import)
+#   bases     local stand-ins for the AIGES base images (debootstrap, this
+#             machine's CPython in /usr/local, a loader stand-in built from
+#             scripts/aiges-standin/, import)
 #   platforms qemu-user-static in binfmt_misc, an arm64 stand-in and an
 #             amd64+arm64 index of the CPU stand-in in the registry
 #   all       all of the above, in that order
@@ -143,12 +145,104 @@ CFG
 
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
 
-# One debootstrapped root file system serves both stand-ins. They differ in
-# their image config, which is what the frontend must carry through: the
-# AIGES loader images work in /home/aiges, put their libraries on
-# LD_LIBRARY_PATH and start the loader by default.
+# The CPython the CPU and GPU stand-ins carry: this machine's own build, as
+# AIGES builds its own (--enable-shared, into /usr/local, pip from get-pip),
+# so nothing in the image is the distribution's python. It must be a shared
+# build of BASE_PYTHON with its headers (libwrapper.so is compiled against
+# them). STANDIN_PYTHON names another python3 to copy.
+host_python_prefix() {
+    local py=${STANDIN_PYTHON:-python3} prefix ver
+    prefix=$("$py" -c 'import sys; print(sys.base_prefix)') \
+        || { echo "setup.sh: no $py to copy into the stand-ins" >&2; exit 1; }
+    ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    if [ "$ver" != "$BASE_PYTHON" ]; then
+        echo "setup.sh: $py is $ver; the stand-in tags in bases.env say $BASE_PYTHON (set STANDIN_PYTHON)" >&2
+        exit 1
+    fi
+    if [ ! -f "$prefix/lib/libpython$ver.so.1.0" ] || [ ! -f "$prefix/include/python$ver/Python.h" ]; then
+        echo "setup.sh: $prefix is not a --enable-shared build with headers (libpython$ver.so.1.0, Python.h)" >&2
+        exit 1
+    fi
+    echo "$prefix"
+}
+
+# Copies the interpreter, libpython and the stdlib (without site-packages,
+# tests, IDLE and tkinter) into <root>/usr/local, then installs pip there
+# from the stdlib's bundled wheel (offline).
+install_python() {
+    local root=$1 prefix ver log=/var/log/envd-standin-python.log
+    prefix=$(host_python_prefix)
+    ver=$BASE_PYTHON
+    say "copying the CPython $ver of $prefix into $root/usr/local"
+    mkdir -p "$root/usr/local/bin" "$root/usr/local/lib" "$root/usr/local/include"
+    install -m 0755 "$prefix/bin/python$ver" "$root/usr/local/bin/python$ver"
+    ln -sfn "python$ver" "$root/usr/local/bin/python3"
+    ln -sfn python3 "$root/usr/local/bin/python"
+    install -m 0755 "$prefix/lib/libpython$ver.so.1.0" "$prefix/lib/libpython3.so" "$root/usr/local/lib/"
+    ln -sfn "libpython$ver.so.1.0" "$root/usr/local/lib/libpython$ver.so"
+    tar -C "$prefix/include" -c "python$ver" | tar -C "$root/usr/local/include" -x
+    tar -C "$prefix/lib" -c \
+        --anchored \
+        --exclude="python$ver/site-packages/*" \
+        --exclude="python$ver/test" --exclude="python$ver/*/test" --exclude="python$ver/*/tests" \
+        --exclude="python$ver/idlelib" --exclude="python$ver/tkinter" --exclude="python$ver/turtledemo" \
+        --exclude="python$ver/lib-dynload/_test*" --exclude="python$ver/lib-dynload/_ctypes_test*" \
+        --exclude="python$ver/lib-dynload/_xxtestfuzz*" --exclude="python$ver/lib-dynload/_tkinter*" \
+        --exclude="python$ver/config-*/libpython*.a" \
+        --no-anchored --exclude=__pycache__ \
+        "python$ver" | tar -C "$root/usr/local/lib" -x
+    # sysconfig's build variables still name the machine's prefix.
+    grep -rlIF "$prefix" "$root/usr/local/lib/python$ver" | xargs -r sed -i "s|$prefix|/usr/local|g"
+    # The binary's RUNPATH names $prefix/lib, which the image lacks: ld.so
+    # finds libpython through ld.so.cache instead (/usr/local/lib is in
+    # Debian's ld.so.conf), as it does for the real images' libwrapper.so.
+    chroot "$root" /sbin/ldconfig
+    # The stdlib is compiled as `make install` would, so a container does not
+    # recompile it on every start.
+    say "installing pip into $root/usr/local (ensurepip, offline) and compiling the stdlib"
+    {
+        chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
+            /usr/local/bin/python3 -m ensurepip --default-pip \
+        && chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
+            /usr/local/bin/python3 -m compileall -q -x site-packages "/usr/local/lib/python$ver"
+    } >"$log" 2>&1 || { tail -n 30 "$log" >&2; exit 1; }
+    # This pip verifies TLS with its vendored certifi bundle, not the
+    # system's (Debian patches its own pip to use the system's); give it the
+    # host's bundle too, or no index is reachable through this network.
+    install -m 0644 /etc/ssl/certs/ca-certificates.crt \
+        "$root/usr/local/lib/python$ver/site-packages/pip/_vendor/certifi/cacert.pem"
+    # What the images' python must do, checked before anything is imported.
+    if ! chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root sh -c '
+            python3 -c "import ssl, sqlite3, ctypes, bz2, lzma, zlib, json, venv, uuid, readline, hashlib, curses, decimal" \
+            && python3 -m pip --version && pip3 --version' >"$log" 2>&1; then
+        echo "setup.sh: the stand-ins' python does not work; $log:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+}
+
+# /home/aiges as in the AIGES images: the loader (AIservice) and library/
+# with libwrapper.so, here small C stand-ins from scripts/aiges-standin/
+# that reach Python the way the real ones do. libwrapper.so links the
+# copied libpython without an rpath, like the real one.
+install_loader() {
+    local root=$1 prefix ver src=$here/aiges-standin
+    prefix=$(host_python_prefix)
+    ver=$BASE_PYTHON
+    say "compiling the loader stand-in into $root/home/aiges (AIservice, library/libwrapper.so)"
+    mkdir -p "$root/home/aiges/library"
+    gcc -Wall -Wextra -O2 -o "$root/home/aiges/AIservice" "$src/AIservice.c" -ldl
+    gcc -Wall -Wextra -O2 -fPIC -shared -I"$prefix/include/python$ver" \
+        -o "$root/home/aiges/library/libwrapper.so" "$src/libwrapper.c" \
+        -L"$prefix/lib" -l"python$ver" -ldl
+}
+
+# One root file system serves both stand-ins (the GPU one adds the CUDA
+# directories when it is imported). They differ in their image config, which
+# is what the frontend must carry through: the AIGES loader images work in
+# /home/aiges, put their libraries on LD_LIBRARY_PATH and start the loader.
 build_rootfs() {
-    local root=/var/lib/envd-frontend/rootfs-$BASE_SUITE
+    local root=/var/lib/envd-frontend/rootfs-$BASE_SUITE-py$BASE_PYTHON
     if [ -f "$root/.complete" ]; then echo "$root"; return; fi
     need_root
     if ! command -v debootstrap >/dev/null; then
@@ -156,19 +250,26 @@ build_rootfs() {
         say "installing debootstrap"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
     fi
+    if ! command -v gcc >/dev/null; then
+        apt_update_once
+        say "installing gcc (for the loader stand-in)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+    fi
     rm -rf "$root"
     say "debootstrap $BASE_SUITE into $root (a few minutes, once)"
     debootstrap --variant=minbase --include="$BASE_PACKAGES" "$BASE_SUITE" "$root" \
         http://deb.debian.org/debian >/var/log/envd-debootstrap.log 2>&1 \
         || { tail -n 30 /var/log/envd-debootstrap.log >&2; exit 1; }
+    if [ -e "$root/usr/bin/python3" ]; then
+        echo "setup.sh: a package of BASE_PACKAGES brought Debian's python3; the stand-ins must not have it" >&2
+        exit 1
+    fi
     # Without the host's CA bundle nothing inside a build step can reach the
     # package registries through this network.
     install -m 0644 /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-    # AIGES images ship a pip that installs system-wide; Debian's marker file
-    # would refuse that.
-    rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-    mkdir -p "$root/home/aiges"
+    install_python "$root"
+    install_loader "$root"
     touch "$root/.complete"
     echo "$root"
 }
@@ -195,6 +296,7 @@ build_ubuntu_rootfs() {
     echo "$root"
 }
 
+# The Ubuntu and arm64 stand-ins: plain minbase with a placeholder CMD.
 import_base() {
     local ref=$1 device=$2 root=$3
     shift 3
@@ -209,6 +311,50 @@ import_base() {
         - "$ref" >/dev/null
 }
 
+# What only the GPU stand-in has: nvidia/cuda's /usr/local/cuda-11.6 (with
+# an empty lib64/stubs, LIBRARY_PATH's target) and the /usr/local/cuda link.
+# Appended to the root file system's tar stream when the image is imported.
+gpu_overlay() {
+    local dir=/var/lib/envd-frontend/overlay-gpu-cuda-11.6
+    mkdir -p "$dir/usr/local/cuda-11.6/lib64/stubs"
+    ln -sfn cuda-11.6 "$dir/usr/local/cuda"
+    echo "$dir"
+}
+
+# The CPU and GPU stand-ins, with the image config of the AIGES images:
+# /home/aiges and its library/ on LD_LIBRARY_PATH, nvidia/cuda's environment
+# on the GPU one. The real images inherit CMD ["python3"] from their python
+# base; the stand-ins use the demos' start command instead, so that a test
+# can start the loader with the image's own CMD.
+import_aiges_base() {
+    local ref=$1 device=$2 root=$3
+    local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    local ld=/home/aiges:/home/aiges/library
+    local -a extra=() changes=()
+    if [ "$device" = gpu ]; then
+        path=/usr/local/nvidia/bin:/usr/local/cuda/bin:$path
+        ld=/usr/local/nvidia/lib:/usr/local/nvidia/lib64:$ld
+        changes=(
+            --change "ENV CUDA_VERSION=11.6.2"
+            --change "ENV NVIDIA_REQUIRE_CUDA=cuda>=11.6"
+            --change "ENV NVIDIA_VISIBLE_DEVICES=all"
+            --change "ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility"
+            --change "ENV LIBRARY_PATH=/usr/local/cuda/lib64/stubs"
+        )
+        extra=(-C "$(gpu_overlay)" ./usr/local/cuda-11.6 ./usr/local/cuda)
+    fi
+    say "importing $ref from $root"
+    tar -C "$root" --exclude=./.complete -c . "${extra[@]}" | docker import \
+        --change 'WORKDIR /home/aiges' \
+        --change "ENV PATH=$path" \
+        --change "ENV LD_LIBRARY_PATH=$ld" \
+        --change "ENV AIGES_DEVICE=$device" \
+        "${changes[@]}" \
+        --change 'CMD ["sh","-c","./AIservice -m=0 -c=aiges.toml -s=svcName -u=http://companion.test -p=AIaaS -g=dx"]' \
+        --change "LABEL org.aiges.base=$device" \
+        - "$ref" >/dev/null
+}
+
 manifest_in_registry() {
     local path=${1#"$REGISTRY"/}
     curl -fsS -o /dev/null \
@@ -219,6 +365,7 @@ manifest_in_registry() {
 ensure_bases() {
     local root=""
     for pair in "$BASE_CPU_IMAGE cpu" "$BASE_GPU_IMAGE gpu" "$BASE_UBUNTU_IMAGE cpu"; do
+        # shellcheck disable=SC2086 # split on purpose: reference, device
         set -- $pair
         if image_present "$1"; then say "base image $1 is present"; continue; fi
         if docker pull -q "$1" >/dev/null 2>&1; then say "pulled base image $1 from the local registry"; continue; fi
@@ -227,7 +374,7 @@ ensure_bases() {
             continue
         fi
         [ -n "$root" ] || root=$(build_rootfs)
-        import_base "$1" "$2" "$root"
+        import_aiges_base "$1" "$2" "$root"
     done
     # The registry copy lets any BuildKit (docker driver or container driver)
     # resolve the bases the way it resolves a published image.
@@ -261,7 +408,9 @@ ensure_emulation() {
 }
 
 # The arm64 stand-in: minbase bookworm, debootstrapped under emulation
-# (its second stage runs arm64 dpkg), with the amd64 stand-in's config.
+# (its second stage runs arm64 dpkg), with the plain config of import_base.
+# It has no python and no loader: the tests only build across platforms on
+# it, and copying a CPython would need an arm64 build of one.
 build_arm64_rootfs() {
     local root=/var/lib/envd-frontend/rootfs-$BASE_SUITE-arm64
     if [ -f "$root/.complete" ]; then echo "$root"; return; fi
@@ -288,6 +437,7 @@ ensure_platforms() {
         say "pushing $BASE_ARM64_IMAGE"
         docker push -q "$BASE_ARM64_IMAGE" >/dev/null
     fi
+    # amd64 is the CPU stand-in (python, loader); arm64 is the plain one.
     say "making $BASE_MULTI_IMAGE, an index of $BASE_CPU_IMAGE and $BASE_ARM64_IMAGE"
     docker buildx imagetools create -t "$BASE_MULTI_IMAGE" "$BASE_CPU_IMAGE" "$BASE_ARM64_IMAGE" >/dev/null
 }

@@ -4,8 +4,8 @@
 # The AIGES_*_IMAGE args point the aiges_cpu/aiges_gpu bases at the local
 # stand-ins that `make demo` creates; drop them to use the published images.
 
-variable "CPU_BASE" { default = "127.0.0.1:5000/aiges/base-cpu:bookworm" }
-variable "GPU_BASE" { default = "127.0.0.1:5000/aiges/base-gpu:bookworm" }
+variable "CPU_BASE" { default = "127.0.0.1:5000/aiges/base-cpu:py3.11-bookworm" }
+variable "GPU_BASE" { default = "127.0.0.1:5000/aiges/base-gpu:py3.11-bookworm" }
 
 target "_service" {
   context    = "examples/aiges-service"
