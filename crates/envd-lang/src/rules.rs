@@ -27,7 +27,7 @@ pub enum Rule {
     CredentialsInUrl,
     /// One package pinned to two versions.
     ConflictingPins,
-    /// `name:` or `prefix:` of an env file.
+    /// `name:` or `prefix:` of an env file, or an editable `pip:` entry.
     EnvFileFieldIgnored,
     /// `args.get("X")` with no default, and X not given.
     UndefinedBuildArg,
@@ -106,7 +106,7 @@ impl Rule {
             }
             Rule::ConflictingPins => "the same package is asked for at two different versions",
             Rule::EnvFileFieldIgnored => {
-                "an env file's name: and prefix: are ignored; the environment is the image's conda prefix"
+                "an env file's name: and prefix: are ignored, and its -e pip entries are installed as packages"
             }
             Rule::UndefinedBuildArg => "a build arg is read with no default and was not given",
             Rule::UnusedBuildArg => "a --build-arg was given that build.envd never reads",

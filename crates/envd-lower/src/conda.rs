@@ -21,6 +21,7 @@
 //! that prefix already has.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use envd_conda::{
     check_spec, credentials, python_spec, resolve_channels, ChannelConfig, ChannelSource, EnvFile, EnvFileKind,
@@ -31,7 +32,7 @@ use envd_llb::{Exec, FileAction, Image, Mount, ResolveMode, State};
 
 use crate::schedule::Numbered;
 use crate::secrets;
-use crate::well_known::{CONDA_PKGS, CONDA_REPODATA, CONDA_REQUEST, CONTEXT_MOUNT, INSTALLER_DIR};
+use crate::well_known::{CONDA_PKGS, CONDA_REPODATA, CONDA_REQUEST, CONTEXT_MOUNT, INSTALLER_DIR, PIP_SOURCES};
 use crate::{pip, Ctx};
 
 /// The binary in the frontend image.
@@ -45,6 +46,8 @@ struct Call {
     channels: Vec<ChannelSource>,
     env_channels: Vec<ChannelSource>,
     pip: Vec<String>,
+    /// Context directories the `pip:` section installs from.
+    pip_sources: Vec<String>,
     title: String,
     /// A lock file's archives: installed as they are, with no solve.
     locked: Vec<LockedPackage>,
@@ -90,6 +93,8 @@ struct SegmentRequest {
     request: InstallRequest,
     /// The env files' `pip:` requirements, installed in the same step.
     pip: Vec<String>,
+    /// The context directories they install from.
+    pip_sources: Vec<String>,
     /// The progress name after `install.conda_packages`.
     title: String,
 }
@@ -158,6 +163,7 @@ impl Conda {
             channels: channel_sources,
             env_channels: Vec::new(),
             pip: Vec::new(),
+            pip_sources: Vec::new(),
             title: String::new(),
             locked: Vec::new(),
         };
@@ -195,7 +201,13 @@ impl Conda {
             call.env_channels = resolve_channels(file.channels.iter().map(String::as_str), config)
                 .map_err(|e| at(span, format!("install.conda_packages: env_file \"{path}\": {e}")))?;
             call.specs.extend(file.dependencies);
-            call.pip = file.pip;
+            let env_dir = Path::new(path.as_str()).parent().map(|d| d.display().to_string()).unwrap_or_default();
+            for requirement in &file.pip {
+                let (requirement, source) = pip_requirement(requirement, &env_dir)
+                    .map_err(|e| at(span, format!("install.conda_packages: env_file \"{path}\": {e}")))?;
+                call.pip.push(requirement);
+                call.pip_sources.extend(source);
+            }
             title.push(format!("-f {path}"));
         }
         title.extend(channels.iter().map(|c| format!("-c {c}")));
@@ -217,6 +229,15 @@ impl Conda {
                 ChannelSource::Url(_) => None,
             })
             .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// The context directories the env files' `pip:` sections install
+    /// from (`.` for the whole context).
+    pub(crate) fn pip_source_dirs(&self) -> Vec<String> {
+        let mut dirs: Vec<String> = self.calls.values().flat_map(|c| c.pip_sources.iter().cloned()).collect();
         dirs.sort();
         dirs.dedup();
         dirs
@@ -259,6 +280,11 @@ impl Conda {
             specs,
             locked,
             cuda: self.cuda.clone(),
+            add_pip_as_python_dependency: plan
+                .conda_channel
+                .as_ref()
+                .and_then(|c| c.condarc.add_pip_as_python_dependency)
+                .unwrap_or(true),
             // The installer writes it into the image.
             condarc: plan.conda_channel.as_ref().map(|c| credentials::strip(&c.yaml)),
             pkgs_dir: CONDA_PKGS.target.into(),
@@ -268,6 +294,7 @@ impl Conda {
         SegmentRequest {
             request,
             pip: calls.iter().flat_map(|c| c.pip.iter().cloned()).collect(),
+            pip_sources: calls.iter().flat_map(|c| c.pip_sources.iter().cloned()).collect(),
             title: title.join(" "),
         }
     }
@@ -325,6 +352,14 @@ impl Conda {
             }
         }
         if let Some(context) = context {
+            for dir in &seg.pip_sources {
+                exec = exec.mount(Mount::Bind {
+                    dest: pip_source_mount(dir),
+                    source: context.clone(),
+                    selector: if dir == "." { "/".into() } else { format!("/{dir}") },
+                    readonly: false,
+                });
+            }
             for dir in self.context_dirs() {
                 exec = exec.mount(Mount::Bind {
                     dest: format!("{CONTEXT_MOUNT}/{dir}"),
@@ -371,6 +406,57 @@ impl Conda {
     }
 }
 
+/// An env file's pip requirement as the conda step installs it, and the
+/// context directory it installs from.
+///
+/// `conda env export` writes a project the developer installed with
+/// `pip install -e` as `-e .` or `-e git+URL#egg=name`. An editable
+/// install would leave a link into the build context, which the image does
+/// not keep, so `-e` is dropped and the project is installed as a package
+/// (the linter says so at the line). A local path (`.`, `./pkg`, `../x`)
+/// is relative to the env file, as pip reads it when the env file is
+/// created; it becomes a path under [`PIP_SOURCES`].
+fn pip_requirement(requirement: &str, env_dir: &str) -> Result<(String, Option<String>), String> {
+    let trimmed = requirement.trim();
+    let plain = trimmed
+        .strip_prefix("--editable")
+        .or_else(|| trimmed.strip_prefix("-e"))
+        .filter(|rest| rest.starts_with([' ', '=']) || rest.is_empty())
+        .map(|rest| rest.trim_start_matches('=').trim())
+        .unwrap_or(trimmed);
+    if !(plain == "." || plain == ".." || plain.starts_with("./") || plain.starts_with("../")) {
+        return Ok((plain.to_owned(), None));
+    }
+    // `.[dev]`: the extras stay on the path.
+    let (path, extras) = match plain.find('[') {
+        Some(i) => plain.split_at(i),
+        None => (plain, ""),
+    };
+    let mut parts: Vec<&str> = env_dir.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(format!("the pip requirement `{trimmed}` points outside the build context"));
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    let dir = if parts.is_empty() { ".".to_owned() } else { parts.join("/") };
+    Ok((format!("{}{extras}", pip_source_mount(&dir)), Some(dir)))
+}
+
+/// Where a context directory of [`pip_requirement`] is mounted.
+fn pip_source_mount(dir: &str) -> String {
+    if dir == "." {
+        PIP_SOURCES.to_owned()
+    } else {
+        format!("{PIP_SOURCES}/{dir}")
+    }
+}
+
 /// The conda subdir of a platform architecture.
 fn subdir(arch: &str) -> &'static str {
     match arch {
@@ -385,6 +471,28 @@ fn subdir(arch: &str) -> &'static str {
 mod tests {
     use super::*;
     use envd_lang::{evaluate, EvalOptions};
+
+    #[test]
+    fn env_file_pip_entries_lose_their_e_and_paths_are_relative_to_the_file() {
+        let ok = |r: &str, dir: &str| pip_requirement(r, dir).unwrap();
+        assert_eq!(ok("six==1.16.0", ""), ("six==1.16.0".into(), None));
+        assert_eq!(ok("-e .", ""), ("/run/envd/pip-src".into(), Some(".".into())));
+        assert_eq!(ok("-e .", "svc"), ("/run/envd/pip-src/svc".into(), Some("svc".into())));
+        assert_eq!(
+            ok("--editable=./pkg[dev]", "svc"),
+            ("/run/envd/pip-src/svc/pkg[dev]".into(), Some("svc/pkg".into()))
+        );
+        assert_eq!(ok("../shared", "svc/env"), ("/run/envd/pip-src/svc/shared".into(), Some("svc/shared".into())));
+        assert_eq!(
+            ok("-e git+https://example.com/x.git@v1#egg=x", ""),
+            ("git+https://example.com/x.git@v1#egg=x".into(), None)
+        );
+        assert_eq!(ok("-editable-pkg", ""), ("-editable-pkg".into(), None), "only -e itself is dropped");
+        assert_eq!(
+            pip_requirement("-e ../..", "svc").unwrap_err(),
+            "the pip requirement `-e ../..` points outside the build context"
+        );
+    }
 
     fn base(env: &[&str], aiges_cuda: Option<&str>) -> crate::ResolvedBase {
         let config = serde_json::json!({ "config": { "Env": env } }).to_string();

@@ -307,7 +307,8 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
         cuda,
         &config.platform.architecture,
     )?;
-    let channel_dirs = conda.as_ref().map(|c| c.context_dirs()).unwrap_or_default();
+    let mut channel_dirs = conda.as_ref().map(|c| c.context_dirs()).unwrap_or_default();
+    channel_dirs.extend(conda.as_ref().map(|c| c.pip_source_dirs()).unwrap_or_default());
     let context = context::state(plan, config, inputs, &channel_dirs);
     let mut state = base::state(&ctx, plan, base);
     for stage in schedule(plan) {

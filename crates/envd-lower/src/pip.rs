@@ -108,10 +108,12 @@ rm -f "$log"
     )
 }
 
-/// Whether a requirement names a URL (VCS or archive) rather than an
-/// index package: `git+ssh://...`, `demo @ https://...`.
+/// Whether a requirement names a URL (VCS or archive) or a directory
+/// rather than an index package: `git+ssh://...`, `demo @ https://...`,
+/// `/run/envd/pip-src`.
 pub(crate) fn is_direct(requirement: &str) -> bool {
-    requirement.contains("://")
+    // A path is a project built where it is installed, too.
+    requirement.contains("://") || requirement.starts_with('/')
 }
 
 /// What a pip step refused with 401 says: which index (the one build.envd

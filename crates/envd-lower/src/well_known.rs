@@ -78,6 +78,12 @@ pub(crate) const PIP_WHEELHOUSE: &str = "/var/cache/envd/pip/wheelhouse";
 /// (requirements, wheels, channel directories): read-only mounts.
 pub(crate) const CONTEXT_MOUNT: &str = "/run/envd/context";
 
+/// Where a conda step sees the context directories its env files' `pip:`
+/// sections install from (`-e .`): writable mounts whose changes are
+/// thrown away, since a build backend writes `build/` and `*.egg-info`
+/// into the source tree.
+pub(crate) const PIP_SOURCES: &str = "/run/envd/pip-src";
+
 /// Where the conda step sees the `/bin` of the frontend's own image.
 pub(crate) const INSTALLER_DIR: &str = "/run/envd/frontend";
 
