@@ -5,7 +5,8 @@
 //! code, a `run` step) is built as build.envd through this frontend (A)
 //! and as the Dockerfile a competent user writes, cache mounts included,
 //! through BuildKit's built-in Dockerfile frontend (B), alternating A B A B.
-//! Then: conda in a build, cold and warm; the frontend image's size; the
+//! Then: conda in a build (300 packages; solved and from a lock file),
+//! cold and warm; the frontend image's size; the
 //! frontend's peak memory on a 1,000-step file; and the criterion medians
 //! `cargo bench` left in `target/criterion`.
 
@@ -212,6 +213,100 @@ fn human_ns(ns: f64) -> String {
     }
 }
 
+/// Filler packages in the conda benchmark's environment, besides the eight
+/// of the standard fixture (python, pip, setuptools, app, tool, zlib,
+/// libzlib, pyfixture): 300 in all.
+const FILLER: usize = 292;
+
+/// The conda benchmark: one context, its channel served over HTTP.
+struct CondaBench {
+    ctx: Context,
+    server: envd_e2e::HostServer,
+    /// The environment's size, from the first solve.
+    packages: usize,
+}
+
+impl CondaBench {
+    const ENV: &'static str = "dependencies:\n  - app\n  - pyfixture\n  - fill-000\n";
+
+    fn new() -> Self {
+        let ctx = Context::new("bench-conda");
+        ctx.channel_with_python("channel", envd_conda_fixture::filler(FILLER));
+        let server = envd_e2e::HostServer::files(&ctx.dir().join("channel"), ctx.dir().join("http.log"));
+        let mut bench = Self { ctx, server, packages: 0 };
+        bench.solve(false);
+        let meta = envd_e2e::docker_ok(&["run", "--rm", "--entrypoint", "ls", &bench.ctx.tag, "/opt/conda/conda-meta"]);
+        bench.packages = meta.lines().filter(|l| l.ends_with(".json")).count();
+        assert_eq!(bench.packages, FILLER + 8, "{meta}");
+        // the lock file of that environment, in the channel's URLs
+        let mut lines = vec!["# platform: linux-64".to_owned(), "@EXPLICIT".to_owned()];
+        for record in meta.lines().filter_map(|l| l.strip_suffix(".json")) {
+            lines.push(bench.archive_line(record));
+        }
+        bench.ctx.write("spec.txt", &(lines.join("\n") + "\n"));
+        bench
+    }
+
+    /// `URL#sha256:HEX` of the channel's archive of `record` (`name-version-build`).
+    fn archive_line(&self, record: &str) -> String {
+        for subdir in ["linux-64", "noarch"] {
+            let path = self.ctx.dir().join("channel").join(subdir).join("repodata.json");
+            let repodata: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+            for key in ["packages", "packages.conda"] {
+                for (file, r) in repodata[key].as_object().unwrap() {
+                    if file.strip_suffix(".conda").or_else(|| file.strip_suffix(".tar.bz2")) == Some(record) {
+                        let (url, sha) = (self.url(), r["sha256"].as_str().unwrap());
+                        return format!("{url}/{subdir}/{file}#sha256:{sha}");
+                    }
+                }
+            }
+        }
+        panic!("{record} is not in the channel")
+    }
+
+    fn url(&self) -> String {
+        format!("http://conda.test:{}", self.server.port)
+    }
+
+    fn step(&self, env_file: &str) -> f64 {
+        let file = self.ctx.dir().join("build.envd");
+        self.ctx.write(
+            "build.envd",
+            &format!(
+                "def build():\n    config.conda_channel(channel=\"channels: [{}]\")\n    base(image=\"{}\")\n    install.conda_packages(env_file=\"{env_file}\")\n",
+                self.url(),
+                cpu_base()
+            ),
+        );
+        let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");
+        let file = file.display().to_string();
+        let b = build(&self.ctx, &["--build-arg", &syntax, "-f", &file, "--add-host", "conda.test:host-gateway"]);
+        b.progress.iter().find(|(name, _)| name.contains("install.conda_packages")).map(|x| x.1).unwrap_or(f64::NAN)
+    }
+
+    /// The env.yaml build, python pinned to the fixture's minor version.
+    fn solve(&self, warm: bool) -> f64 {
+        let env = format!("{}  - python={}\n", Self::ENV, envd_conda_fixture::machine_python().unwrap().minor);
+        // one more spec the environment already has: the step runs again
+        // (--no-cache would not do: BuildKit starts cache mounts empty under it)
+        let env = if warm { format!("{env}  - fill-{:03}\n", FILLER - 1) } else { env };
+        self.ctx.write("env.yaml", &env);
+        self.step("env.yaml")
+    }
+
+    /// The lock file build; warm reverses its archive lines.
+    fn locked(&self, warm: bool) -> f64 {
+        let text = std::fs::read_to_string(self.ctx.dir().join("spec.txt")).unwrap();
+        let (head, archives) = text.split_once("@EXPLICIT\n").unwrap();
+        let mut lines: Vec<&str> = archives.lines().collect();
+        if warm {
+            lines.reverse();
+        }
+        self.ctx.write("spec-run.txt", &format!("{head}@EXPLICIT\n{}\n", lines.join("\n")));
+        self.step("spec-run.txt")
+    }
+}
+
 fn main() {
     ensure_env();
     let n = runs();
@@ -377,41 +472,33 @@ fn main() {
     }
 
     // --- conda in a build ---
-    let conda = Context::new("bench-conda");
-    let extra = envd_conda_fixture::filler(50);
-    const ENV: &str = "channels: [./channel]\ndependencies:\n  - app\n  - pyfixture\n  - fill-000\n";
-    conda.channel("channel", extra).write("env.yaml", ENV).write(
-        "build.envd",
-        &format!(
-            "def build():\n    config.conda_channel(channel=\"channels: [./channel]\")\n    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(env_file=\"env.yaml\")\n",
-            cpu_base()
-        ),
-    );
-    let conda_file = conda.dir().join("build.envd").display().to_string();
-    let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");
-    let step = |b: &Build| {
-        b.progress.iter().find(|(name, _)| name.contains("install.conda_packages")).map(|x| x.1).unwrap_or(f64::NAN)
-    };
-    let mut conda_cold = Vec::new();
-    let mut conda_warm = Vec::new();
+    let conda = CondaBench::new();
+    let mut solve_cold = Vec::new();
+    let mut solve_warm = Vec::new();
+    let mut lock_cold = Vec::new();
+    let mut lock_warm = Vec::new();
     for i in 0..n {
         prune();
-        conda.write("env.yaml", ENV);
-        conda_cold.push(step(&build(&conda, &["--build-arg", &syntax, "-f", &conda_file])));
-        // The same environment asked for with one more spec: the step runs
-        // again with every package in the cache mount. (--no-cache would
-        // not do: BuildKit starts cache mounts empty under it.)
-        conda.write("env.yaml", &format!("{ENV}  - fill-049\n"));
-        conda_warm.push(step(&build(&conda, &["--build-arg", &syntax, "-f", &conda_file])));
+        solve_cold.push(conda.solve(false));
+        solve_warm.push(conda.solve(true));
+        prune();
+        lock_cold.push(conda.locked(false));
+        lock_warm.push(conda.locked(true));
         eprintln!("envd-bench: conda {}/{n}", i + 1);
     }
-    let (cm, cmin, cmax) = stats(&conda_cold);
-    let (wm, wmin, wmax) = stats(&conda_warm);
     let _ = writeln!(md, "## conda in a build\n");
-    let _ = writeln!(md, "An env.yaml that solves to 56 fixture packages (python stand-in, app, pyfixture and a chain of 50), from a `./channel` of the context. Duration of the `install.conda_packages` step (repodata, solve, fetch, link), from rawjson, seconds.\n");
+    let _ = writeln!(md, "A generated channel served over HTTP from the host, and an environment of {} packages from it: this machine's CPython with pip and setuptools (as conda packages), `app`, `pyfixture` and their dependencies, and a chain of {FILLER} filler packages of a few kilobytes each. Duration of the `install.conda_packages` step, from rawjson, seconds. *Solve*: an env.yaml; repodata, solve, fetch, link, `.pyc` compilation. *Lock file*: the same environment as a `conda list --explicit` file; fetch and link with no repodata and no solve. *Warm*: the step runs again with every archive in the cache mount (the env.yaml with one more spec the environment already has; the lock file with its lines in reverse order).\n", conda.packages);
     let _ = writeln!(md, "| figure | runs | median | min | max |\n| --- | --- | --- | --- | --- |");
-    let _ = writeln!(md, "| cold: caches pruned | {n} | {cm:.2} | {cmin:.2} | {cmax:.2} |");
-    let _ = writeln!(md, "| warm: one more spec for the same environment, every package in the cache mount | {n} | {wm:.2} | {wmin:.2} | {wmax:.2} |\n");
+    for (name, xs) in [
+        ("solve, cold: caches pruned", &solve_cold),
+        ("solve, warm", &solve_warm),
+        ("lock file, cold: caches pruned", &lock_cold),
+        ("lock file, warm", &lock_warm),
+    ] {
+        let (m, min, max) = stats(xs);
+        let _ = writeln!(md, "| {name} | {n} | {m:.2} | {min:.2} | {max:.2} |");
+    }
+    let _ = writeln!(md, "\nTarget: a warm install under 3 s in a build.\n");
 
     // --- size and memory ---
     let binary = repo().join("target/x86_64-unknown-linux-gnu/release/envd-frontend");

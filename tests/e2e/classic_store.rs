@@ -44,7 +44,7 @@ fn a_service_builds_on_the_classic_image_store() {
     ctx.write(
         "build.envd",
         &format!(
-            "def build():\n    base(image=\"{}\", language=\"python3.11\")\n    install.system_packages(name=[\"hello\"])\n    install.conda_packages(name=[\"app\"], channel=[\"./channel\"])\n    install.python_packages(name=[\"six==1.16.0\"])\n    io.copy(src=\"app\", dest=\"/app\")\n    run(commands=[\"hello > /greeting\"])\n    config.conda_channel(channel=\"channels: [./channel]\")\n",
+            "def build():\n    base(image=\"{}\")\n    install.system_packages(name=[\"hello\"])\n    install.conda_packages(name=[\"app\"], channel=[\"./channel\"])\n    install.python_packages(name=[\"six==1.16.0\"])\n    io.copy(src=\"app\", dest=\"/app\")\n    run(commands=[\"hello > /greeting\"])\n    config.conda_channel(channel=\"channels: [./channel]\")\n",
             cpu_base()
         ),
     )

@@ -4,8 +4,10 @@
 //! frontend image's own binary, run inside the build on the CPU stand-in
 //! (which has no conda) and on a base that already has a conda prefix.
 
-use envd_conda_fixture::{Content, Package};
-use envd_e2e::{cpu_base, docker_ok, ensure_env, image_config, repo, steps, ubuntu_base, Context, HostServer};
+use envd_conda_fixture::{machine_python, Content, MachinePython, Package};
+use envd_e2e::{
+    cpu_base, docker_ok, ensure_env, git, git_daemon, image_config, repo, steps, ubuntu_base, Context, HostServer,
+};
 
 /// The conda package cache is one BuildKit cache mount for all builds.
 /// Under concurrent builds BuildKit was seen to hand a step a different
@@ -15,6 +17,24 @@ static CONDA_CACHE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 fn sharing_the_conda_cache() -> std::sync::RwLockReadGuard<'static, ()> {
     CONDA_CACHE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The python of the fixture channel: this machine's CPython.
+fn python() -> &'static MachinePython {
+    machine_python().expect("package this machine's python")
+}
+
+/// What `ls /opt/conda/conda-meta` lists for `names` (`name-version-build`)
+/// plus the python, pip and setuptools of the fixture, sorted.
+fn meta_with_python(names: &[&str]) -> String {
+    let m = python();
+    let mut all: Vec<String> = names.iter().map(|n| format!("{n}.json")).collect();
+    all.push(format!("python-{}-h0_0.json", m.version));
+    all.push(format!("pip-{}-pyh0_0.json", m.pip_version));
+    all.push(format!("setuptools-{}-pyh0_0.json", m.setuptools.version));
+    all.push("history".into());
+    all.sort();
+    all.iter().map(|n| format!("{n}\n")).collect()
 }
 
 fn sh(tag: &str, script: &str) -> String {
@@ -40,12 +60,14 @@ fn an_env_yaml_installs_on_a_base_without_conda() {
     ensure_env();
     let _cache = sharing_the_conda_cache();
     let ctx = Context::new("conda-plain");
-    ctx.channel("channel", vec![])
+    let m = python();
+    ctx.channel_with_python("channel", vec![])
         .write(
             "build.envd",
             &format!(
-                "def build():\n{CONDARC}    base(image=\"{}\", language=\"python3.11\")\n    install.system_packages(name=[\"hello\"])\n    install.conda_packages(name=[\"app\"], env_file=\"env.yaml\")\n    install.python_packages(name=[\"six==1.16.0\"])\n    run(commands=[\"python -c 'import sys, pyfixture, idna, six; print(sys.prefix, pyfixture.VERSION)' > /check\"])\n",
-                cpu_base()
+                "def build():\n{CONDARC}    base(image=\"{}\", language=\"python{}\")\n    install.system_packages(name=[\"hello\"])\n    install.conda_packages(name=[\"app\"], env_file=\"env.yaml\")\n    install.python_packages(name=[\"six==1.16.0\"])\n    run(commands=[\"python -c 'import sys, pyfixture, idna, six; print(sys.prefix, pyfixture.VERSION)' > /check\"])\n",
+                cpu_base(),
+                m.minor
             ),
         )
         .write("env.yaml", ENV_YAML);
@@ -56,18 +78,40 @@ fn an_env_yaml_installs_on_a_base_without_conda() {
     // files of the solved packages, the pin honoured, the prefix put into text files
     assert_eq!(sh(t, "cat /opt/conda/share/app/app.txt"), "app 2.0\n");
     assert_eq!(sh(t, "/opt/conda/bin/tool"), "tool 1.0 h0_0 in /opt/conda\n");
-    // conda-meta records for every package
+    // conda-meta records for every package, pip and setuptools with python
     assert_eq!(
         sh(t, "ls /opt/conda/conda-meta"),
-        "app-2.0-h0_0.json\nhistory\nlibzlib-1.3.1-h0_0.json\npyfixture-0.1-py_0.json\npython-3.11.2-h0_0.json\ntool-1.0-h0_0.json\nzlib-1.3.1-h0_0.json\n"
+        meta_with_python(&[
+            "app-2.0-h0_0",
+            "libzlib-1.3.1-h0_0",
+            "pyfixture-0.1-py_0",
+            "tool-1.0-h0_0",
+            "zlib-1.3.1-h0_0"
+        ])
     );
     // later steps and the image find the environment first on PATH; the
-    // pip section and the pip step went into it
+    // pip section and the pip step went into it, with its own pip
     assert_eq!(sh(t, "cat /check"), "/opt/conda 0.1\n");
+    let site = format!("/opt/conda/lib/python{}/site-packages", m.minor);
     assert_eq!(
         sh(t, "python -c 'import idna, six; print(idna.__file__); print(six.__file__)'"),
-        "/opt/conda/lib/python3.11/site-packages/idna/__init__.py\n/opt/conda/lib/python3.11/site-packages/six.py\n"
+        format!("{site}/idna/__init__.py\n{site}/six.py\n")
     );
+    // a real CPython: its libpython is the environment's (the RUNPATH was a
+    // binary prefix placeholder), the base's /usr/local python is another
+    // and does not see the environment's packages
+    assert_eq!(
+        sh(t, "python -c \"import sys; print(sys.executable); print(any('/opt/conda/lib/libpython' in l for l in open('/proc/self/maps')))\""),
+        "/opt/conda/bin/python\nTrue\n"
+    );
+    assert!(sh(t, "pip --version").starts_with(&format!("pip {} from {site}/pip", m.pip_version)));
+    assert_eq!(
+        sh(t, "/usr/local/bin/python3 -c 'import six' 2>&1 | tail -1"),
+        "ModuleNotFoundError: No module named 'six'\n"
+    );
+    // noarch packages were compiled at install time, as conda does
+    let tag = format!("cpython-{}", m.minor.replace('.', ""));
+    assert_eq!(sh(t, &format!("ls {site}/pyfixture/__pycache__")), format!("__init__.{tag}.pyc\n"));
     // the condarc, for whoever runs conda in the image later
     assert_eq!(sh(t, "cat /opt/conda/.condarc"), "channels:\n  - defaults\ndefault_channels:\n  - ./channel\n");
     // apt ran beside conda, and the caches stayed out of the image
@@ -98,7 +142,7 @@ fn adding_one_package_fetches_only_that_package() {
     let (name, package) = marker("add");
     let build = |specs: &str| {
         format!(
-            "def build():\n{CONDARC}    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[{specs}])\n    run(commands=[\"ls /opt/conda/conda-meta > /meta\"])\n",
+            "def build():\n{CONDARC}    base(image=\"{}\")\n    install.conda_packages(name=[{specs}])\n    run(commands=[\"ls /opt/conda/conda-meta > /meta\"])\n",
             cpu_base()
         )
     };
@@ -129,11 +173,13 @@ fn a_conda_base_keeps_its_environment_and_records() {
     // user of this frontend would make one: a build with an environment
     // (python, zlib), pushed to the local registry.
     let base_ctx = Context::new("conda-base");
-    base_ctx.channel("channel", vec![]).write(
+    let m = python();
+    base_ctx.channel_with_python("channel", vec![]).write(
         "build.envd",
         &format!(
-            "def build():\n{CONDARC}    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[\"zlib\"])\n    runtime.environ(env={{\"CONDA_DIR\": \"/opt/conda\"}})\n",
-            cpu_base()
+            "def build():\n{CONDARC}    base(image=\"{}\", language=\"python{}\")\n    install.conda_packages(name=[\"zlib\"])\n    runtime.environ(env={{\"CONDA_DIR\": \"/opt/conda\"}})\n",
+            cpu_base(),
+            m.minor
         ),
     );
     let r = base_ctx.build_envd(&[]);
@@ -142,14 +188,15 @@ fn a_conda_base_keeps_its_environment_and_records() {
     docker_ok(&["tag", &base_ctx.tag, &base]);
     docker_ok(&["push", "-q", &base]);
     let before = sh(&base, "ls /opt/conda/conda-meta");
-    assert!(before.contains("zlib-1.3.1-h0_0.json") && before.contains("python-3.11.2-h0_0.json"), "{before}");
+    assert_eq!(before, meta_with_python(&["libzlib-1.3.1-h0_0", "zlib-1.3.1-h0_0"]));
 
     let ctx = Context::new("conda-on-conda");
-    ctx.channel("channel", vec![])
+    ctx.channel_with_python("channel", vec![])
         .write(
             "build.envd",
             &format!(
-                "def build():\n{CONDARC}    base(image=\"{base}\", language=\"python3.11\")\n    install.conda_packages(env_file=\"env.yaml\")\n"
+                "def build():\n{CONDARC}    base(image=\"{base}\", language=\"python{}\")\n    install.conda_packages(env_file=\"env.yaml\")\n",
+                m.minor
             ),
         )
         .write("env.yaml", ENV_YAML);
@@ -157,13 +204,12 @@ fn a_conda_base_keeps_its_environment_and_records() {
     // would otherwise be a cache hit and show no installer output
     let r = ctx.build_envd(&["--no-cache"]);
     assert!(r.ok, "{}", r.stderr);
-    assert!(r.stderr.contains("envd: /opt/conda keeps its 3 installed packages"), "{}", r.stderr);
+    assert!(r.stderr.contains("envd: /opt/conda keeps its 5 installed packages"), "{}", r.stderr);
     let t = ctx.tag.as_str();
-    let meta = sh(t, "ls /opt/conda/conda-meta");
-    for record in ["zlib-1.3.1-h0_0", "libzlib-1.3.1-h0_0", "python-3.11.2-h0_0", "tool-1.0-h0_0", "pyfixture-0.1-py_0"]
-    {
-        assert!(meta.contains(&format!("{record}.json")), "{record} missing from {meta}");
-    }
+    assert_eq!(
+        sh(t, "ls /opt/conda/conda-meta"),
+        meta_with_python(&["libzlib-1.3.1-h0_0", "pyfixture-0.1-py_0", "tool-1.0-h0_0", "zlib-1.3.1-h0_0"])
+    );
     // the records stay conda's: each lists its files, which exist
     let files = sh(
         t,
@@ -182,7 +228,7 @@ fn an_unsolvable_environment_fails_at_its_line_with_the_explanation() {
     ctx.channel("channel", vec![]).write(
         "build.envd",
         &format!(
-            "def build():\n    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[\"left\", \"right\"], channel=[\"./channel\"])\n{CONDARC}",
+            "def build():\n    base(image=\"{}\")\n    install.conda_packages(name=[\"left\", \"right\"], channel=[\"./channel\"])\n{CONDARC}",
             cpu_base()
         ),
     );
@@ -225,7 +271,10 @@ fn cuda_packages_solve_on_the_gpu_base_without_install_cuda_and_not_on_the_cpu_o
     assert_eq!(sh(&ctx.tag, "cat /opt/conda/share/cudapkg"), "built for CUDA 11\n");
     // the AIGES loader finds the environment's libraries after its own
     let env = image_config(&ctx.tag)["Env"].to_string();
-    assert!(env.contains("\"LD_LIBRARY_PATH=/home/aiges/library:/opt/conda/lib\""), "{env}");
+    assert!(
+        env.contains("\"LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64:/home/aiges:/home/aiges/library:/opt/conda/lib\""),
+        "{env}"
+    );
     let r = build("cpu");
     assert!(!r.ok, "no GPU, no CUDA build");
     assert!(r.stderr.contains("envd: the conda environment cannot be solved:"), "{}", r.stderr);
@@ -276,7 +325,7 @@ fn the_seed_example_builds() {
     for f in ["build.envd", "env.yaml", "build.txt", "detectron2/setup.py", "detectron2/detectron2.py"] {
         ctx.write(f, &std::fs::read_to_string(example.join(f)).unwrap());
     }
-    ctx.channel("channels/main", vec![]);
+    ctx.channel_with_python("channels/main", vec![]);
     envd_conda_fixture::write_channel(&ctx.dir().join("channels/pytorch"), &[]).unwrap();
     let r = ctx.build_envd(&[]);
     assert!(r.ok, "{}", r.stderr);
@@ -286,7 +335,7 @@ fn the_seed_example_builds() {
     assert_eq!(sh(t, "cat /home/aiges/conda-check.txt"), "0.1\n");
     assert_eq!(
         sh(t, "python -c 'import six, packaging, idna, certifi, detectron2; print(six.__file__, detectron2.VERSION)'"),
-        "/opt/conda/lib/python3.11/site-packages/six.py 0.0.1\n"
+        format!("/opt/conda/lib/python{}/site-packages/six.py 0.0.1\n", python().minor)
     );
     assert!(sh(t, "dpkg -s libgl1").contains("Status: install ok installed"));
     assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\n");
@@ -306,7 +355,7 @@ fn an_http_channel_is_reached_by_name_from_inside_the_build() {
     ctx.write(
         "build.envd",
         &format!(
-            "def build():\n    config.conda_channel(channel=\"channels: [{url}]\")\n    base(image=\"{}\", language=\"python3.11\")\n    install.conda_packages(name=[\"app\", \"{name}\"])\n",
+            "def build():\n    config.conda_channel(channel=\"channels: [{url}]\")\n    base(image=\"{}\")\n    install.conda_packages(name=[\"app\", \"{name}\"])\n",
             cpu_base()
         ),
     );
@@ -453,4 +502,76 @@ fn explicit_and_conda_lock_files_install_exactly_their_archives_with_no_solve() 
     assert!(!r.ok, "a tampered hash fails");
     assert!(r.stderr.contains(&format!("cannot fetch {marker_url} as the lock file pins it")), "{}", r.stderr);
     assert!(r.stderr.contains("build.envd:3"), "at the line: {}", r.stderr);
+}
+
+/// A `setup.py` project named `name`, one module of the same name.
+fn python_project(dir: &std::path::Path, name: &str, version: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("setup.py"),
+        format!("from setuptools import setup\nsetup(name={name:?}, version={version:?}, py_modules=[{name:?}])\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join(format!("{name}.py")), format!("NAME = {name:?}\n")).unwrap();
+}
+
+#[test]
+fn a_conda_env_export_file_with_editable_pip_entries_builds() {
+    ensure_env();
+    let _cache = sharing_the_conda_cache();
+    let m = python();
+    // The project the developer installed with `pip install -e git+...`,
+    // served by a git daemon on the host.
+    let root = std::env::temp_dir().join(format!("envd-e2e-conda-export-git-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let work = root.join("work");
+    python_project(&work, "gitdemo", "1.0");
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "v1"]);
+    git(&work, &["tag", "v1"]);
+    git(&root, &["clone", "-q", "--bare", "work", "gitdemo.git"]);
+    let daemon = git_daemon(&root);
+
+    // What `conda env export` wrote on a Windows laptop, beside the
+    // project it had installed with `pip install -e .`.
+    let ctx = Context::new("conda-export");
+    ctx.channel_with_python("channel", vec![]);
+    python_project(&ctx.dir().join("svc"), "localdemo", "0.2");
+    let env = format!(
+        "name: detectron2\nchannels:\n  - defaults\ndependencies:\n  - libzlib=1.3.1=h0_0\n  - pip={}=pyh0_0\n  - python={}=h0_0\n  - setuptools={}=pyh0_0\n  - zlib=1.3.1=h0_0\n  - pip:\n    - six==1.16.0\n    - -e git+git://git.test:{}/gitdemo.git@v1#egg=gitdemo\n    - -e .\nprefix: C:\\Users\\me\\miniconda3\\envs\\detectron2\n",
+        m.pip_version, m.version, m.setuptools.version, daemon.port
+    );
+    ctx.write("svc/env.yaml", &env).write(
+        "build.envd",
+        &format!(
+            "def build():\n{CONDARC}    base(image=\"{}\")\n    install.conda_packages(env_file=\"svc/env.yaml\")\n",
+            cpu_base()
+        ),
+    );
+    let r = ctx.build_envd(&["--add-host", "git.test:host-gateway"]);
+    assert!(r.ok, "{}", r.stderr);
+    // name, prefix and -e are warnings at their lines of the env file
+    for warning in [
+        "name: detectron2 is ignored",
+        "prefix: C:\\Users\\me\\miniconda3\\envs\\detectron2 is ignored",
+        "-e . is installed as a package, not editable",
+        "-e git+git://git.test:",
+    ] {
+        assert!(r.stderr.contains(warning), "{warning}: {}", r.stderr);
+    }
+    let t = ctx.tag.as_str();
+    assert_eq!(
+        sh(t, "ls /opt/conda/conda-meta"),
+        meta_with_python(&["libzlib-1.3.1-h0_0", "zlib-1.3.1-h0_0"]),
+        "exactly the pinned builds"
+    );
+    // both projects are installed as packages in the environment: the
+    // git one at its tag, the local one from the env file's directory
+    let site = format!("/opt/conda/lib/python{}/site-packages", m.minor);
+    assert_eq!(
+        sh(t, "python -c 'import gitdemo, localdemo, six; print(gitdemo.__file__); print(localdemo.__file__); print(six.__file__)'"),
+        format!("{site}/gitdemo.py\n{site}/localdemo.py\n{site}/six.py\n")
+    );
+    assert_eq!(sh(t, "ls -d /run/envd 2>/dev/null | wc -l"), "0\n", "the sources were mounted, not copied");
 }

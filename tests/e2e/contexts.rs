@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use envd_e2e::{bases_env, cpu_base, docker_ok, ensure_env, Context, HostServer, FRONTEND};
+use envd_e2e::{bases_env, cpu_base, docker_ok, ensure_env, git, git_daemon, Context, HostServer, FRONTEND};
 
 /// An image like the GPU stand-in with a marker file, built by buildx
 /// from a Dockerfile: another local image, or (with `output`) an OCI
@@ -87,16 +87,6 @@ fn named_contexts_that_cannot_be_a_base_are_refused_and_unused_ones_are_named() 
     );
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn a_git_repository_at_a_ref_and_subdirectory_is_the_context() {
     ensure_env();
@@ -124,17 +114,7 @@ fn a_git_repository_at_a_ref_and_subdirectory_is_the_context() {
     service("model v2\n");
     git(&work, &["commit", "-q", "-am", "v2"]);
     git(&root, &["clone", "-q", "--bare", "work", "svc.git"]);
-    let log = root.join("git-daemon.log");
-    let base = root.clone();
-    let daemon = HostServer::start(log, move |gateway, port| {
-        let mut c = Command::new("git");
-        c.args(["daemon", "--export-all", "--reuseaddr", "--informative-errors"])
-            .arg(format!("--base-path={}", base.display()))
-            .arg(format!("--listen={gateway}"))
-            .arg(format!("--port={port}"))
-            .arg(&base);
-        c
-    });
+    let daemon = git_daemon(&root);
     let url = format!("git://{}:{}/svc.git#v1:svc", envd_e2e::bridge_gateway(), daemon.port);
     let tag = format!("envd-e2e/git-context:{}", std::process::id());
     let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");

@@ -64,7 +64,7 @@ fn the_service_image_has_what_build_envd_asked_for() {
     let cfg = image_config(t);
     assert_eq!(cfg["WorkingDir"], base["WorkingDir"]);
     let env: Vec<&str> = cfg["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(env.contains(&"LD_LIBRARY_PATH=/home/aiges/library"), "{env:?}");
+    assert!(env.contains(&"LD_LIBRARY_PATH=/home/aiges:/home/aiges/library"), "{env:?}");
     assert!(env.contains(&"AIGES_MODE=python"), "{env:?}");
     assert!(
         env.contains(&"PATH=/opt/aiges/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
@@ -150,7 +150,7 @@ fn run_uses_bash_and_mount_host_sees_the_context_read_only() {
     ctx.write(
         "build.envd",
         &format!(
-            "def build():\n    base(image=\"{}\")\n    run(commands=[\"test -n \\\"$BASH_VERSION\\\" && echo bash > /shell\", \"cat notes.txt > /seen\", \"touch notes.txt 2>/dev/null && echo writable > /rw || echo read-only > /rw\"], mount_host=True)\n",
+            "def build():\n    base(image=\"{}\")\n    run(commands=[\"test -n \\\"$BASH_VERSION\\\" && echo bash > /shell\", \"cat notes.txt > /seen\", \"touch notes.txt 2>/dev/null && echo writable > /rw || echo read-only > /rw\", \"pwd > /pwd\", \"ls /home/aiges /home/aiges/library > /loader\"], mount_host=True)\n",
             cpu_base()
         ),
     )
@@ -158,8 +158,16 @@ fn run_uses_bash_and_mount_host_sees_the_context_read_only() {
     let r = ctx.build_envd(&[]);
     assert!(r.ok, "{}", r.stderr);
     assert_eq!(sh(&ctx.tag, "cat /shell /seen /rw"), "bash\nfrom the context\nread-only\n");
-    // The context was mounted, not copied: the working directory holds none of it.
-    assert_eq!(sh(&ctx.tag, "ls /home/aiges | wc -l"), "0\n");
+    // The commands ran in the context, mounted at its own path: the base's
+    // working directory, with the AIGES loader, stayed in sight.
+    assert_eq!(sh(&ctx.tag, "cat /pwd"), "/run/envd/context\n");
+    assert_eq!(
+        sh(&ctx.tag, "cat /loader"),
+        "/home/aiges:\nAIservice\nlibrary\n\n/home/aiges/library:\nlibwrapper.so\n"
+    );
+    // It was mounted, not copied: the image holds none of it.
+    assert_eq!(sh(&ctx.tag, "ls /home/aiges"), "AIservice\nlibrary\n");
+    assert_eq!(sh(&ctx.tag, "ls /run/envd 2>/dev/null | wc -l"), "0\n", "no mount stubs");
 }
 
 /// Writes a minimal pure-Python wheel into the context.

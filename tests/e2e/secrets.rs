@@ -136,10 +136,11 @@ fn a_private_index_installs_with_each_secret_and_fails_without_one() {
     assert!(r.stderr.contains("build.envd:4"), "at the install.python_packages line: {}", r.stderr);
 }
 
-/// The conda channel of `dir/channel`, with a package of its own.
+/// The conda channel of `dir/channel`, with a package of its own and a
+/// real python (whose pip the inline-credentials test uses).
 fn write_channel(dir: &Path) -> String {
     let name = format!("private-{}", std::process::id());
-    let mut packages = envd_conda_fixture::standard();
+    let mut packages = envd_conda_fixture::with_python().expect("package this machine's python");
     packages.push(
         envd_conda_fixture::Package::new(&name, "1.0", "h0_0")
             .file("share/private.txt", envd_conda_fixture::Content::File("private\n".into())),

@@ -12,7 +12,7 @@ fn assert_hello_image(tag: &str) {
     assert_eq!(docker_ok(&["run", "--rm", tag, "cat", "/hi"]), "hi\n");
     // The step ran in the base's WorkingDir, with its Env.
     assert_eq!(docker_ok(&["run", "--rm", tag, "cat", "/pwd"]), "/home/aiges\n");
-    assert_eq!(docker_ok(&["run", "--rm", tag, "cat", "/ld"]), "/home/aiges/library\n");
+    assert_eq!(docker_ok(&["run", "--rm", tag, "cat", "/ld"]), "/home/aiges:/home/aiges/library\n");
     let base = image_config(&cpu_base());
     let built = image_config(tag);
     for key in ["WorkingDir", "Env", "Cmd", "Entrypoint", "User"] {

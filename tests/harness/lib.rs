@@ -129,6 +129,15 @@ impl Context {
         self
     }
 
+    /// [`Context::channel`] with this machine's CPython, pip and
+    /// setuptools as conda packages (`envd_conda_fixture::with_python`).
+    pub fn channel_with_python(&self, dir: &str, extra: Vec<envd_conda_fixture::Package>) -> &Self {
+        let mut packages = envd_conda_fixture::with_python().expect("package this machine's python");
+        packages.extend(extra);
+        envd_conda_fixture::write_channel(&self.dir.join(dir), &packages).expect("write the fixture channel");
+        self
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -228,6 +237,32 @@ pub fn bake_with(extra: &[&str], file: &str) -> Run {
 /// build steps reach them with `--add-host <name>:host-gateway`.
 pub fn bridge_gateway() -> String {
     docker_ok(&["network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"]).trim().to_owned()
+}
+
+/// Runs `git` in `dir` as a test user, with `main` as the first branch.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `git daemon` serving the bare repositories under `root` on the
+/// bridge's gateway, as `git://GATEWAY:PORT/NAME.git`.
+pub fn git_daemon(root: &Path) -> HostServer {
+    let base = root.to_owned();
+    HostServer::start(root.join("git-daemon.log"), move |gateway, port| {
+        let mut c = Command::new("git");
+        c.args(["daemon", "--export-all", "--reuseaddr", "--informative-errors"])
+            .arg(format!("--base-path={}", base.display()))
+            .arg(format!("--listen={gateway}"))
+            .arg(format!("--port={port}"))
+            .arg(&base);
+        c
+    })
 }
 
 /// A server process on the bridge's gateway address; stopped when dropped.
