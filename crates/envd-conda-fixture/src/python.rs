@@ -148,9 +148,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
 fn copied(from: &Path, prefix: &str) -> io::Result<Content> {
     let bytes = std::fs::read(from)?;
     let needle = prefix.as_bytes();
-    let mut after = bytes.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| {
-        bytes.get(i + needle.len()).copied()
-    });
+    let mut after = bytes
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| bytes.get(i + needle.len()).copied());
     let (holds, only_paths) = match after.next() {
         None => (false, false),
         Some(first) => (true, first == Some(b'/') && after.all(|b| b == Some(b'/'))),
