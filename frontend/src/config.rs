@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use envd_check::{CheckConfig, ENVD_CHECK_ARG, PROXY_ARGS};
 use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Limits, NetMode, Platform, ProxyEnv, ResolveMode, Ulimit};
-use envd_lower::{BaseOverrides, ContextSource, LlbCaps, LowerConfig};
+use envd_lower::{BaseOverrides, ContextSource, LlbCaps, LowerConfig, PythonInstaller, PYTHON_INSTALLER_ARG};
 
 use crate::contexts::{MainContext, NamedContexts, ARG_KEEP_GIT_DIR};
 
@@ -186,6 +186,8 @@ pub struct Config {
     pub build_args: BTreeMap<String, String>,
     /// What the `AIGES_*` build args say about the base.
     pub base_overrides: BaseOverrides,
+    /// `ENVD_PYTHON_INSTALLER`: uv (the default) or pip.
+    pub python_installer: PythonInstaller,
     /// `--label`s.
     pub labels: Vec<(String, String)>,
     /// `--no-cache`.
@@ -222,6 +224,9 @@ impl Config {
             .map_err(|why| bad(&format!("{PREFIX_BUILD_ARG}{ENVD_CHECK_ARG}"), why))?;
         let base_overrides = BaseOverrides::from_build_args(&build_args)
             .map_err(|(arg, reason)| bad(&format!("{PREFIX_BUILD_ARG}{arg}"), reason))?;
+        let python_installer =
+            PythonInstaller::from_build_arg(build_args.get(PYTHON_INSTALLER_ARG).map(String::as_str))
+                .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{PYTHON_INSTALLER_ARG}"), reason))?;
         Ok(Self {
             request: Request::from_id(opts.get(KEY_REQUEST_ID).map(String::as_str)),
             check,
@@ -242,6 +247,7 @@ impl Config {
             multi_platform: parse_multi_platform(opts),
             build_args,
             base_overrides,
+            python_installer,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
             no_cache: parse_no_cache(opts)?,
             cache_imports: parse_cache_imports(opts)?,
@@ -276,6 +282,7 @@ impl Config {
             proxy: self.proxy.clone(),
             cache_namespace: self.cache_namespace.clone(),
             conda_override_cuda: self.build_args.get(ARG_CONDA_OVERRIDE_CUDA).filter(|v| !v.trim().is_empty()).cloned(),
+            python_installer: self.python_installer,
             created: self.source_date_epoch.unwrap_or_else(|| {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
             }),
@@ -654,6 +661,10 @@ mod tests {
                 "frontend option input:base: another build's result (a bake target: context) cannot be a build.envd input yet",
             ),
             (("build-arg:AIGES_DEVICE", "tpu"), "frontend option build-arg:AIGES_DEVICE: \"tpu\" is not cpu or gpu"),
+            (
+                ("build-arg:ENVD_PYTHON_INSTALLER", "poetry"),
+                "frontend option build-arg:ENVD_PYTHON_INSTALLER: \"poetry\" is not uv or pip",
+            ),
             (("context:base", "ftp://x"), "frontend option context:base: \"ftp://x\" is not docker-image://, oci-layout:// or a directory"),
             (
                 ("build-arg:ENVD_CHECK", "skip=all;error=maybe"),

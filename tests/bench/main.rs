@@ -6,7 +6,8 @@
 //! and as the Dockerfile a competent user writes, cache mounts included,
 //! through BuildKit's built-in Dockerfile frontend (B), alternating A B A B.
 //! Then: conda in a build (300 packages; solved and from a lock file),
-//! cold and warm; the frontend image's size; the
+//! cold and warm; python packages with uv beside pip (`python.rs`); the
+//! frontend image's size, with and without uv; the
 //! frontend's peak memory on a 1,000-step file; and the criterion medians
 //! `cargo bench` left in `target/criterion`.
 
@@ -16,6 +17,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use envd_e2e::{cpu_base, docker, ensure_env, repo, Context, FRONTEND};
+
+mod python;
 
 /// Runs of each figure (`ENVD_BENCH_RUNS`, default 5).
 fn runs() -> usize {
@@ -500,6 +503,8 @@ fn main() {
     }
     let _ = writeln!(md, "\nTarget: a warm install under 3 s in a build.\n");
 
+    python::run(&mut md, n);
+
     // --- size and memory ---
     let binary = repo().join("target/x86_64-unknown-linux-gnu/release/envd-frontend");
     let binary_size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
@@ -532,6 +537,8 @@ fn main() {
     );
     let _ = writeln!(md, "| `{FRONTEND}` image, gzip-compressed | {:.1} MB |", gzip_size as f64 / 1e6);
     let _ = writeln!(md, "| peak memory (max RSS) of `envd-frontend check --llb` on a 1,000-step file: evaluation child and lowering | {:.1} MB |\n", rss_kb / 1024.0);
+
+    python::image_cost(&mut md, n, &a.ctx);
 
     // --- criterion ---
     let _ = writeln!(md, "## In process (criterion medians)\n");

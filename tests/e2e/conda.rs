@@ -78,6 +78,12 @@ fn an_env_yaml_installs_on_a_base_without_conda() {
     // files of the solved packages, the pin honoured, the prefix put into text files
     assert_eq!(sh(t, "cat /opt/conda/share/app/app.txt"), "app 2.0\n");
     assert_eq!(sh(t, "/opt/conda/bin/tool"), "tool 1.0 h0_0 in /opt/conda\n");
+    // the pip step and the env file's pip: section ran uv, into the
+    // environment's python
+    assert_eq!(
+        sh(t, "cat /opt/conda/lib/python*/site-packages/six-1.16.0.dist-info/INSTALLER /opt/conda/lib/python*/site-packages/idna-3.7.dist-info/INSTALLER"),
+        "uv\nuv\n"
+    );
     // conda-meta records for every package, pip and setuptools with python
     assert_eq!(
         sh(t, "ls /opt/conda/conda-meta"),
@@ -337,6 +343,7 @@ fn the_seed_example_builds() {
         sh(t, "python -c 'import six, packaging, idna, certifi, detectron2; print(six.__file__, detectron2.VERSION)'"),
         format!("/opt/conda/lib/python{}/site-packages/six.py 0.0.1\n", python().minor)
     );
+    assert_eq!(sh(t, "cat /opt/conda/lib/python*/site-packages/six-1.16.0.dist-info/INSTALLER"), "uv\n");
     assert!(sh(t, "dpkg -s libgl1").contains("Status: install ok installed"));
     assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\n");
 }

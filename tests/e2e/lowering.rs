@@ -45,8 +45,9 @@ fn the_service_image_has_what_build_envd_asked_for() {
     let t = ctx.tag.as_str();
     // apt
     assert!(sh(t, "dpkg -s hello").contains("Status: install ok installed"));
-    // pip, with the base's python3
+    // python packages, with uv (as the dist-info says), into the base's python3
     assert_eq!(sh(t, "python3 -c 'import six; print(six.__version__)'"), "1.16.0\n");
+    assert_eq!(sh(t, "cat /usr/local/lib/python3.11/site-packages/six-1.16.0.dist-info/INSTALLER"), "uv\n");
     assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\ntrusted-host = pypi.org\n");
     // copy: a directory to a new path, and a directory to / keeps its name
     assert_eq!(sh(t, "cat /home/aiges/wrapper/__init__.py"), "NAME = 'service'\n");
@@ -100,7 +101,8 @@ fn rebuilds_rerun_only_what_changed() {
     assert!(s[1..].iter().all(|(_, cached)| *cached), "unrelated edit ran steps: {s:?}");
 
     // One more requirement: the pip step and what follows it re-run, what
-    // comes before does not, and the unchanged wheel comes from the cache.
+    // comes before does not, and the unchanged wheel comes from uv's cache
+    // (uv prepares, that is downloads, only the new one).
     ctx.write("requirements.txt", "six==1.16.0\nidna==3.7\n");
     let edited = ctx.build_envd(&[]);
     assert!(edited.ok, "{}", edited.stderr);
@@ -113,7 +115,7 @@ fn rebuilds_rerun_only_what_changed() {
     );
     assert!(s[2].0.contains("install.python_packages -r requirements.txt"), "{s:?}");
     assert!(
-        edited.stderr.contains("File was already downloaded /var/cache/envd/pip/wheelhouse/six-1.16.0"),
+        edited.stderr.contains("Prepared 1 package") && edited.stderr.contains(" + idna==3.7"),
         "six was not taken from the cache mount:\n{}",
         edited.stderr
     );

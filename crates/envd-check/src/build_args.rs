@@ -3,8 +3,8 @@
 //! `args.get("X")` with no default gives `None` when X is not given, and
 //! the build goes on with it; a `--build-arg` that build.envd never reads
 //! is most often a misspelt name. The args that steer the frontend rather
-//! than the file (`AIGES_*`, `ENVD_CHECK`, the proxies) are read by the
-//! frontend.
+//! than the file (`AIGES_*`, `ENVD_CHECK`, `ENVD_PYTHON_INSTALLER`,
+//! `CONDA_OVERRIDE_CUDA`, the proxies) are read by the frontend.
 
 use std::collections::BTreeSet;
 
@@ -15,6 +15,10 @@ use crate::config::ENVD_CHECK_ARG;
 /// The proxy build args (either case), which the frontend hands to every
 /// step as BuildKit's proxy settings.
 pub const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
+
+/// Other build args the frontend reads: the installer of python packages
+/// and conda's `__cuda` override.
+pub const FRONTEND_ARGS: [&str; 2] = ["ENVD_PYTHON_INSTALLER", "CONDA_OVERRIDE_CUDA"];
 use crate::{Finding, Input};
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
@@ -35,7 +39,8 @@ pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     let read: BTreeSet<&str> = reads.iter().map(|r| r.name.as_str()).collect();
     for name in input.build_args.keys() {
         let proxy = PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name));
-        if read.contains(name.as_str()) || name.starts_with("AIGES_") || name == ENVD_CHECK_ARG || proxy {
+        let frontend = name.starts_with("AIGES_") || name == ENVD_CHECK_ARG || FRONTEND_ARGS.contains(&name.as_str());
+        if read.contains(name.as_str()) || frontend || proxy {
             continue;
         }
         out.push(Finding {
@@ -69,7 +74,14 @@ mod tests {
             Rule::UnusedBuildArg,
             SRC,
             &[],
-            &[("VERSOIN", "1"), ("DEBUG", "1"), ("AIGES_DEVICE", "cpu"), ("https_proxy", "http://p:3128")],
+            &[
+                ("VERSOIN", "1"),
+                ("DEBUG", "1"),
+                ("AIGES_DEVICE", "cpu"),
+                ("https_proxy", "http://p:3128"),
+                ("ENVD_PYTHON_INSTALLER", "pip"),
+                ("CONDA_OVERRIDE_CUDA", "11.8"),
+            ],
         );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].message, "--build-arg VERSOIN is given but build() never reads it");

@@ -28,7 +28,7 @@ use envd_conda::{
     InstallRequest, LockedPackage,
 };
 use envd_lang::{Diagnostic, Plan, Span, Step, StepKind};
-use envd_llb::{Exec, FileAction, Image, Mount, ResolveMode, State};
+use envd_llb::{Exec, FileAction, Mount, State};
 
 use crate::schedule::Numbered;
 use crate::secrets;
@@ -315,20 +315,8 @@ impl Conda {
             vec![FileAction::mkfile("/request.json", seg.request.to_json(), 0o644)],
             ctx.internal("conda request"),
         );
-        let frontend = Image::new(installer)
-            // The frontend's own (static) binary, whatever the build's
-            // platform: an x86_64 host runs it natively in an arm64 step.
-            .platform(envd_llb::Platform::native())
-            .resolve_mode(ResolveMode::PreferLocal)
-            .constraints(ctx.internal(&format!("conda installer from {installer}")))
-            .into_state();
         exec = exec
-            .mount(Mount::Bind {
-                dest: INSTALLER_DIR.into(),
-                source: frontend,
-                selector: "/bin".into(),
-                readonly: true,
-            })
+            .mount(crate::frontend_image::bin_mount(ctx, installer, "conda installer"))
             .mount(Mount::Bind {
                 dest: CONDA_REQUEST.into(),
                 source: request_file,
@@ -394,15 +382,27 @@ impl Conda {
         let calls: Vec<&Call> = steps.iter().map(|s| &self.calls[&s.index]).collect();
         let seg = self.request(plan, &ctx.config.platform.architecture, &calls);
         let mut script = format!("{INSTALLER_DIR}/envd-frontend conda-install {CONDA_REQUEST}\n");
+        let mut uv = false;
         if !seg.pip.is_empty() {
             let args: Vec<String> = seg.pip.iter().map(|r| pip::quote(r)).collect();
-            let direct = seg.pip.iter().any(|r| pip::is_direct(r));
-            script.push_str(&pip::script(&format!("{}/bin/python", self.prefix), &args.join(" "), direct));
+            // The pip: entries read as the lines of a requirements file.
+            let lines = seg.pip.join("\n");
+            let install = pip::Install {
+                args: args.join(" "),
+                direct: seg.pip.iter().any(|r| pip::is_direct(r)),
+                pip_only: crate::requirements::pip_only("the env file's pip: section", &lines),
+                hashes: crate::requirements::has_hashes(&lines),
+            };
+            let (pip_script, uv_image) = pip::install_script(ctx, &format!("{}/bin/python", self.prefix), &install);
+            script.push_str(&pip_script);
+            // uv is in the installer's directory, mounted already.
+            uv = uv_image.is_some();
         }
         let name = credentials::strip(&format!("install.conda_packages {}", seg.title));
         let reasons = if seg.pip.is_empty() { Vec::new() } else { vec![pip::unauthorized(plan)] };
         let exec = ctx.script_with_reasons(state, steps, &name, &script, reasons).user("root").env("HOME", "/root");
-        Ok(self.mounts(ctx, exec, plan, installer, &seg, context).root())
+        let exec = self.mounts(ctx, exec, plan, installer, &seg, context);
+        Ok(if uv { crate::uv::env(ctx, exec) } else { exec }.root())
     }
 }
 

@@ -20,13 +20,16 @@ mod base;
 mod conda;
 mod context;
 mod copy;
+mod frontend_image;
 mod image_config;
 mod needs;
 mod pip;
+mod requirements;
 mod run;
 mod schedule;
 pub mod secrets;
 mod shell;
+mod uv;
 pub mod well_known;
 
 use std::cell::RefCell;
@@ -42,6 +45,7 @@ pub use image_config::ImageConfig;
 pub use needs::{needs, Needs};
 pub use schedule::{schedule, Numbered, Python, Stage};
 pub use shell::{explain_failure, ScriptStep};
+pub use uv::{PythonInstaller, PYTHON_INSTALLER_ARG};
 
 use crate::well_known::DEFAULT_PATH;
 
@@ -151,6 +155,8 @@ pub struct LowerConfig {
     /// The `CONDA_OVERRIDE_CUDA` build arg: `__cuda` for the conda solve,
     /// before any other source (conda's own convention).
     pub conda_override_cuda: Option<String>,
+    /// `ENVD_PYTHON_INSTALLER`: uv (the default) or pip for python packages.
+    pub python_installer: PythonInstaller,
     /// The image's `created`, seconds since the Unix epoch: the build's
     /// time, or `SOURCE_DATE_EPOCH`.
     pub created: i64,
@@ -195,6 +201,7 @@ impl LowerConfig {
             proxy: None,
             cache_namespace: String::new(),
             conda_override_cuda: None,
+            python_installer: PythonInstaller::Uv,
             created: 0,
         }
     }
@@ -309,6 +316,7 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
     )?;
     let mut channel_dirs = conda.as_ref().map(|c| c.context_dirs()).unwrap_or_default();
     channel_dirs.extend(conda.as_ref().map(|c| c.pip_source_dirs()).unwrap_or_default());
+    channel_dirs.extend(pip::referenced(plan, inputs)?);
     let context = context::state(plan, config, inputs, &channel_dirs);
     let mut state = base::state(&ctx, plan, base);
     for stage in schedule(plan) {

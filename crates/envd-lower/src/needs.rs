@@ -18,10 +18,11 @@ pub struct Needs {
     pub base: BaseChoice,
     /// Context files to read before lowering, in call order without
     /// repeats: the env files of the conda calls, which the frontend
-    /// checks and turns into the install request.
+    /// checks and turns into the install request, and the requirements
+    /// files, which decide between uv and pip and name more files.
     pub context_files: Vec<ContextPath>,
-    /// Whether a step runs the frontend's own binary (the conda
-    /// installer), so its image reference must be known.
+    /// Whether a step runs a binary of the frontend's own image (the conda
+    /// installer, uv), so its image reference must be known.
     pub installer: bool,
 }
 
@@ -31,11 +32,14 @@ pub fn needs(plan: &Plan, overrides: &BaseOverrides) -> Result<Needs, Diagnostic
     let mut context_files = Vec::new();
     let mut installer = false;
     for step in &plan.steps {
-        if let StepKind::CondaPackages { env_file, .. } = &step.kind {
-            installer = true;
-            if let Some(p) = env_file.as_ref().filter(|p| seen.insert(p.as_str())) {
-                context_files.push(p.clone());
-            }
+        let file = match &step.kind {
+            StepKind::CondaPackages { env_file, .. } => env_file,
+            StepKind::PythonPackages { requirements, .. } => requirements,
+            _ => continue,
+        };
+        installer = true;
+        if let Some(p) = file.as_ref().filter(|p| seen.insert(p.as_str())) {
+            context_files.push(p.clone());
         }
     }
     Ok(Needs { base: choose(plan, overrides)?, context_files, installer })
@@ -47,14 +51,19 @@ mod tests {
     use envd_lang::{evaluate, EvalOptions};
 
     #[test]
-    fn env_files_once_in_call_order_and_the_installer_only_for_conda() {
+    fn env_and_requirements_files_once_in_call_order_and_the_installer_for_conda_and_pip() {
         let src = "def build():\n    base(image=\"x:1\")\n    install.conda_packages(env_file=\"b.yaml\")\n    install.conda_packages(env_file=\"a.yaml\")\n    install.conda_packages(env_file=\"b.yaml\")\n";
         let plan = evaluate("build.envd", src, &EvalOptions::default()).unwrap().plan;
         let n = needs(&plan, &BaseOverrides::default()).unwrap();
         assert_eq!(n.base.reference, "x:1");
         assert_eq!(n.context_files.iter().map(ContextPath::as_str).collect::<Vec<_>>(), ["b.yaml", "a.yaml"]);
         assert!(n.installer);
-        let plain = "def build():\n    base(image=\"x:1\")\n    install.python_packages(name=[\"six\"])\n";
+        let pip = "def build():\n    base(image=\"x:1\")\n    install.python_packages(requirements=\"r.txt\")\n";
+        let plan = evaluate("build.envd", pip, &EvalOptions::default()).unwrap().plan;
+        let n = needs(&plan, &BaseOverrides::default()).unwrap();
+        assert_eq!(n.context_files.iter().map(ContextPath::as_str).collect::<Vec<_>>(), ["r.txt"]);
+        assert!(n.installer, "uv is in the frontend's image");
+        let plain = "def build():\n    base(image=\"x:1\")\n    run(commands=[\"true\"])\n";
         let plan = evaluate("build.envd", plain, &EvalOptions::default()).unwrap().plan;
         let n = needs(&plan, &BaseOverrides::default()).unwrap();
         assert!(n.context_files.is_empty() && !n.installer);

@@ -1,4 +1,5 @@
-//! `install.python_packages`: pip with its cache in a cache mount.
+//! `install.python_packages`: uv (see [`crate::uv`]) or pip, with their
+//! caches in cache mounts.
 //!
 //! Requirements files and wheels are read through read-only mounts of just
 //! those files, so the step's cache key follows their contents and nothing
@@ -14,6 +15,7 @@ use envd_llb::{FileAction, Mount, State};
 use crate::schedule::Numbered;
 use crate::secrets;
 use crate::shell::EXIT_UNAUTHORIZED;
+use crate::uv::PythonInstaller;
 use crate::well_known::{CONTEXT_MOUNT, PIP_CACHE, PIP_WHEELHOUSE as WHEELHOUSE};
 use crate::Ctx;
 
@@ -54,31 +56,60 @@ pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Installs `args` (already quoted) with `python`'s pip (a path, or a
-/// quoted shell variable).
-///
-/// pip's own HTTP cache only keeps what the index lets it (a proxy that
-/// strips Cache-Control defeats it). A wheelhouse in the cache mount does
-/// not depend on that: `pip download` skips files it already has ("File
-/// was already downloaded"), and the install reads only the wheelhouse.
-///
-/// A download refused with 401 Unauthorized ends the step with
-/// [`EXIT_UNAUTHORIZED`], which the frontend turns into a sentence about
-/// credentials ([`unauthorized`]).
+/// How a step installs python packages: what the frontend knows before
+/// the build about the requirements it was given.
+pub(crate) struct Install {
+    /// The pip arguments, quoted.
+    pub(crate) args: String,
+    /// A VCS, URL or directory requirement (see [`is_direct`]).
+    pub(crate) direct: bool,
+    /// Why uv may not install this (see [`crate::requirements::pip_only`]).
+    pub(crate) pip_only: Option<String>,
+    /// A requirement has a `--hash`: pip's hash-checking mode.
+    pub(crate) hashes: bool,
+}
+
+/// The script that installs with `python` (a path, or [`BASE_PYTHON`]),
+/// and the frontend image whose uv it runs, if it runs uv: with
+/// `ENVD_PYTHON_INSTALLER=pip`, or when BuildKit did not name the
+/// frontend's image, pip does it all.
 ///
 /// A conda environment's python (any `python` other than
 /// [`BASE_PYTHON`]) is there only if the in-build solve brought one, by a
 /// spec or as a dependency, which is known only when the step runs: the
 /// script falls back to the base's python then.
-pub(crate) fn script(python: &str, args: &str, direct: bool) -> String {
+pub(crate) fn install_script(ctx: &Ctx, python: &str, install: &Install) -> (String, Option<String>) {
+    let mut script = format!("py={python}\n");
     if python != BASE_PYTHON {
-        let chosen = format!("py={python}\n[ -x \"$py\" ] || py={BASE_PYTHON}\n");
-        return chosen + &with_python("\"$py\"", args, direct);
+        script.push_str(&format!("[ -x \"$py\" ] || py={BASE_PYTHON}\n"));
     }
-    with_python(python, args, direct)
+    let pip = with_python("\"$py\"", &install.args, install.direct);
+    match (ctx.config.python_installer, ctx.inputs.installer_image.as_deref()) {
+        (PythonInstaller::Pip, _) => (script + &pip, None),
+        (PythonInstaller::Uv, None) => {
+            let why = quote("envd: installing with pip: BuildKit did not name the frontend's image, which carries uv");
+            (script + &format!("echo {why}\n") + &pip, None)
+        }
+        (PythonInstaller::Uv, Some(image)) => {
+            let indented: String =
+                pip.lines().map(|l| if l.is_empty() { "\n".to_owned() } else { format!("  {l}\n") }).collect();
+            let uv = crate::uv::script(&install.args, install.pip_only.as_deref(), install.hashes, &indented);
+            (script + &uv, Some(image.to_owned()))
+        }
+    }
 }
 
-/// [`script`] for a python that is sure to be there.
+/// What a step that installs python packages mounts and sets: pip's cache
+/// and settings always (pip may do it), uv's and uv itself when it runs.
+pub(crate) fn install_env(ctx: &Ctx, exec: envd_llb::Exec, uv_image: Option<&str>) -> envd_llb::Exec {
+    let exec = cache_env(exec);
+    match uv_image {
+        Some(image) => crate::uv::env(ctx, exec).mount(crate::frontend_image::bin_mount(ctx, image, "uv")),
+        None => exec,
+    }
+}
+
+/// pip's part of [`install_script`], for a python that is sure to be there.
 fn with_python(python: &str, args: &str, direct: bool) -> String {
     // A VCS or URL requirement is built where it is installed, with build
     // dependencies from the index; a wheelhouse cannot stand in for that.
@@ -113,7 +144,8 @@ rm -f "$log"
 /// `/run/envd/pip-src`.
 pub(crate) fn is_direct(requirement: &str) -> bool {
     // A path is a project built where it is installed, too.
-    requirement.contains("://") || requirement.starts_with('/')
+    let r = requirement.trim_start();
+    r.contains("://") || r.starts_with('/') || r.starts_with("./") || r.starts_with("../")
 }
 
 /// What a pip step refused with 401 says: which index (the one build.envd
@@ -140,6 +172,21 @@ pub(crate) fn cache_env(exec: envd_llb::Exec) -> envd_llb::Exec {
         .env("PIP_NO_INPUT", "1")
         .env("PIP_ROOT_USER_ACTION", "ignore")
         .mount(PIP_CACHE.mount())
+}
+
+/// The context paths the plan's requirements files name (`-r`, `-c`,
+/// local wheels and projects), for the context to carry; a name that
+/// cannot be mounted is an error at its `install.python_packages` line.
+pub(crate) fn referenced(plan: &Plan, inputs: &crate::Inputs) -> Result<Vec<String>, envd_lang::Diagnostic> {
+    let mut out = Vec::new();
+    for step in &plan.steps {
+        let envd_lang::StepKind::PythonPackages { requirements: Some(r), .. } = &step.kind else { continue };
+        let Some(text) = inputs.context_files.get(r.as_str()) else { continue };
+        let paths = crate::requirements::references(r.as_str(), text)
+            .map_err(|e| envd_lang::Diagnostic::at(step.span.clone(), format!("install.python_packages: {e}")))?;
+        out.extend(paths);
+    }
+    Ok(out)
 }
 
 /// What one `install.python_packages` call installs.
@@ -172,9 +219,18 @@ pub(crate) fn lower(
     let requirements_text = what.requirements.and_then(|r| ctx.inputs.context_files.get(r.as_str()));
     let direct = what.names.iter().any(|n| is_direct(n))
         || requirements_text.is_some_and(|t| t.lines().any(|l| is_direct(l.split(" #").next().unwrap_or(l))));
-    let script = script(python, &args.join(" "), direct);
+    let install = Install {
+        args: args.join(" "),
+        direct,
+        pip_only: what
+            .requirements
+            .zip(requirements_text)
+            .and_then(|(r, t)| crate::requirements::pip_only(r.as_str(), t)),
+        hashes: requirements_text.is_some_and(|t| crate::requirements::has_hashes(t)),
+    };
+    let (script, uv_image) = install_script(ctx, python, &install);
     let exec = ctx.script_with_reasons(state, &[step], &name, &script, vec![unauthorized(plan)]);
-    let mut exec = secrets::pip(cache_env(exec.user("root")), plan);
+    let mut exec = secrets::pip(install_env(ctx, exec.user("root"), uv_image.as_deref()), plan);
     if let Some(context) = context {
         for p in what.requirements.into_iter().chain(what.wheels) {
             exec = exec.mount(Mount::Bind {
@@ -183,6 +239,27 @@ pub(crate) fn lower(
                 selector: format!("/{}", p.as_str()),
                 readonly: true,
             });
+        }
+        // What the requirements file names, where pip looks for it: a
+        // project directory is built in place, so these mounts are
+        // writable, their writes thrown away. pip and uv read a local
+        // path relative to the working directory, which is the file's own
+        // directory when someone runs `pip install -r` beside it: so is
+        // the step's.
+        let named = what.requirements.zip(requirements_text);
+        let paths = named.and_then(|(r, t)| crate::requirements::references(r.as_str(), t).ok()).unwrap_or_default();
+        for path in &paths {
+            exec = exec.mount(Mount::Bind {
+                dest: format!("{CONTEXT_MOUNT}/{path}"),
+                source: context.clone(),
+                selector: format!("/{path}"),
+                readonly: false,
+            });
+        }
+        if let (false, Some(r)) = (paths.is_empty(), what.requirements) {
+            let dir =
+                r.as_str().rsplit_once('/').map_or(CONTEXT_MOUNT.to_owned(), |(d, _)| format!("{CONTEXT_MOUNT}/{d}"));
+            exec = exec.cwd(dir);
         }
     }
     exec.root()
@@ -212,9 +289,9 @@ mod tests {
         assert!(is_direct("demo @ git+ssh://git@host/repo.git"));
         assert!(is_direct("git+https://github.com/a/b@v1#egg=b"));
         assert!(!is_direct("numpy==1.21"));
-        let wheelhouse = script("python3", "'six'", false);
+        let wheelhouse = with_python("python3", "'six'", false);
         assert!(wheelhouse.contains("pip download --dest") && wheelhouse.contains("--no-index --find-links"));
-        let direct = script("python3", "'demo @ git+ssh://h/r.git'", true);
+        let direct = with_python("python3", "'demo @ git+ssh://h/r.git'", true);
         assert!(direct.contains("python3 -m pip install --no-warn-script-location --log"), "{direct}");
         assert!(!direct.contains("--no-index"), "{direct}");
     }

@@ -40,6 +40,9 @@ pub const APT_LISTS: CacheMount =
 /// any home directory so that nothing of it lands in the image.
 pub const PIP_CACHE: CacheMount =
     CacheMount { id: "envd-pip-cache", target: "/var/cache/envd/pip", sharing: CacheSharing::Shared };
+/// uv's cache: wheels by content, unpacked, linked into the target by copy.
+pub const UV_CACHE: CacheMount =
+    CacheMount { id: "envd-uv-cache", target: "/var/cache/envd/uv", sharing: CacheSharing::Shared };
 /// conda package archives and their extracted directories.
 pub const CONDA_PKGS: CacheMount =
     CacheMount { id: "envd-conda-pkgs", target: "/var/cache/envd/conda/pkgs", sharing: CacheSharing::Locked };
@@ -48,7 +51,7 @@ pub const CONDA_REPODATA: CacheMount =
     CacheMount { id: "envd-conda-repodata", target: "/var/cache/envd/conda/repodata", sharing: CacheSharing::Locked };
 
 /// Every cache mount a build may use.
-pub const CACHE_MOUNTS: &[CacheMount] = &[APT_ARCHIVES, APT_LISTS, PIP_CACHE, CONDA_PKGS, CONDA_REPODATA];
+pub const CACHE_MOUNTS: &[CacheMount] = &[APT_ARCHIVES, APT_LISTS, PIP_CACHE, UV_CACHE, CONDA_PKGS, CONDA_REPODATA];
 
 /// The cache mounts `plan` uses, each with the first call that mounts
 /// it: what `--call outline` lists.
@@ -58,7 +61,7 @@ pub fn cache_mounts_of(plan: &envd_lang::Plan) -> Vec<(CacheMount, envd_lang::Sp
     for step in &plan.steps {
         let mounts: &[CacheMount] = match step.kind {
             StepKind::SystemPackages { .. } => &[APT_ARCHIVES, APT_LISTS],
-            StepKind::PythonPackages { .. } => &[PIP_CACHE],
+            StepKind::PythonPackages { .. } => &[UV_CACHE, PIP_CACHE],
             StepKind::CondaPackages { .. } => &[CONDA_PKGS, CONDA_REPODATA],
             _ => &[],
         };
@@ -84,7 +87,8 @@ pub(crate) const CONTEXT_MOUNT: &str = "/run/envd/context";
 /// into the source tree.
 pub(crate) const PIP_SOURCES: &str = "/run/envd/pip-src";
 
-/// Where the conda step sees the `/bin` of the frontend's own image.
+/// Where conda and pip steps see the `/bin` of the frontend's own image:
+/// the conda installer and uv.
 pub(crate) const INSTALLER_DIR: &str = "/run/envd/frontend";
 
 /// Where the conda step sees its install request.

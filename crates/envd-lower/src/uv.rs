@@ -1,0 +1,208 @@
+//! Python packages with uv: what `install.python_packages` and an env
+//! file's `pip:` section run by default.
+//!
+//! uv resolves in parallel and links from a content-addressed cache, so the
+//! rebuild people wait for most (after editing requirements.txt) takes a
+//! fraction of pip's time. It must still mean what pip means:
+//!
+//! - **The binary** is the frontend image's `/bin/uv` (from PyPI's `uv`
+//!   wheel, pinned in Dockerfile.frontend), mounted read-only with the conda
+//!   installer; nothing of it stays in the image.
+//! - **The target** is exactly the python pip would have used
+//!   (`--python`): the base's `python3` or the conda environment's.
+//! - **pip's settings.** uv reads neither `pip.conf` nor `PIP_*`. The step
+//!   translates them with the target python before uv starts (index,
+//!   extra indexes, trusted hosts, CA bundle; [`PIP_SETTINGS`]), so
+//!   `config.pip_index`, a base image's own pip configuration and the
+//!   `pip.conf`/`PIP_INDEX_URL` secrets keep working. pip searches every
+//!   index for the best version, uv the first index that has the package:
+//!   `UV_INDEX_STRATEGY=unsafe-best-match` keeps pip's meaning. A
+//!   requirements file with hashes puts pip into hash-checking mode;
+//!   uv gets `--require-hashes` for the same.
+//! - **Where uv would differ**, the step installs with pip instead and its
+//!   log says why (`envd: installing with pip: …`): a requirements-file
+//!   option uv ignores or refuses ([`crate::requirements::pip_only`], known
+//!   before the build), a
+//!   pip setting with no uv equivalent, or uv refusing the input when it
+//!   runs (exit 2 with a parse error). And when uv finds a requirement in
+//!   no index: with pip's index strategy uv takes an index's 401 for "not
+//!   here", so pip, which says which index refused, has the last word.
+//! - `ENVD_PYTHON_INSTALLER=pip` chooses pip for every step.
+
+use envd_llb::{Exec, FileAction, Mount, State};
+
+use crate::shell::EXIT_UNAUTHORIZED;
+use crate::well_known::{INSTALLER_DIR, UV_CACHE};
+use crate::Ctx;
+
+/// Where the step sees [`PIP_SETTINGS`].
+const PIP_SETTINGS_PATH: &str = "/run/envd/uv/pip-settings.py";
+
+/// The build arg that chooses the installer of python packages.
+pub const PYTHON_INSTALLER_ARG: &str = "ENVD_PYTHON_INSTALLER";
+
+/// What installs python packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PythonInstaller {
+    /// uv, falling back to pip where uv would differ.
+    #[default]
+    Uv,
+    /// pip, for every step.
+    Pip,
+}
+
+impl PythonInstaller {
+    /// Reads [`PYTHON_INSTALLER_ARG`]; the error says what the value may be.
+    pub fn from_build_arg(value: Option<&str>) -> Result<Self, String> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("uv") => Ok(Self::Uv),
+            Some("pip") => Ok(Self::Pip),
+            Some(other) => Err(format!("{other:?} is not uv or pip")),
+        }
+    }
+}
+
+/// uv in the step.
+fn uv() -> String {
+    format!("{INSTALLER_DIR}/uv")
+}
+
+/// pip's index settings as uv's environment, run with the target python
+/// (any CPython 3): pip's configuration files in pip's order, `[global]`
+/// then `[install]`, then `PIP_*` variables, each later one winning. It
+/// prints `export` lines, or `pip_only=<reason>` for a setting uv has no
+/// equivalent for.
+pub(crate) const PIP_SETTINGS: &str = r#"import configparser, os, shlex, sys
+dirs = os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":")
+files = [os.path.join(d, "pip", "pip.conf") for d in dirs] + ["/etc/pip.conf", os.path.expanduser("~/.pip/pip.conf"),
+    os.path.join(os.environ.get("XDG_CONFIG_HOME", os.path.expanduser("~/.config")), "pip", "pip.conf"),
+    os.path.join(sys.prefix, "pip.conf")]
+if os.environ.get("PIP_CONFIG_FILE") == os.devnull:
+    files = []
+elif os.environ.get("PIP_CONFIG_FILE"):
+    files.append(os.environ["PIP_CONFIG_FILE"])
+settings = {}
+for path in files:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path)
+    except (configparser.Error, UnicodeDecodeError) as e:
+        print("pip_only=%s" % shlex.quote("uv cannot take the settings of %s (%s)" % (path, e)))
+        sys.exit(0)
+    for section in ("global", "install"):
+        if parser.has_section(section):
+            for key, value in parser.items(section):
+                settings[key.replace("_", "-")] = (value, path)
+for name, value in os.environ.items():
+    if name.startswith("PIP_") and value:
+        settings[name[4:].lower().replace("_", "-")] = (value, "$" + name)
+harmless = {"timeout", "default-timeout", "retries", "disable-pip-version-check", "no-cache-dir", "cache-dir",
+    "root-user-action", "no-input", "progress-bar", "no-warn-script-location", "quiet", "verbose", "config-file",
+    "no-color", "break-system-packages"}
+out = {}
+for key, (value, where) in sorted(settings.items()):
+    if key in ("index-url", "i"):
+        out["UV_DEFAULT_INDEX"] = value.strip()
+    elif key == "extra-index-url":
+        out["UV_INDEX"] = " ".join(value.split())
+    elif key == "trusted-host":
+        out["UV_INSECURE_HOST"] = " ".join(value.split())
+    elif key == "cert":
+        out["SSL_CERT_FILE"] = value.strip()
+    elif key not in harmless:
+        print("pip_only=%s" % shlex.quote("%s sets %s, which uv does not read" % (where, key)))
+        sys.exit(0)
+for name, value in sorted(out.items()):
+    print("export %s=%s" % (name, shlex.quote(value)))
+"#;
+
+/// What uv prints when it refuses input that pip accepts (it exits 2 then;
+/// exit 2 alone also means a network error): an option where a hash or a
+/// requirement should be, and a requirement it cannot parse, such as a
+/// `git+git://` URL, which uv does not take. A requirement neither can
+/// parse fails in pip then, with pip's message.
+const REFUSALS: &str =
+    "unexpected argument|Unexpected '-', expected|Expected `--hash`|is unsupported|is not supported|Couldn't parse requirement";
+
+/// The part of a step's script that installs `args` (quoted) into the
+/// python in `$py`: uv, or pip (`pip_script`, the same install with pip)
+/// when `pip_only` gives a reason or uv refuses.
+pub(crate) fn script(args: &str, pip_only: Option<&str>, require_hashes: bool, pip_script: &str) -> String {
+    let uv = uv();
+    let reason = pip_only.map(crate::pip::quote).unwrap_or_default();
+    let hashes = if require_hashes { " --require-hashes" } else { "" };
+    let refusals = crate::pip::quote(REFUSALS);
+    format!(
+        r#"pip_only={reason}
+if [ -z "$pip_only" ]; then
+  py=$(command -v "$py" || echo "$py")
+  settings=$("$py" {PIP_SETTINGS_PATH} || echo "pip_only='$py cannot read pip settings'")
+  eval "$settings"
+fi
+if [ -z "$pip_only" ]; then
+  log=$(mktemp) s=0 refusals={refusals}
+  {{ {uv} pip install --python "$py"{hashes} {args} 2>&1 || echo "$?" >"$log.rc"; }} | tee "$log"
+  if [ -f "$log.rc" ]; then s=$(cat "$log.rc"); fi
+  if [ "$s" = 2 ] && grep -qE "$refusals" "$log"; then
+    pip_only="uv refuses what pip accepts: $(grep -m1 -E "$refusals" "$log")"
+  elif [ "$s" = 1 ] && grep -q 'was not found in the package registry' "$log"; then
+    pip_only="uv found a requirement in no index, which is also what an index that refuses the credentials looks like to uv; pip says which"
+  elif [ "$s" != 0 ]; then
+    if grep -q '401 Unauthorized' "$log"; then s={EXIT_UNAUTHORIZED}; fi
+    rm -f "$log" "$log.rc"
+    exit "$s"
+  fi
+  rm -f "$log" "$log.rc"
+fi
+if [ -n "$pip_only" ]; then
+  echo "envd: installing with pip: $pip_only"
+{pip_script}fi
+"#
+    )
+}
+
+/// uv's settings, its cache mount and [`PIP_SETTINGS`]: its cache out of the image, no
+/// python downloads, the base's CA store (this is where a company's CA
+/// is), `.pyc` files compiled as pip compiles them, no `uv.toml` of the
+/// base's, and pip's choice among several indexes.
+pub(crate) fn env(ctx: &Ctx, exec: Exec) -> Exec {
+    let settings = State::scratch()
+        .file(vec![FileAction::mkfile("/pip-settings.py", PIP_SETTINGS, 0o644)], ctx.internal("pip settings for uv"));
+    exec.mount(Mount::Bind {
+        dest: PIP_SETTINGS_PATH.into(),
+        source: settings,
+        selector: "/pip-settings.py".into(),
+        readonly: true,
+    })
+    .env("UV_CACHE_DIR", UV_CACHE.target)
+    .env("UV_LINK_MODE", "copy")
+    .env("UV_PYTHON_DOWNLOADS", "never")
+    .env("UV_NO_PROGRESS", "1")
+    .env("UV_COMPILE_BYTECODE", "1")
+    .env("UV_SYSTEM_CERTS", "1")
+    .env("UV_NO_CONFIG", "1")
+    .env("UV_INDEX_STRATEGY", "unsafe-best-match")
+    .mount(UV_CACHE.mount())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_installer_arg_is_uv_or_pip() {
+        assert_eq!(PythonInstaller::from_build_arg(None), Ok(PythonInstaller::Uv));
+        assert_eq!(PythonInstaller::from_build_arg(Some(" PIP ")), Ok(PythonInstaller::Pip));
+        assert_eq!(PythonInstaller::from_build_arg(Some("")), Ok(PythonInstaller::Uv));
+        assert_eq!(PythonInstaller::from_build_arg(Some("poetry")), Err("\"poetry\" is not uv or pip".into()));
+    }
+
+    #[test]
+    fn the_script_falls_back_to_pip_with_the_reason() {
+        let s = script("'six'", Some("r.txt:2: uv does not read --pre as pip does"), false, "  PIP\n");
+        assert!(s.starts_with("pip_only='r.txt:2: uv does not read --pre as pip does'\n"), "{s}");
+        assert!(s.contains("echo \"envd: installing with pip: $pip_only\"\n  PIP\nfi\n"), "{s}");
+        let s = script("'six'", None, true, "  PIP\n");
+        assert!(s.contains("/run/envd/frontend/uv pip install --python \"$py\" --require-hashes 'six'"), "{s}");
+    }
+}

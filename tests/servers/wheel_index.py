@@ -1,0 +1,47 @@
+"""Writes pure-python wheels and PEP 503 pages for the end-to-end tests.
+
+    wheel_index.py ROOT SPEC...
+
+Each SPEC is `PLACE:NAME:VERSION[:REQUIRES]`. PLACE `one` or `two` puts the
+wheel on the simple index ROOT/PLACE/simple/NAME/; PLACE `links` on the
+flat find-links page ROOT/links/index.html; PLACE `local` only writes it,
+to ROOT/local/. REQUIRES is a comma-separated list of requirements. Each
+wheel's module `NAME` (dashes as underscores) has VERSION and PLACE. The
+wheels are byte-for-byte the same on every run. Prints one line per wheel:
+`PLACE NAME VERSION FILENAME SHA256`.
+"""
+import hashlib, html, os, sys, zipfile
+
+root = sys.argv[1]
+pages = {}
+for spec in sys.argv[2:]:
+    place, name, version, *rest = spec.split(":")
+    requires = [r for r in (rest[0] if rest else "").split(",") if r]
+    module = name.replace("-", "_")
+    wheel = "%s-%s-py3-none-any.whl" % (module, version)
+    folder = os.path.join(root, place if place in ("links", "local") else place + "/files")
+    os.makedirs(folder, exist_ok=True)
+    files = {
+        "%s/__init__.py" % module: "VERSION = %r\nPLACE = %r\n" % (version, place),
+        "%s-%s.dist-info/METADATA" % (module, version): "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s"
+        % (name, version, "".join("Requires-Dist: %s\n" % r for r in requires)),
+        "%s-%s.dist-info/WHEEL" % (module, version): "Wheel-Version: 1.0\nGenerator: envd-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join("%s,,\n" % f for f in files) + "%s-%s.dist-info/RECORD,,\n" % (module, version)
+    files["%s-%s.dist-info/RECORD" % (module, version)] = record
+    path = os.path.join(folder, wheel)
+    with zipfile.ZipFile(path, "w") as z:
+        for f, text in files.items():
+            info = zipfile.ZipInfo(f, date_time=(2020, 1, 1, 0, 0, 0))
+            z.writestr(info, text)
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    print(place, name, version, wheel, digest)
+    if place == "local":
+        continue
+    page = os.path.join(root, "links") if place == "links" else os.path.join(root, place, "simple", name)
+    href = wheel if place == "links" else "../../files/" + wheel
+    pages.setdefault(page, []).append('<a href="%s#sha256=%s">%s</a>' % (html.escape(href), digest, wheel))
+for page, links in pages.items():
+    os.makedirs(page, exist_ok=True)
+    with open(os.path.join(page, "index.html"), "w") as f:
+        f.write("<html><body>\n%s\n</body></html>\n" % "\n".join(links))
