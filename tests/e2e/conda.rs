@@ -81,7 +81,7 @@ fn an_env_yaml_installs_on_a_base_without_conda() {
     // the pip step and the env file's pip: section ran uv, into the
     // environment's python
     assert_eq!(
-        sh(t, "cat /opt/conda/lib/python*/site-packages/six-1.16.0.dist-info/INSTALLER /opt/conda/lib/python*/site-packages/idna-3.7.dist-info/INSTALLER"),
+        sh(t, "for f in six-1.16.0 idna-3.7; do cat /opt/conda/lib/python*/site-packages/$f.dist-info/INSTALLER; echo; done"),
         "uv\nuv\n"
     );
     // conda-meta records for every package, pip and setuptools with python
@@ -343,7 +343,7 @@ fn the_seed_example_builds() {
         sh(t, "python -c 'import six, packaging, idna, certifi, detectron2; print(six.__file__, detectron2.VERSION)'"),
         format!("/opt/conda/lib/python{}/site-packages/six.py 0.0.1\n", python().minor)
     );
-    assert_eq!(sh(t, "cat /opt/conda/lib/python*/site-packages/six-1.16.0.dist-info/INSTALLER"), "uv\n");
+    assert_eq!(sh(t, "cat /opt/conda/lib/python*/site-packages/six-1.16.0.dist-info/INSTALLER; echo"), "uv\n");
     assert!(sh(t, "dpkg -s libgl1").contains("Status: install ok installed"));
     assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\n");
 }

@@ -47,7 +47,8 @@ fn the_service_image_has_what_build_envd_asked_for() {
     assert!(sh(t, "dpkg -s hello").contains("Status: install ok installed"));
     // python packages, with uv (as the dist-info says), into the base's python3
     assert_eq!(sh(t, "python3 -c 'import six; print(six.__version__)'"), "1.16.0\n");
-    assert_eq!(sh(t, "cat /usr/local/lib/python3.11/site-packages/six-1.16.0.dist-info/INSTALLER"), "uv\n");
+    // (uv writes no newline)
+    assert_eq!(sh(t, "cat /usr/local/lib/python3.11/site-packages/six-1.16.0.dist-info/INSTALLER; echo"), "uv\n");
     assert_eq!(sh(t, "cat /etc/pip.conf"), "[global]\nindex-url = https://pypi.org/simple\ntrusted-host = pypi.org\n");
     // copy: a directory to a new path, and a directory to / keeps its name
     assert_eq!(sh(t, "cat /home/aiges/wrapper/__init__.py"), "NAME = 'service'\n");

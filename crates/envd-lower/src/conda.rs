@@ -432,19 +432,11 @@ fn pip_requirement(requirement: &str, env_dir: &str) -> Result<(String, Option<S
         Some(i) => plain.split_at(i),
         None => (plain, ""),
     };
-    let mut parts: Vec<&str> = env_dir.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    return Err(format!("the pip requirement `{trimmed}` points outside the build context"));
-                }
-            }
-            p => parts.push(p),
-        }
-    }
-    let dir = if parts.is_empty() { ".".to_owned() } else { parts.join("/") };
+    let joined = if env_dir.is_empty() { path.to_owned() } else { format!("{env_dir}/{path}") };
+    let dir = envd_lang::ContextPath::parse(&joined)
+        .map_err(|_| format!("the pip requirement `{trimmed}` points outside the build context"))?
+        .as_str()
+        .to_owned();
     Ok((format!("{}{extras}", pip_source_mount(&dir)), Some(dir)))
 }
 

@@ -249,12 +249,11 @@ pub(crate) fn lower(
         let named = what.requirements.zip(requirements_text);
         let paths = named.and_then(|(r, t)| crate::requirements::references(r.as_str(), t).ok()).unwrap_or_default();
         for path in &paths {
-            exec = exec.mount(Mount::Bind {
-                dest: format!("{CONTEXT_MOUNT}/{path}"),
-                source: context.clone(),
-                selector: format!("/{path}"),
-                readonly: false,
-            });
+            let (dest, selector) = match path.as_str() {
+                "." => (CONTEXT_MOUNT.to_owned(), "/".to_owned()),
+                p => (format!("{CONTEXT_MOUNT}/{p}"), format!("/{p}")),
+            };
+            exec = exec.mount(Mount::Bind { dest, source: context.clone(), selector, readonly: false });
         }
         if let (false, Some(r)) = (paths.is_empty(), what.requirements) {
             let dir =

@@ -88,7 +88,7 @@ pub(crate) fn has_hashes(text: &str) -> bool {
 /// project (`-e ./pkg`) is an error: the install would link to the build
 /// context, which the image does not keep.
 pub(crate) fn references(file: &str, text: &str) -> Result<Vec<String>, String> {
-    let dir: Vec<&str> = file.rsplit_once('/').map_or(Vec::new(), |(d, _)| d.split('/').collect());
+    let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
     let mut out = Vec::new();
     for (i, line) in logical_lines(text) {
         let path = match option(&line) {
@@ -105,22 +105,15 @@ pub(crate) fn references(file: &str, text: &str) -> Result<Vec<String>, String> 
         if path.contains("://") {
             continue;
         }
-        let mut parts = dir.clone();
-        for part in path.split('[').next().unwrap_or(path).split('/') {
-            match part {
-                "" | "." => {}
-                ".." => {
-                    if parts.pop().is_none() {
-                        return Err(format!("{file}:{i}: {path} is outside the build context"));
-                    }
-                }
-                p => parts.push(p),
-            }
-        }
-        if path.starts_with('/') || parts.is_empty() {
+        if path.starts_with('/') {
             return Err(format!("{file}:{i}: {path} is not a path inside the build context"));
         }
-        let joined = parts.join("/");
+        let path = path.split('[').next().unwrap_or(path);
+        let relative = if dir.is_empty() { path.to_owned() } else { format!("{dir}/{path}") };
+        let joined = envd_lang::ContextPath::parse(&relative)
+            .map_err(|_| format!("{file}:{i}: {path} is outside the build context"))?
+            .as_str()
+            .to_owned();
         if !out.contains(&joined) {
             out.push(joined);
         }
