@@ -201,6 +201,24 @@ fn what_uv_reads_differently_installs_with_pip_and_says_why() {
         r.stderr
     );
     assert_eq!(sh(&ctx.tag, "python3 -c 'import gitdemo; print(gitdemo.NAME)'"), "gitdemo\n");
+    // an editable git requirement, which uv refuses ("Git sources cannot be
+    // editable"): pip clones it into ./src of the working directory, in
+    // the image
+    let server = HostServer::files(&root, ctx.dir().join("http.log"));
+    ctx.write("requirements.txt", &format!("-e git+http://pypi.test:{}/gitdemo.git@v1#egg=gitdemo\n", server.port));
+    let r = build(&ctx, &[]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "envd: installing with pip: uv refuses what pip accepts: error: Unsupported editable requirement"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        sh(&ctx.tag, "python3 -c 'import gitdemo; print(gitdemo.__file__)'"),
+        "/home/aiges/src/gitdemo/gitdemo.py\n"
+    );
     // a base's own pip configuration uv has no equivalent for
     let ctx = Context::new("uv-pip-conf");
     ctx.write(

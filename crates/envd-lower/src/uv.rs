@@ -119,10 +119,11 @@ for name, value in sorted(out.items()):
 /// What uv prints when it refuses input that pip accepts (it exits 2 then;
 /// exit 2 alone also means a network error): an option where a hash or a
 /// requirement should be, and a requirement it cannot parse, in a file or
-/// on its command line, such as a `git+git://` URL, which uv does not take. A requirement neither can
+/// on its command line, such as a `git+git://` URL, which uv does not take,
+/// and an editable git requirement (`-e git+…`), which uv cannot install. A requirement neither can
 /// parse fails in pip then, with pip's message.
 const REFUSALS: &str =
-    "unexpected argument|Unexpected '-', expected|Expected `--hash`|is unsupported|is not supported|Couldn't parse requirement|Failed to parse: ";
+    "unexpected argument|Unexpected '-', expected|Expected `--hash`|is unsupported|is not supported|Couldn't parse requirement|Failed to parse: |Unsupported editable requirement";
 
 /// The part of a step's script that installs `args` (quoted) into the
 /// python in `$py`: uv, or pip (`pip_script`, the same install with pip)
