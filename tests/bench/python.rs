@@ -106,9 +106,14 @@ for name, links in pages.items():
         format!("http://pypi.test:{}/simple", self.server.port)
     }
 
-    /// Wheel files fetched so far.
-    fn wheels_fetched(&self) -> usize {
-        self.server.requests().lines().filter(|l| l.contains("GET /files/") && l.contains(".whl")).count()
+    /// The wheel files of each request so far, in order.
+    fn wheel_requests(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .lines()
+            .filter_map(|l| l.split("GET /files/").nth(1)?.split(' ').next().filter(|f| f.ends_with(".whl")))
+            .map(str::to_owned)
+            .collect()
     }
 
     fn packages(&self) -> usize {
@@ -183,10 +188,22 @@ pub(crate) fn run(md: &mut String, n: usize) {
     for (i, added) in ADDED.iter().take(n).enumerate() {
         for (k, s) in [&a, &b].into_iter().enumerate() {
             s.ctx.write("requirements.txt", &format!("{REQUIREMENTS}{added}\n"));
-            let before = mirror.wheels_fetched();
+            let before = mirror.wheel_requests().len();
             let t = s.build();
-            // the added package's one wheel is new; any other was fetched again
-            let refetched = (mirror.wheels_fetched() - before).saturating_sub(1) as f64;
+            // Every wheel but the added package's was fetched before. uv
+            // asks for a new wheel twice when the index serves no
+            // `.metadata` file (first for its METADATA, then whole), so
+            // distinct files are counted.
+            let stem = added.split("==").next().unwrap_or(added).replace('-', "_");
+            let mut seen: Vec<String> = mirror
+                .wheel_requests()
+                .split_off(before)
+                .into_iter()
+                .filter(|f| !f.starts_with(&format!("{stem}-")))
+                .collect();
+            seen.sort();
+            seen.dedup();
+            let refetched = seen.len() as f64;
             if k == 0 {
                 edit.a.push(t);
                 again.a.push(refetched);
