@@ -116,7 +116,9 @@ fn rebuilds_rerun_only_what_changed() {
     );
     assert!(s[2].0.contains("install.python_packages -r requirements.txt"), "{s:?}");
     assert!(
-        edited.stderr.contains("Prepared 1 package") && edited.stderr.contains(" + idna==3.7"),
+        // (idna may be in uv's cache already, from another build: then
+        // nothing is prepared at all)
+        !edited.stderr.contains("Prepared 2 packages") && edited.stderr.contains(" + idna==3.7"),
         "six was not taken from the cache mount:\n{}",
         edited.stderr
     );
