@@ -34,10 +34,11 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
-use envd_conda::{credentials, InstallRequest};
+use envd_conda::{credentials, InstallRequest, LockedPackage};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rattler::install::Installer;
 use rattler::package_cache::PackageCache;
-use rattler_cache::package_cache::CacheKey;
+use rattler_cache::package_cache::{CacheIndex, CacheKey};
 use rattler_conda_types::package::{CondaArchiveIdentifier, IndexJson, PackageFile};
 use rattler_conda_types::{
     Channel, MatchSpec, PackageName, PackageRecord, ParseMatchSpecOptions, PrefixRecord, RepoDataRecord, Subdir,
@@ -245,40 +246,16 @@ async fn install_locked(
     let client = client::build(&urls)?;
     let package_cache = PackageCache::new(&request.pkgs_dir);
     let cached = package_cache.index().await.map_err(|e| err("cannot read the package cache", e))?;
-    let mut records = Vec::new();
-    let mut fetched = Vec::new();
-    for locked in &request.locked {
-        let shown = credentials::strip(&locked.url);
-        let url = url::Url::parse(&locked.url).map_err(|e| err(&format!("`{shown}` is not a URL"), e))?;
-        let id = CondaArchiveIdentifier::try_from_url(&url)
-            .ok_or_else(|| Error(format!("`{shown}` does not name a conda archive (.conda or .tar.bz2)")))?;
-        let not_hex = |what: &str| Error(format!("the {what} of {shown} is not hex"));
-        let sha256 = match &locked.sha256 {
-            Some(h) => Some(parse_digest_from_hex::<Sha256>(h).ok_or_else(|| not_hex("sha256"))?),
-            None => None,
-        };
-        let md5 = match &locked.md5 {
-            Some(h) => Some(parse_digest_from_hex::<Md5>(h).ok_or_else(|| not_hex("md5"))?),
-            None => None,
-        };
-        let key = CacheKey::from(id.clone()).with_opt_sha256(sha256).with_opt_md5(md5);
-        if !cached.contains_url(key.clone(), &url) {
-            fetched.push(id.to_file_name());
-        }
-        let entry = package_cache
-            .get_or_fetch_from_url(key, url.clone(), LazyClient::from(client.clone()), None, None)
-            .await
-            .map_err(|e| err_chain(&format!("cannot fetch {shown} as the lock file pins it"), &e))?;
-        let index = IndexJson::from_package_directory(entry.path())
-            .map_err(|e| err(&format!("{shown} has no readable info/index.json"), e))?;
-        let record = PackageRecord::from_index_json(index, None, sha256, md5)
-            .map_err(|e| err(&format!("{shown} has an unusable info/index.json"), e))?;
-        if record.subdir != subdir.as_str() && record.subdir != "noarch" {
-            return Err(Error(format!("{shown} is a package for {}, and this build is for {subdir}", record.subdir)));
-        }
-        let channel = url.as_str().rsplitn(3, '/').nth(2).map(credentials::strip);
-        records.push(RepoDataRecord { package_record: record, identifier: id.into(), url, channel });
-    }
+    // Fetched several at a time, as the solved path's installer does; the
+    // lock file's order is kept so the log and the errors are stable.
+    let pinned: Vec<(RepoDataRecord, bool)> = stream::iter(&request.locked)
+        .map(|locked| fetch_locked(locked, subdir, &package_cache, &cached, &client))
+        .buffered(FETCHES_AT_ONCE)
+        .try_collect()
+        .await?;
+    let fetched: Vec<String> =
+        pinned.iter().filter(|(_, new)| *new).map(|(r, _)| r.identifier.to_file_name()).collect();
+    let records: Vec<RepoDataRecord> = pinned.into_iter().map(|(r, _)| r).collect();
     eprintln!("envd: {} packages from the lock file, no solve", records.len());
     let environment = sorted(records.iter().map(|r| dist_name(&r.package_record)));
     let result = Installer::new()
@@ -291,6 +268,48 @@ async fn install_locked(
         .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
     let installed = sorted(result.transaction.installed_packages().map(|r| dist_name(&r.package_record)));
     finish(request, prefix, Summary { environment, installed, fetched, after_link: Vec::new() }, started)
+}
+
+/// How many lock-file archives are fetched at once.
+const FETCHES_AT_ONCE: usize = 8;
+
+/// One archive of a lock file, from the package cache or its URL with the
+/// lock file's hashes checked, as a record; and whether it had to be fetched.
+async fn fetch_locked(
+    locked: &LockedPackage,
+    subdir: Subdir,
+    package_cache: &PackageCache,
+    cached: &CacheIndex,
+    client: &reqwest_middleware::ClientWithMiddleware,
+) -> Result<(RepoDataRecord, bool), Error> {
+    let shown = credentials::strip(&locked.url);
+    let url = url::Url::parse(&locked.url).map_err(|e| err(&format!("`{shown}` is not a URL"), e))?;
+    let id = CondaArchiveIdentifier::try_from_url(&url)
+        .ok_or_else(|| Error(format!("`{shown}` does not name a conda archive (.conda or .tar.bz2)")))?;
+    let not_hex = |what: &str| Error(format!("the {what} of {shown} is not hex"));
+    let sha256 = match &locked.sha256 {
+        Some(h) => Some(parse_digest_from_hex::<Sha256>(h).ok_or_else(|| not_hex("sha256"))?),
+        None => None,
+    };
+    let md5 = match &locked.md5 {
+        Some(h) => Some(parse_digest_from_hex::<Md5>(h).ok_or_else(|| not_hex("md5"))?),
+        None => None,
+    };
+    let key = CacheKey::from(id.clone()).with_opt_sha256(sha256).with_opt_md5(md5);
+    let fetched = !cached.contains_url(key.clone(), &url);
+    let entry = package_cache
+        .get_or_fetch_from_url(key, url.clone(), LazyClient::from(client.clone()), None, None)
+        .await
+        .map_err(|e| err_chain(&format!("cannot fetch {shown} as the lock file pins it"), &e))?;
+    let index = IndexJson::from_package_directory(entry.path())
+        .map_err(|e| err(&format!("{shown} has no readable info/index.json"), e))?;
+    let record = PackageRecord::from_index_json(index, None, sha256, md5)
+        .map_err(|e| err(&format!("{shown} has an unusable info/index.json"), e))?;
+    if record.subdir != subdir.as_str() && record.subdir != "noarch" {
+        return Err(Error(format!("{shown} is a package for {}, and this build is for {subdir}", record.subdir)));
+    }
+    let channel = url.as_str().rsplitn(3, '/').nth(2).map(credentials::strip);
+    Ok((RepoDataRecord { package_record: record, identifier: id.into(), url, channel }, fetched))
 }
 
 /// The channels' records, each python given a dependency on `pip` when
