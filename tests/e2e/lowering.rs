@@ -123,6 +123,18 @@ fn rebuilds_rerun_only_what_changed() {
         edited.stderr
     );
     assert!(!edited.stderr.contains("Downloading six"), "six was downloaded again:\n{}", edited.stderr);
+    // six's code is not compiled again either: it comes from the bytecode
+    // cache, into a .pyc that python takes as it is
+    let from_cache = edited
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("envd: wrote ")?.1.split_once(": ")?.1.split_once(" from the bytecode cache"))
+        .and_then(|(n, _)| n.parse::<usize>().ok());
+    assert!(from_cache.is_some_and(|n| n >= 1), "no .pyc from the bytecode cache:\n{}", edited.stderr);
+    assert!(
+        sh(&ctx.tag, "python3 -v -c 'import six' 2>&1").contains("__pycache__/six.cpython-311.pyc matches"),
+        "six's .pyc is not up to date"
+    );
     assert_eq!(sh(&ctx.tag, "python3 -c 'import idna, six; print(idna.__version__)'"), "3.7\n");
 }
 

@@ -114,8 +114,14 @@ fn index_options_hashes_and_markers_install_with_uv() {
         sh(t, "python3 -c 'import envd_e2e_marker' 2>&1 | tail -1"),
         "ModuleNotFoundError: No module named 'envd_e2e_marker'\n"
     );
-    // compiled as pip would have, and nothing of uv in the image
-    assert!(sh(t, "ls /usr/local/lib/python3.11/site-packages/envd_e2e_one/__pycache__").contains(".pyc"));
+    // compiled as pip would have (python takes the .pyc as it is), and
+    // nothing of uv in the image
+    assert!(
+        sh(t, "python3 -v -c 'import envd_e2e_one' 2>&1").contains(
+            "/usr/local/lib/python3.11/site-packages/envd_e2e_one/__pycache__/__init__.cpython-311.pyc matches"
+        ),
+        "the .pyc is not up to date"
+    );
     assert_eq!(sh(t, "ls -d /var/cache/envd /run/envd /root/.cache 2>/dev/null | wc -l"), "0\n");
     assert_eq!(sh(t, "find / -xdev -name uv -type f 2>/dev/null | wc -l"), "0\n");
 

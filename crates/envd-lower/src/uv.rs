@@ -32,11 +32,18 @@
 use envd_llb::{Exec, FileAction, Mount, State};
 
 use crate::shell::EXIT_UNAUTHORIZED;
-use crate::well_known::{INSTALLER_DIR, UV_CACHE};
+use crate::well_known::{INSTALLER_DIR, PYC_CACHE, UV_CACHE};
 use crate::Ctx;
 
-/// Where the step sees [`PIP_SETTINGS`].
-const PIP_SETTINGS_PATH: &str = "/run/envd/uv/pip-settings.py";
+/// Where the step sees its scripts: [`PIP_SETTINGS`] and [`BYTECODE`].
+const SCRIPTS_DIR: &str = "/run/envd/uv";
+
+/// Writes the `.pyc` files after uv has installed, from a cache of the
+/// code compiled before: a requirements edit reinstalls every package
+/// into a fresh layer, and compiling them all again took most of that
+/// rebuild (see BENCHMARKS.md). pip compiles as it installs, so a step
+/// that falls back to pip does not run it.
+pub(crate) const BYTECODE: &str = include_str!("bytecode.py");
 
 /// The build arg that chooses the installer of python packages.
 pub const PYTHON_INSTALLER_ARG: &str = "ENVD_PYTHON_INSTALLER";
@@ -133,11 +140,12 @@ pub(crate) fn script(args: &str, pip_only: Option<&str>, require_hashes: bool, p
     let reason = pip_only.map(crate::pip::quote).unwrap_or_default();
     let hashes = if require_hashes { " --require-hashes" } else { "" };
     let refusals = crate::pip::quote(REFUSALS);
+    let pyc_cache = PYC_CACHE.target;
     format!(
         r#"pip_only={reason}
 if [ -z "$pip_only" ]; then
   py=$(command -v "$py" || echo "$py")
-  settings=$("$py" {PIP_SETTINGS_PATH} || echo "pip_only='$py cannot read pip settings'")
+  settings=$("$py" {SCRIPTS_DIR}/pip-settings.py || echo "pip_only='$py cannot read pip settings'")
   eval "$settings"
 fi
 if [ -z "$pip_only" ]; then
@@ -154,6 +162,7 @@ if [ -z "$pip_only" ]; then
     exit "$s"
   fi
   rm -f "$log" "$log.rc"
+  [ -n "$pip_only" ] || "$py" {SCRIPTS_DIR}/bytecode.py {pyc_cache}
 fi
 if [ -n "$pip_only" ]; then
   echo "envd: installing with pip: $pip_only"
@@ -162,28 +171,29 @@ if [ -n "$pip_only" ]; then
     )
 }
 
-/// uv's settings, its cache mount and [`PIP_SETTINGS`]: its cache out of the image, no
-/// python downloads, the base's CA store (this is where a company's CA
-/// is), `.pyc` files compiled as pip compiles them, no `uv.toml` of the
-/// base's, and pip's choice among several indexes.
+/// uv's settings, its cache mount and its scripts: its cache out of the
+/// image, no python downloads, the base's CA store (this is where a
+/// company's CA is), no `uv.toml` of the base's, pip's choice among
+/// several indexes, and no `.pyc` files: [`BYTECODE`] writes those, as
+/// pip writes them, with its own cache mount.
 pub(crate) fn env(ctx: &Ctx, exec: Exec) -> Exec {
-    let settings = State::scratch()
-        .file(vec![FileAction::mkfile("/pip-settings.py", PIP_SETTINGS, 0o644)], ctx.internal("pip settings for uv"));
-    exec.mount(Mount::Bind {
-        dest: PIP_SETTINGS_PATH.into(),
-        source: settings,
-        selector: "/pip-settings.py".into(),
-        readonly: true,
-    })
-    .env("UV_CACHE_DIR", UV_CACHE.target)
-    .env("UV_LINK_MODE", "copy")
-    .env("UV_PYTHON_DOWNLOADS", "never")
-    .env("UV_NO_PROGRESS", "1")
-    .env("UV_COMPILE_BYTECODE", "1")
-    .env("UV_SYSTEM_CERTS", "1")
-    .env("UV_NO_CONFIG", "1")
-    .env("UV_INDEX_STRATEGY", "unsafe-best-match")
-    .mount(UV_CACHE.mount())
+    let scripts = State::scratch().file(
+        vec![
+            FileAction::mkfile("/pip-settings.py", PIP_SETTINGS, 0o644),
+            FileAction::mkfile("/bytecode.py", BYTECODE, 0o644),
+        ],
+        ctx.internal("scripts for uv"),
+    );
+    exec.mount(Mount::Bind { dest: SCRIPTS_DIR.into(), source: scripts, selector: "/".into(), readonly: true })
+        .env("UV_CACHE_DIR", UV_CACHE.target)
+        .env("UV_LINK_MODE", "copy")
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("UV_NO_PROGRESS", "1")
+        .env("UV_SYSTEM_CERTS", "1")
+        .env("UV_NO_CONFIG", "1")
+        .env("UV_INDEX_STRATEGY", "unsafe-best-match")
+        .mount(UV_CACHE.mount())
+        .mount(PYC_CACHE.mount())
 }
 
 #[cfg(test)]
@@ -205,5 +215,62 @@ mod tests {
         assert!(s.contains("echo \"envd: installing with pip: $pip_only\"\n  PIP\nfi\n"), "{s}");
         let s = script("'six'", None, true, "  PIP\n");
         assert!(s.contains("/run/envd/frontend/uv pip install --python \"$py\" --require-hashes 'six'"), "{s}");
+    }
+
+    #[test]
+    fn the_script_writes_bytecode_only_after_uv_installed() {
+        let s = script("'six'", None, false, "  PIP\n");
+        let uv_done = s.find("rm -f \"$log\" \"$log.rc\"\n  [ -n \"$pip_only\" ] || \"$py\" /run/envd/uv/bytecode.py /var/cache/envd/pyc\nfi\n");
+        assert!(uv_done.is_some_and(|at| at < s.find("envd: installing with pip").unwrap()), "{s}");
+    }
+
+    /// [`BYTECODE`] with this machine's python3, on a virtual environment:
+    /// what it writes is what `py_compile` writes, and the second time the
+    /// code comes from the cache.
+    #[test]
+    fn bytecode_writes_what_py_compile_writes_and_then_takes_it_from_its_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(args[0]).args(&args[1..]).output().unwrap();
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let venv = dir.path().join("venv");
+        run(&["python3", "-m", "venv", "--without-pip", venv.to_str().unwrap()]);
+        let python = venv.join("bin/python");
+        let python = python.to_str().unwrap();
+        let site = run(&[python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]);
+        let site = std::path::Path::new(site.trim());
+        std::fs::write(site.join("envd_mod.py"), "VALUE = 42\n").unwrap();
+        std::fs::write(site.join("envd_broken.py"), "def (:\n").unwrap();
+        let script = dir.path().join("bytecode.py");
+        std::fs::write(&script, BYTECODE).unwrap();
+        let cache = dir.path().join("cache");
+        let bytecode = || run(&[python, script.to_str().unwrap(), cache.to_str().unwrap()]);
+
+        let first = bytecode();
+        assert!(first.contains(": 0 from the bytecode cache, 1 compiled (1 files did not compile)"), "{first}");
+        let pyc = site
+            .join("__pycache__")
+            .join(run(&[python, "-c", "import sys; print('envd_mod.%s.pyc' % sys.implementation.cache_tag)"]).trim());
+        let written = std::fs::read(&pyc).unwrap();
+        let expected = dir.path().join("expected.pyc");
+        run(&[
+            python,
+            "-c",
+            &format!(
+                "import py_compile; py_compile.compile({:?}, cfile={:?}, doraise=True)",
+                site.join("envd_mod.py"),
+                expected
+            ),
+        ]);
+        assert_eq!(written, std::fs::read(&expected).unwrap());
+        assert!(bytecode().contains("wrote 0 .pyc files"), "an up-to-date .pyc is written again");
+
+        std::fs::remove_dir_all(site.join("__pycache__")).unwrap();
+        let again = bytecode();
+        assert!(again.contains(": 1 from the bytecode cache, 0 compiled (1 files did not compile)"), "{again}");
+        assert_eq!(std::fs::read(&pyc).unwrap(), written);
+        assert_eq!(run(&[python, "-c", "import envd_mod; print(envd_mod.VALUE)"]), "42\n");
     }
 }

@@ -43,6 +43,10 @@ pub const PIP_CACHE: CacheMount =
 /// uv's cache: wheels by content, unpacked, linked into the target by copy.
 pub const UV_CACHE: CacheMount =
     CacheMount { id: "envd-uv-cache", target: "/var/cache/envd/uv", sharing: CacheSharing::Shared };
+/// The code of the `.pyc` files the uv path writes, by interpreter, path
+/// and source (see `bytecode.py`).
+pub const PYC_CACHE: CacheMount =
+    CacheMount { id: "envd-pyc-cache", target: "/var/cache/envd/pyc", sharing: CacheSharing::Shared };
 /// conda package archives and their extracted directories.
 pub const CONDA_PKGS: CacheMount =
     CacheMount { id: "envd-conda-pkgs", target: "/var/cache/envd/conda/pkgs", sharing: CacheSharing::Locked };
@@ -51,7 +55,8 @@ pub const CONDA_REPODATA: CacheMount =
     CacheMount { id: "envd-conda-repodata", target: "/var/cache/envd/conda/repodata", sharing: CacheSharing::Locked };
 
 /// Every cache mount a build may use.
-pub const CACHE_MOUNTS: &[CacheMount] = &[APT_ARCHIVES, APT_LISTS, PIP_CACHE, UV_CACHE, CONDA_PKGS, CONDA_REPODATA];
+pub const CACHE_MOUNTS: &[CacheMount] =
+    &[APT_ARCHIVES, APT_LISTS, PIP_CACHE, UV_CACHE, PYC_CACHE, CONDA_PKGS, CONDA_REPODATA];
 
 /// The cache mounts `plan` uses, each with the first call that mounts
 /// it: what `--call outline` lists.
@@ -61,7 +66,7 @@ pub fn cache_mounts_of(plan: &envd_lang::Plan) -> Vec<(CacheMount, envd_lang::Sp
     for step in &plan.steps {
         let mounts: &[CacheMount] = match step.kind {
             StepKind::SystemPackages { .. } => &[APT_ARCHIVES, APT_LISTS],
-            StepKind::PythonPackages { .. } => &[UV_CACHE, PIP_CACHE],
+            StepKind::PythonPackages { .. } => &[UV_CACHE, PYC_CACHE, PIP_CACHE],
             StepKind::CondaPackages { .. } => &[CONDA_PKGS, CONDA_REPODATA],
             _ => &[],
         };

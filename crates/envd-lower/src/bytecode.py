@@ -1,0 +1,121 @@
+"""Writes the .pyc file of every .py file in the target python's
+site-packages that has no up-to-date one, as `uv pip install
+--compile-bytecode` does, taking the code of a file compiled before from
+a cache mount: python bytecode.py CACHE_DIR.
+
+A .pyc is a 16-byte header (the interpreter's magic number, flags, and the
+source's mtime and size, or its hash under SOURCE_DATE_EPOCH as py_compile
+does from 3.7) and the marshalled code object. The code depends only on the
+interpreter, the source and the path (it holds co_filename), so the cache
+is keyed by those three and the header is written for the file at hand.
+Files that do not compile get no .pyc, as with pip and uv.
+
+Runs on any CPython 3.6 or later: the base's python3 or a conda one.
+"""
+import hashlib
+import importlib.util
+import marshal
+import multiprocessing
+import os
+import sys
+import sysconfig
+import time
+
+
+def header(path, source):
+    if os.environ.get("SOURCE_DATE_EPOCH") and hasattr(importlib.util, "source_hash"):
+        return importlib.util.MAGIC_NUMBER + (3).to_bytes(4, "little") + importlib.util.source_hash(source)
+    st = os.stat(path)
+    mtime = int(st.st_mtime) & 0xFFFFFFFF
+    return importlib.util.MAGIC_NUMBER + bytes(4) + mtime.to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def write(path, data):
+    """Atomically, as importlib writes .pyc files."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def compiled(path):
+    """The marshalled code of `path`, or None when it does not compile."""
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+        # held in a name, as importlib holds it: marshal marks the objects it
+        # references, and so writes what py_compile and pip write
+        code = compile(source, path, "exec", dont_inherit=True)
+        return marshal.dumps(code)
+    except (SyntaxError, ValueError, UnicodeDecodeError, OSError, RecursionError):
+        return None
+
+
+def main(cache):
+    started = time.time()
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        print("envd: %s does not write .pyc files" % sys.executable)
+        return
+    cache = os.path.join(cache, tag)
+    roots = sorted({sysconfig.get_paths()[k] for k in ("purelib", "platlib")})
+    todo = []  # (source path, .pyc path, header, cache path)
+    hits = 0
+    for root in roots:
+        for directory, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if not name.endswith(".py"):
+                    continue
+                path = os.path.join(directory, name)
+                try:
+                    with open(path, "rb") as f:
+                        source = f.read()
+                    head = header(path, source)
+                    pyc = importlib.util.cache_from_source(path)
+                except (OSError, ValueError, NotImplementedError):
+                    continue
+                try:
+                    with open(pyc, "rb") as f:
+                        if f.read(16) == head:
+                            continue
+                except OSError:
+                    pass
+                key = hashlib.sha256(b"\0".join([importlib.util.MAGIC_NUMBER, path.encode("utf-8", "surrogateescape"), source]))
+                digest = key.hexdigest()
+                cached = os.path.join(cache, digest[:2], digest[2:])
+                try:
+                    with open(cached, "rb") as f:
+                        body = f.read()
+                except OSError:
+                    todo.append((path, pyc, head, cached))
+                    continue
+                write(pyc, head + body)
+                hits += 1
+    paths = [t[0] for t in todo]
+    bodies = None
+    if len(paths) > 64 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        try:
+            with multiprocessing.get_context("fork").Pool() as pool:
+                bodies = pool.map(compiled, paths, chunksize=32)
+        except OSError:
+            bodies = None
+    if bodies is None:
+        bodies = [compiled(p) for p in paths]
+    failed = 0
+    for (path, pyc, head, cached), body in zip(todo, bodies):
+        if body is None:
+            failed += 1
+            continue
+        write(cached, body)
+        write(pyc, head + body)
+    print(
+        "envd: wrote %d .pyc files in %s: %d from the bytecode cache, %d compiled%s, in %.2fs"
+        % (hits + len(todo) - failed, " ".join(roots), hits, len(todo) - failed,
+           " (%d files did not compile)" % failed if failed else "", time.time() - started)
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
