@@ -381,7 +381,20 @@ with open(sys.argv[1], "rb") as f:
 /// base once unpacks it again; what the builder caches is still gone.
 pub fn prune_builder() {
     docker_ok(&["buildx", "prune", "-af"]);
+    unpack_bases();
+}
+
+/// Starts each base once, so that its snapshots are unpacked again: after
+/// a prune, dockerd 28 on the containerd store may have collected them
+/// while the image still names them, and an export then fails with
+/// "failed to prepare extraction snapshot … parent snapshot … does not
+/// exist" ([`ENGINE_LOST_SNAPSHOT`]).
+pub fn unpack_bases() {
     for base in [cpu_base(), bases_env("BASE_GPU_IMAGE"), ubuntu_base()] {
         docker_ok(&["run", "--rm", "--entrypoint", "/bin/true", &base]);
     }
 }
+
+/// What the engine says when it lost a snapshot that [`unpack_bases`]
+/// brings back.
+pub const ENGINE_LOST_SNAPSHOT: &str = "failed to prepare extraction snapshot";
