@@ -290,12 +290,14 @@ impl HostServer {
         Self { child, port, log }
     }
 
-    /// Serves `dir` over plain HTTP; the log is the server's request lines.
+    /// Serves `dir` over plain HTTP (`tests/servers/files_http.py`); the
+    /// log is the server's request lines.
     pub fn files(dir: &Path, log: PathBuf) -> Self {
         let stderr = std::fs::File::create(&log).expect("create the server log");
+        let script = repo().join("tests/servers/files_http.py");
         Self::start(log, |gateway, port| {
             let mut c = Command::new("python3");
-            c.args(["-m", "http.server", "--bind", gateway, &port.to_string(), "--directory"]).arg(dir).stderr(stderr);
+            c.arg(script).args([gateway, &port.to_string()]).arg(dir).stderr(stderr);
             c
         })
     }

@@ -48,7 +48,11 @@ def main():
             pass
 
     handler = functools.partial(Handler, directory=root)
-    server = http.server.ThreadingHTTPServer((bind, int(port)), handler)
+    server = http.server.ThreadingHTTPServer((bind, int(port)), handler, bind_and_activate=False)
+    # a real server's backlog (see files_http.py)
+    server.request_queue_size = 1024
+    server.server_bind()
+    server.server_activate()
     server.serve_forever()
 
 

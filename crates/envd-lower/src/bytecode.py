@@ -52,6 +52,17 @@ def compiled(path):
         return None
 
 
+def build(item):
+    """Compiles one file into its .pyc and the cache; False if it does not compile."""
+    path, pyc, head, cached = item
+    body = compiled(path)
+    if body is None:
+        return False
+    write(cached, body)
+    write(pyc, head + body)
+    return True
+
+
 def main(cache):
     started = time.time()
     tag = sys.implementation.cache_tag
@@ -93,23 +104,16 @@ def main(cache):
                     continue
                 write(pyc, head + body)
                 hits += 1
-    paths = [t[0] for t in todo]
-    bodies = None
-    if len(paths) > 64 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+    done = None
+    if len(todo) > 64 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
         try:
             with multiprocessing.get_context("fork").Pool() as pool:
-                bodies = pool.map(compiled, paths, chunksize=32)
+                done = pool.map(build, todo, chunksize=32)
         except OSError:
-            bodies = None
-    if bodies is None:
-        bodies = [compiled(p) for p in paths]
-    failed = 0
-    for (path, pyc, head, cached), body in zip(todo, bodies):
-        if body is None:
-            failed += 1
-            continue
-        write(cached, body)
-        write(pyc, head + body)
+            done = None
+    if done is None:
+        done = [build(t) for t in todo]
+    failed = done.count(False)
     print(
         "envd: wrote %d .pyc files in %s: %d from the bytecode cache, %d compiled%s, in %.2fs"
         % (hits + len(todo) - failed, " ".join(roots), hits, len(todo) - failed,
