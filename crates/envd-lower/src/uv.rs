@@ -27,6 +27,8 @@
 //!   runs (exit 2 with a parse error). And when uv finds a requirement in
 //!   no index: with pip's index strategy uv takes an index's 401 for "not
 //!   here", so pip, which says which index refused, has the last word.
+//! - **`.pyc` files** are written after uv by [`BYTECODE`], as pip would
+//!   leave them, from a cache mount of code compiled before.
 //! - `ENVD_PYTHON_INSTALLER=pip` chooses pip for every step.
 
 use envd_llb::{Exec, FileAction, Mount, State};
