@@ -59,8 +59,7 @@ fn build(ctx: &Context, args: &[&str]) -> Build {
         // state (pruned again for a cold build), and said in the log
         eprintln!("bench: the engine lost a base snapshot; building {} again", ctx.tag);
         if cold {
-            prune();
-            PRUNED.store(false, std::sync::atomic::Ordering::SeqCst);
+            envd_e2e::prune_builder();
         } else {
             envd_e2e::unpack_bases();
         }

@@ -13,6 +13,8 @@ import functools
 import http.server
 import sys
 
+import files_http  # beside this file: the server with a real backlog
+
 
 def main():
     bind, port, root, user, password, log = sys.argv[1:7]
@@ -48,12 +50,7 @@ def main():
             pass
 
     handler = functools.partial(Handler, directory=root)
-    server = http.server.ThreadingHTTPServer((bind, int(port)), handler, bind_and_activate=False)
-    # a real server's backlog (see files_http.py)
-    server.request_queue_size = 1024
-    server.server_bind()
-    server.server_activate()
-    server.serve_forever()
+    files_http.Server((bind, int(port)), handler).serve_forever()
 
 
 if __name__ == "__main__":
