@@ -42,7 +42,9 @@ bench: setup image ## benchmarks: criterion in process, then real builds beside 
 	$(CARGO) bench --workspace --exclude envd-e2e --locked
 	$(CARGO) run -p envd-e2e --bin envd-bench --locked
 
-lint: ## rustfmt and clippy, warnings are errors
+lint: ## rustfmt, clippy (warnings are errors), and no import cycle between a crate's files
+	python3 scripts/module-cycles.py --self-test
+	python3 scripts/module-cycles.py
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 

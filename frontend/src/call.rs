@@ -14,26 +14,19 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use envd_check::{CheckConfig, Finding};
+use envd_check::Finding;
 use envd_gateway::Client;
 use envd_lang::{Diagnostic, ReadKind, Span};
 use envd_llb::SourceMap;
 use envd_lower::{AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 use serde_json::{json, Value};
 
-use crate::build::{self, evaluate, source_text};
+use crate::analysis::{self, Subject};
 use crate::config::Config;
 use crate::failure::Failure;
-use crate::inputs::{self, Entrypoint};
-
-/// `requestid` of `--call subrequests.describe`.
-pub const DESCRIBE: &str = "frontend.subrequests.describe";
-/// `requestid` of `--call targets`.
-pub const TARGETS: &str = "frontend.targets";
-/// `requestid` of `--call outline`.
-pub const OUTLINE: &str = "frontend.outline";
-/// `requestid` of `--call check` (buildx calls it lint).
-pub const LINT: &str = "frontend.lint";
+use crate::inputs::{self, ContextReader, Entrypoint};
+use crate::report::{self, source_text};
+use crate::request::{DESCRIBE, LINT, OUTLINE, TARGETS};
 
 /// The version of every answer's shape: BuildKit's 1.0.0 of each.
 const VERSION: &str = "1.0.0";
@@ -97,7 +90,7 @@ fn b64(data: &[u8]) -> String {
 /// `frontend.targets`: the functions `--target` can name.
 pub async fn targets(config: &Config, client: &Client) -> Result<Answer, Failure> {
     let entry = inputs::read_entrypoint(config, client).await?;
-    let text = source_text(config, &entry.source).map_err(|f| f.in_file(&entry.source))?;
+    let text = source_text(&config.filename, &entry.source).map_err(|f| f.in_file(&entry.source))?;
     let targets = envd_lang::targets(&config.filename, &text).map_err(|d| Failure::from(d).in_file(&entry.source))?;
     let json = json!({
         "targets": targets.iter().map(|t| json!({
@@ -125,9 +118,9 @@ pub async fn outline(config: &Config, client: &Client) -> Result<Answer, Failure
 }
 
 async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failure> {
-    let text = source_text(config, &entry.source)?;
+    let text = source_text(&config.filename, &entry.source)?;
     let (targets, comments) = envd_lang::targets_and_comments(&config.filename, &text)?;
-    let evaluated = evaluate(config, &text, true).await?;
+    let evaluated = analysis::evaluate(&config.filename, &text, analysis::eval_options(config, true)).await?;
     let plan = &evaluated.plan;
     let description = targets.iter().find(|t| t.name == plan.target).and_then(|t| t.description.clone());
 
@@ -216,15 +209,12 @@ fn base_args(config: &Config, plan: &envd_lang::Plan) -> Result<Vec<(&'static st
 /// any; a build file that does not evaluate is a `buildError` at its line.
 pub async fn lint(config: &Config, client: &Client) -> Result<Answer, Failure> {
     let entry = inputs::read_entrypoint(config, client).await?;
-    let text = source_text(config, &entry.source).map_err(|f| f.in_file(&entry.source))?;
+    let text = source_text(&config.filename, &entry.source).map_err(|f| f.in_file(&entry.source))?;
     let mut sources = Sources::new(&entry.source);
     let checked = async {
-        let check = CheckConfig::for_build(config.check.as_ref(), &config.filename, &text)?;
-        let evaluated = evaluate(config, &text, false).await?;
-        let paths = envd_check::files_to_read(&evaluated);
-        let files = inputs::read_context_files(config, client, &entry, &paths).await?.text;
-        let findings = build::lint(config, &check, &evaluated, &files);
-        Ok::<_, Failure>((findings, files))
+        let analysis =
+            analysis::analyse(Subject::of(config, &text), &mut ContextReader::new(config, client, &entry)).await?;
+        Ok::<_, Failure>((analysis.findings, analysis.files))
     };
     let json = match checked.await {
         Ok((findings, files)) => {
@@ -258,7 +248,7 @@ impl Sources {
         if let Some(i) = self.list.iter().position(|s| s.filename == span.file) {
             return Some(i as i64);
         }
-        self.list.push(build::context_source(files, &span.file)?);
+        self.list.push(report::context_source(files, &span.file)?);
         Some(self.list.len() as i64 - 1)
     }
 

@@ -40,6 +40,13 @@ impl From<Diagnostic> for Failure {
     }
 }
 
+impl From<crate::config::ConfigError> for Failure {
+    /// An option that cannot be used has no place in the build file.
+    fn from(e: crate::config::ConfigError) -> Self {
+        Self::Diagnostic(Diagnostic::nowhere(e.to_string()), None)
+    }
+}
+
 impl From<envd_gateway::Error> for Failure {
     fn from(e: envd_gateway::Error) -> Self {
         match e.upstream_status() {

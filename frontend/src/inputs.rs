@@ -2,12 +2,14 @@
 //! manner of dockerui's `ReadEntrypoint` and `MainContext`.
 //!
 //! [`read_entrypoint`] reads the build file and `.dockerignore` together;
-//! from a remote context (git, tarball) it solves the context once and
-//! reads the build file from it, with no `.dockerignore`, as dockerui
-//! does. After evaluation, [`fetch`] gets what [`envd_lower::needs`]
-//! listed — the base image's config for each platform (or the named
-//! context that replaces it), the context files, the frontend's own image
-//! — concurrently, and returns lowering's [`Inputs`], one per platform.
+//! from a remote context (git, tarball) it builds the context's state,
+//! solves it once and reads the build file from it, with no
+//! `.dockerignore`, as dockerui does. That state is the context lowering
+//! gets: the main context is decided here, once. During the analysis,
+//! [`Fetch`] reads the context files and, at the same time, gets the rest
+//! of what [`envd_lower::needs`] listed — the base image's config for
+//! each platform (or the named context that replaces it), the frontend's
+//! own image — and then gives lowering's [`Inputs`], one per platform.
 //! Requests that do not depend on each other go out at once over the one
 //! HTTP/2 connection (each on its own clone of the client).
 
@@ -16,11 +18,12 @@ use std::sync::Arc;
 
 use envd_gateway::Client;
 use envd_lang::{ContextPath, Diagnostic};
-use envd_llb::{Constraints, Local, Platform, SourceMap};
-use envd_lower::{BaseSource, ImageConfig, Inputs, Needs, ResolvedBase};
+use envd_llb::{Constraints, Git, Local, Platform, SourceMap, State};
+use envd_lower::{BaseSource, ContextSource, ImageConfig, Inputs, Needs, ResolvedBase};
 
-use crate::config::Config;
-use crate::contexts::{Named, NamedContext};
+use crate::analysis::{ContextFiles, ReadFiles};
+use crate::config::contexts::{Named, NamedContext};
+use crate::config::{Config, MainContext};
 use crate::failure::Failure;
 
 /// The language tag recorded with the build file's source info.
@@ -35,72 +38,149 @@ pub struct Entrypoint {
     pub digest: String,
     /// The context's `.dockerignore` patterns.
     pub dockerignore: Vec<String>,
+    /// The build context as lowering takes it: the client's local, or the
+    /// remote context's state, built once here.
+    pub context: ContextSource,
     /// The solved remote context, which context files are read from.
     pub remote: Option<String>,
 }
 
 /// Reads the build file and `.dockerignore`, concurrently; or, for a
-/// remote context, the build file from it.
+/// remote context, solves it once and reads the build file from it.
 pub async fn read_entrypoint(config: &Config, client: &Client) -> Result<Entrypoint, Failure> {
-    if let Some(state) = config.context.remote_state() {
-        let def = state.marshal().map_err(Failure::internal)?;
-        let digest = def.root.clone().unwrap_or_default();
-        let remote = client.clone().solve(def.definition, &[]).await?;
-        let source = match &config.definition_local {
-            Some(_) => read_definition(config, client.clone()).await?.0,
-            None => {
-                let data = client.clone().read_file(&remote, &config.filename).await.map_err(|e| {
-                    Diagnostic::nowhere(format!(
-                        "cannot read {} from {}: {e}",
-                        config.filename,
-                        config.context.describe()
-                    ))
-                })?;
-                SourceMap::new(&config.filename, data, LANGUAGE)
-            }
-        };
-        return Ok(Entrypoint { source, digest, dockerignore: Vec::new(), remote: Some(remote) });
-    }
+    let name = match &config.context {
+        MainContext::Local { name } => name,
+        remote => return read_remote_entrypoint(config, client, remote).await,
+    };
     let (definition, dockerignore) =
         tokio::join!(read_definition(config, client.clone()), read_dockerignore(config, client.clone()));
     let (source, digest) = definition?;
-    Ok(Entrypoint { source, digest, dockerignore: dockerignore?, remote: None })
+    let context = ContextSource::Local(name.clone());
+    Ok(Entrypoint { source, digest, dockerignore: dockerignore?, context, remote: None })
 }
 
-/// Fetches what `needs` lists, concurrently: the base image's config for
-/// each platform with the context files, and the `extra` files the linter
-/// reads; the own image is a file of this container. One [`Inputs`] per
-/// platform of `config`, in its order. A file a call of `plan` names that
-/// is not text fails at that call.
-pub async fn fetch(
+/// The entrypoint of a git or tarball context: the build file from the
+/// context itself unless buildx sent it as a local, and no
+/// `.dockerignore`, as dockerui does.
+async fn read_remote_entrypoint(
     config: &Config,
     client: &Client,
-    plan: &envd_lang::Plan,
-    needs: &Needs,
-    extra: &[ContextPath],
-    entry: &Entrypoint,
-) -> Result<Vec<Inputs>, Failure> {
-    let mut files = needs.context_files.clone();
-    files.extend(extra.iter().filter(|p| !needs.context_files.contains(p)).cloned());
-    let bases =
-        futures_util::future::join_all(config.platforms.iter().map(|p| resolve_base(config, client.clone(), needs, p)));
-    let (bases, context_files) = tokio::join!(bases, read_context_files(config, client, entry, &files));
-    let context_files = context_files?;
-    context_files.check_encodings(plan)?;
-    let context_files = context_files.text;
-    let installer_image = if needs.installer { crate::own_image::detect().ok() } else { None };
-    bases
-        .into_iter()
-        .map(|base| {
-            Ok(Inputs {
-                source: entry.source.clone(),
-                dockerignore: entry.dockerignore.clone(),
-                base: base?,
-                context_files: context_files.clone(),
-                installer_image: installer_image.clone(),
+    context: &MainContext,
+) -> Result<Entrypoint, Failure> {
+    let state = remote_state(context);
+    let def = state.marshal().map_err(Failure::internal)?;
+    let digest = def.root.clone().unwrap_or_default();
+    let remote = client.clone().solve(def.definition, &[]).await?;
+    let source = match &config.definition_local {
+        Some(_) => read_definition(config, client.clone()).await?.0,
+        None => {
+            let data = client.clone().read_file(&remote, &config.filename).await.map_err(|e| {
+                Diagnostic::nowhere(format!("cannot read {} from {}: {e}", config.filename, context.describe()))
+            })?;
+            SourceMap::new(&config.filename, data, LANGUAGE)
+        }
+    };
+    let context = ContextSource::Remote(state);
+    Ok(Entrypoint { source, digest, dockerignore: Vec::new(), context, remote: Some(remote) })
+}
+
+/// A git repository or a tarball as a state BuildKit fetches: dockerui's
+/// `DetectGitContext` and `DetectHTTPContext`.
+fn remote_state(context: &MainContext) -> State {
+    match context {
+        MainContext::Git { url, reference, subdir, keep_git_dir } => Git::new(url)
+            .reference(reference)
+            .subdir(subdir)
+            .keep_git_dir(*keep_git_dir)
+            .constraints(Constraints::named(format!("[internal] load git source {}", context.describe())))
+            .into_state(),
+        MainContext::Tarball { url } => {
+            let file = envd_llb::http(
+                url,
+                "context",
+                Constraints::named(format!("[internal] load remote build context {url}")),
+            );
+            let opts = envd_llb::CopyOptions { attempt_unpack: true, create_dest_path: true, ..Default::default() };
+            State::scratch().file(
+                vec![envd_llb::FileAction::copy(&file, "/context", "/", opts)],
+                Constraints::named("[internal] unpack the build context"),
+            )
+        }
+        MainContext::Local { .. } => unreachable!("read_entrypoint reads a local context itself"),
+    }
+}
+
+/// The build's way of reading context files: with them, concurrently,
+/// it resolves the base image's config for each platform (or the named
+/// context that replaces it), and keeps those for [`Fetch::inputs`].
+pub struct Fetch<'a> {
+    config: &'a Config,
+    client: &'a Client,
+    entry: &'a Entrypoint,
+    bases: Vec<Result<ResolvedBase, Failure>>,
+    installer_image: Option<String>,
+}
+
+impl<'a> Fetch<'a> {
+    /// Fetches for a build of `config` from `entry`.
+    pub fn new(config: &'a Config, client: &'a Client, entry: &'a Entrypoint) -> Self {
+        Self { config, client, entry, bases: Vec::new(), installer_image: None }
+    }
+
+    /// Lowering's [`Inputs`], one per platform of the config, in its
+    /// order, with the context files the analysis read.
+    pub fn inputs(self, context_files: &BTreeMap<String, String>) -> Result<Vec<Inputs>, Failure> {
+        let entry = self.entry;
+        let installer_image = self.installer_image;
+        self.bases
+            .into_iter()
+            .map(|base| {
+                Ok(Inputs {
+                    source: entry.source.clone(),
+                    dockerignore: entry.dockerignore.clone(),
+                    base: base?,
+                    context: entry.context.clone(),
+                    context_files: context_files.clone(),
+                    installer_image: installer_image.clone(),
+                })
             })
-        })
-        .collect()
+            .collect()
+    }
+}
+
+impl ReadFiles for Fetch<'_> {
+    async fn read(&mut self, needs: &Needs, paths: &[ContextPath]) -> Result<ContextFiles, Failure> {
+        let (config, client) = (self.config, self.client);
+        let bases = futures_util::future::join_all(
+            config.platforms.iter().map(|p| resolve_base(config, client.clone(), needs, p)),
+        );
+        let (bases, files) = tokio::join!(bases, read_context_files(config, client, self.entry, paths));
+        self.bases = bases;
+        // The frontend's own image, whose /bin carries the conda installer
+        // and uv: a file of this container.
+        self.installer_image = if needs.installer { crate::own_image::detect().ok() } else { None };
+        files
+    }
+}
+
+/// The way `--call check` reads context files: those alone, no base.
+pub struct ContextReader<'a> {
+    config: &'a Config,
+    client: &'a Client,
+    entry: &'a Entrypoint,
+}
+
+impl<'a> ContextReader<'a> {
+    /// Reads for `config` from `entry`.
+    pub fn new(config: &'a Config, client: &'a Client, entry: &'a Entrypoint) -> Self {
+        Self { config, client, entry }
+    }
+}
+
+impl ReadFiles for ContextReader<'_> {
+    async fn read(&mut self, _needs: &Needs, paths: &[ContextPath]) -> Result<ContextFiles, Failure> {
+        read_context_files(self.config, self.client, self.entry, paths).await
+    }
 }
 
 /// The names a named context may replace the plan's base by: `aiges_cpu`
@@ -273,7 +353,7 @@ async fn read_dockerignore(config: &Config, client: Client) -> Result<Vec<String
 /// so no step depends on the rest of the context. From a remote context
 /// they are read from its one solved ref. A file that cannot be read is
 /// left out; lowering reports it at its call.
-pub async fn read_context_files(
+async fn read_context_files(
     config: &Config,
     client: &Client,
     entry: &Entrypoint,
@@ -308,35 +388,6 @@ pub async fn read_context_files(
         }
     }
     Ok(files)
-}
-
-/// Context files as read.
-#[derive(Debug, Clone, Default)]
-pub struct ContextFiles {
-    /// The ones that are text (UTF-8, with or without a BOM, or UTF-16
-    /// with one), decoded.
-    pub text: BTreeMap<String, String>,
-    /// The ones that are not, and why.
-    pub undecodable: BTreeMap<String, envd_conda::text::DecodeError>,
-}
-
-impl ContextFiles {
-    /// Fails at the first call of `plan` that names a file that is not
-    /// text: before the file reaches YAML, pip or the linter, in one
-    /// sentence with its name and the byte offset.
-    pub fn check_encodings(&self, plan: &envd_lang::Plan) -> Result<(), Diagnostic> {
-        for step in &plan.steps {
-            let named: Vec<&ContextPath> = match &step.kind {
-                envd_lang::StepKind::CondaPackages { env_file, .. } => env_file.iter().collect(),
-                envd_lang::StepKind::PythonPackages { requirements, .. } => requirements.iter().collect(),
-                _ => continue,
-            };
-            if let Some((path, e)) = named.iter().find_map(|p| self.undecodable.get_key_value(p.as_str())) {
-                return Err(Diagnostic::at(step.span.clone(), format!("{path} {e}")));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Solves a local of the client's (`local_name`) that transfers only

@@ -13,20 +13,24 @@
 //! else may write to it, which the workspace's `print_stdout` lint
 //! enforces.
 
+pub mod analysis;
 pub mod build;
 pub mod call;
 pub mod check;
 pub mod config;
-pub mod contexts;
 pub mod failure;
 pub mod inputs;
 pub mod isolate;
 pub mod own_image;
+pub mod report;
+pub mod request;
+pub mod solve;
 
 use envd_gateway::{transport, Client, FrontendEnv, SourceError, Status};
 
-use crate::config::{Config, Request};
+use crate::config::Config;
 use crate::failure::Failure;
+use crate::request::Request;
 
 /// Connects to BuildKit on stdio, builds, and returns the result or error.
 pub async fn serve() -> Result<(), envd_gateway::Error> {
@@ -34,7 +38,7 @@ pub async fn serve() -> Result<(), envd_gateway::Error> {
     let client = Client::connect(transport::stdio().await?).await?;
     let config = match Config::from_env(&env) {
         Ok(c) => c,
-        Err(e) => return client.fail(&e.to_string()).await,
+        Err(e) => return client.fail_with(status(e.into())).await,
     };
     let answered = match &config.request {
         Request::Build => {
@@ -73,7 +77,7 @@ pub fn status(f: Failure) -> Status {
         Failure::Upstream(status) => status,
         Failure::Diagnostic(d, source) => match (&d.span, source) {
             (Some(span), Some(source)) => {
-                SourceError { message: d.text(), at: build::located(&source, span.line, span.end_line) }.to_status()
+                SourceError { message: d.text(), at: report::located(&source, span.line, span.end_line) }.to_status()
             }
             _ => envd_gateway::plain_status(d.to_string()),
         },

@@ -12,11 +12,11 @@ fn main() -> ExitCode {
             // check FILE [TARGET] [--llb]
             let llb = args.iter().any(|a| a == "--llb");
             let rest: Vec<&String> = args[2..].iter().filter(|a| *a != "--llb").collect();
-            let (Some(file), Ok(program)) = (rest.first(), std::env::current_exe()) else {
+            let Some(file) = rest.first() else {
                 eprintln!("usage: envd-frontend check FILE [TARGET] [--llb]");
-                return ExitCode::from(1);
+                return ExitCode::from(2);
             };
-            return check::check_main(&program, std::path::Path::new(file), rest.get(1).map(|t| t.to_string()), llb);
+            return check::check_main(std::path::Path::new(file), rest.get(1).map(|t| t.to_string()), llb);
         }
         Some("conda-install") => {
             // The in-build conda installer: see envd_conda_install.

@@ -19,7 +19,7 @@ pub const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO
 /// Other build args the frontend reads: the installer of python packages
 /// and conda's `__cuda` override.
 pub const FRONTEND_ARGS: [&str; 2] = ["ENVD_PYTHON_INSTALLER", "CONDA_OVERRIDE_CUDA"];
-use crate::{Finding, Input};
+use crate::finding::{Finding, Input};
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     let reads = &input.evaluated.reads;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use envd_lang::{Diagnostic, Rule, Span};
 
-use crate::Finding;
+use crate::finding::Finding;
 
 /// The build arg that replaces the file's `# check=` directive.
 pub const ENVD_CHECK_ARG: &str = "ENVD_CHECK";

@@ -10,7 +10,7 @@
 use envd_conda::{credentials, EnvFile};
 use envd_lang::{Rule, Span, StepKind};
 
-use crate::{line_containing, Finding, Input};
+use crate::finding::{line_containing, Finding, Input};
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     let plan = &input.evaluated.plan;

@@ -11,7 +11,7 @@
 
 use envd_lang::{Rule, Span, StepKind};
 
-use crate::{Finding, Input};
+use crate::finding::{Finding, Input};
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     let mut seen = Vec::new();

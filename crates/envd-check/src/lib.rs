@@ -17,46 +17,17 @@ mod build_args;
 mod config;
 mod credentials;
 mod env_file;
+mod finding;
 mod pins;
 mod python;
 mod run_steps;
 mod shell;
 
-use std::collections::BTreeMap;
-
-use envd_lang::{ContextPath, Evaluated, Rule, Span, StepKind};
+use envd_lang::{ContextPath, Evaluated, StepKind};
 
 pub use build_args::PROXY_ARGS;
 pub use config::{CheckConfig, ENVD_CHECK_ARG};
-
-/// One broken rule, at a place in build.envd or in a file it names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// The rule.
-    pub rule: Rule,
-    /// One sentence about this case. It never repeats a credential.
-    pub message: String,
-    /// Where; the file is build.envd or a context path such as `env.yaml`.
-    /// `None` for what has no place in any file (an unused `--build-arg`).
-    pub span: Option<Span>,
-}
-
-impl Finding {
-    fn at(rule: Rule, span: &Span, message: impl Into<String>) -> Self {
-        Self { rule, message: message.into(), span: Some(span.clone()) }
-    }
-}
-
-/// What the linter looks at.
-#[derive(Debug, Clone, Copy)]
-pub struct Input<'a> {
-    /// The evaluated build.
-    pub evaluated: &'a Evaluated,
-    /// The `--build-arg`s given (build.envd's `args`).
-    pub build_args: &'a BTreeMap<String, String>,
-    /// The files of [`files_to_read`] that could be read, by context path.
-    pub files: &'a BTreeMap<String, String>,
-}
+pub use finding::{Finding, Input};
 
 /// The context files the linter reads: env files and requirements files,
 /// in call order without repeats.
@@ -97,16 +68,11 @@ pub fn lint(input: &Input) -> Vec<Finding> {
     out
 }
 
-/// The 1-based number of the first line of `text` that contains `needle`.
-pub(crate) fn line_containing(text: &str, needle: &str) -> Option<u32> {
-    text.lines().position(|l| l.contains(needle)).map(|i| i as u32 + 1)
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
     use std::collections::BTreeMap;
 
-    use envd_lang::{evaluate, EvalOptions};
+    use envd_lang::{evaluate, EvalOptions, Rule};
 
     use super::*;
 
@@ -130,6 +96,8 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
+    use envd_lang::Rule;
+
     use super::testing::findings;
     use super::*;
 

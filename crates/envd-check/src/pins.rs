@@ -10,7 +10,7 @@
 use envd_conda::EnvFile;
 use envd_lang::{Rule, Span, StepKind};
 
-use crate::{line_containing, Finding, Input};
+use crate::finding::{line_containing, Finding, Input};
 
 /// An exact version asked for.
 #[derive(Debug, Clone)]

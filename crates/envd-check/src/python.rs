@@ -13,7 +13,7 @@
 use envd_conda::EnvFile;
 use envd_lang::{BaseImage, Rule, Span, StepKind};
 
-use crate::{line_containing, Finding, Input};
+use crate::finding::{line_containing, Finding, Input};
 
 /// The python minor version the AIGES images' `libwrapper.so` embeds.
 pub const LOADER_PYTHON: &str = "3.9";

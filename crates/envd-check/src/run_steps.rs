@@ -8,8 +8,8 @@
 
 use envd_lang::{Rule, StepKind};
 
+use crate::finding::{Finding, Input};
 use crate::shell::{commands, program};
-use crate::{Finding, Input};
 
 /// pip options that take a value, which is not a package.
 const PIP_VALUE_OPTIONS: &[&str] = &[

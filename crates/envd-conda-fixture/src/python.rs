@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::{Content, FileMode, Package};
+use crate::package::{Content, FileMode, Package};
 
 /// The machine's python, packaged.
 #[derive(Debug, Clone)]

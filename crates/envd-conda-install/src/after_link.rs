@@ -20,7 +20,7 @@ use rattler_conda_types::package::{LinkJson, NoArchLinks, PackageFile};
 use rattler_conda_types::prefix_record::{PathType, PathsEntry};
 use rattler_conda_types::PrefixRecord;
 
-use crate::{err, Error};
+use crate::error::{err, Error};
 
 /// Compiles and checks the `noarch: python` packages of `installed` (the
 /// names linked by this install) in `prefix`; returns the log lines.
@@ -31,7 +31,7 @@ pub(crate) fn after_link(prefix: &Path, installed: &[String]) -> Result<Vec<Stri
     let mut noarch: Vec<PrefixRecord> = records
         .iter()
         .filter(|r| r.repodata_record.package_record.noarch.is_python())
-        .filter(|r| installed.contains(&crate::dist_name(&r.repodata_record.package_record)))
+        .filter(|r| installed.contains(&crate::dist::dist_name(&r.repodata_record.package_record)))
         .cloned()
         .collect();
     if noarch.is_empty() {
@@ -67,7 +67,7 @@ pub(crate) fn after_link(prefix: &Path, installed: &[String]) -> Result<Vec<Stri
 fn post_link_scripts(records: &[PrefixRecord], installed: &[String]) -> Vec<String> {
     records
         .iter()
-        .filter(|r| installed.contains(&crate::dist_name(&r.repodata_record.package_record)))
+        .filter(|r| installed.contains(&crate::dist::dist_name(&r.repodata_record.package_record)))
         .flat_map(|r| {
             let name = r.repodata_record.package_record.name.as_normalized();
             let script = PathBuf::from(format!("bin/.{name}-post-link.sh"));

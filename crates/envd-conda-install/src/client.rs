@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rattler_networking::AuthenticationMiddleware;
 use reqwest_middleware::ClientWithMiddleware;
 
-use crate::{err, err_chain, Error};
+use crate::error::{err, err_chain, Error};
 
 fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()

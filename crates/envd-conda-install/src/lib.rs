@@ -28,6 +28,8 @@
 
 mod after_link;
 mod client;
+mod dist;
+mod error;
 mod virtual_packages;
 
 use std::collections::HashSet;
@@ -48,41 +50,11 @@ use rattler_networking::LazyClient;
 use rattler_repodata_gateway::Gateway;
 use rattler_solve::{resolvo, ChannelPriority, SolveError, SolverImpl, SolverTask};
 
+pub use error::Error;
 pub use virtual_packages::detect as detect_virtual_packages;
 
-/// An installer failure: one message, printed as the step's last words.
-#[derive(Debug)]
-pub struct Error(pub String);
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// Messages go to the build's progress output: a channel URL in them
-/// loses its credentials.
-fn err(context: &str, e: impl std::fmt::Display) -> Error {
-    Error(credentials::strip(&format!("{context}: {e}")))
-}
-
-/// `context: error: its cause: ...`: network errors say what went wrong
-/// (DNS, TLS, HTTP status) only in their causes.
-fn err_chain(context: &str, e: &(dyn std::error::Error + 'static)) -> Error {
-    let mut s = format!("{context}: {e}");
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !s.ends_with(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cause = c.source();
-    }
-    Error(credentials::strip(&s))
-}
+use crate::dist::dist_name;
+use crate::error::{err, err_chain};
 
 /// What an install did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -399,9 +371,4 @@ fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
     let mut v: Vec<String> = names.collect();
     v.sort();
     v
-}
-
-/// `name-version-build`, as conda names a package in `conda-meta`.
-fn dist_name(p: &rattler_conda_types::PackageRecord) -> String {
-    format!("{}-{}-{}", p.name.as_normalized(), p.version, p.build)
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use rattler_conda_types::{GenericVirtualPackage, PackageName, Version};
 
-use crate::{err, Error};
+use crate::error::{err, Error};
 
 fn package(name: &str, version: &str, build: &str) -> Result<GenericVirtualPackage, Error> {
     Ok(GenericVirtualPackage {

@@ -25,7 +25,7 @@ use starlark::values::list::AllocList;
 use starlark::values::none::NoneType;
 use starlark::values::{starlark_value, Heap, NoSerialize, ProvidesStaticType, StarlarkValue, Value, ValueLike};
 
-use crate::builtins::caller;
+use crate::builtins::call::caller;
 use crate::span::Span;
 
 /// One read of a build arg.

@@ -5,7 +5,7 @@
 //! turns exactly one shape into BuildKit's source-annotated error, in one
 //! place. Warnings are the same idea without failing the build.
 
-use crate::eval::Limits;
+use crate::limits::Limits;
 use crate::rules::Rule;
 use crate::span::Span;
 

@@ -16,6 +16,7 @@ mod args;
 mod builtins;
 mod diagnostic;
 mod eval;
+mod limits;
 mod paths;
 mod plan;
 mod rules;
@@ -27,7 +28,8 @@ mod targets;
 
 pub use args::{ArgRead, ReadKind};
 pub use diagnostic::{Diagnostic, Warning};
-pub use eval::{evaluate, EvalOptions, Evaluated, Limits, DEFAULT_TARGET};
+pub use eval::{evaluate, EvalOptions, Evaluated, DEFAULT_TARGET};
+pub use limits::Limits;
 pub use paths::ContextPath;
 pub use plan::{Base, BaseImage, CondaChannel, Cuda, Expose, ImageEdits, PipIndex, Plan, Spanned, Step, StepKind};
 pub use rules::{Rule, RULES_URL};

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use crate::constraints::Constraints;
+use crate::error::{Error, Result};
 use crate::state::State;
 use crate::vertex::{input_index, Output, Vertex};
-use crate::{caps, pb, Error, Result};
+use crate::{caps, pb};
 
 /// Where `--shm-size` mounts its tmpfs.
 const SHM: &str = "/dev/shm";

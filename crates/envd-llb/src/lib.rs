@@ -21,6 +21,7 @@ pub mod caps;
 mod constraints;
 pub mod decode;
 pub mod dump;
+mod error;
 mod exec;
 mod file;
 mod marshal;
@@ -31,6 +32,7 @@ mod vertex;
 
 pub use bollard_buildkit_proto::pb;
 pub use constraints::{Constraints, SourceLocation, SourceMap, CUSTOM_NAME};
+pub use error::{Error, Result};
 pub use exec::{CacheSharing, Exec, Limits, Mount, NetMode, ProxyEnv, SecretEnv, Ulimit};
 pub use file::{ChownOpt, CopyOptions, FileAction, MkdirOptions, MkfileOptions};
 pub use marshal::{digest_of, encode_op, Marshalled};
@@ -38,20 +40,3 @@ pub use merge::{diff, merge};
 pub use source::{familiar_reference, http, oci_layout, Git, Image, Local, ResolveMode};
 pub use state::{Platform, State};
 pub use vertex::{Output, Vertex};
-
-/// Errors the builder reports. They are programming errors of the caller
-/// (an op that BuildKit would reject), caught before anything is sent.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum Error {
-    /// An op failed its own validation.
-    #[error("invalid {op}: {reason}")]
-    Invalid {
-        /// The kind of op, e.g. `exec`.
-        op: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-/// Shorthand for results of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,9 +7,10 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::constraints::SourceMap;
+use crate::error::Result;
 use crate::state::State;
 use crate::vertex::{Output, Vertex};
-use crate::{caps, pb, Result};
+use crate::{caps, pb};
 
 /// `sha256:<hex>` of `bytes`: how BuildKit names an op.
 pub fn digest_of(bytes: &[u8]) -> String {

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use crate::constraints::Constraints;
+use crate::error::{Error, Result};
 use crate::state::State;
 use crate::vertex::{input_index, Output, Vertex};
-use crate::{caps, pb, Error, Result};
+use crate::{caps, pb};
 
 /// The union of `states`, later ones winning on conflicts. The result keeps
 /// the exec settings of the first state.

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::constraints::Constraints;
+use crate::error::Result;
 use crate::state::{Platform, State};
 use crate::vertex::{Output, Vertex};
-use crate::{caps, pb, Result};
+use crate::{caps, pb};
 
 /// How BuildKit resolves an image reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,7 +101,7 @@ impl Vertex for Image {
 
     fn validate(&self) -> Result<()> {
         if self.reference.is_empty() {
-            return Err(crate::Error::Invalid { op: "image source", reason: "empty reference".into() });
+            return Err(crate::error::Error::Invalid { op: "image source", reason: "empty reference".into() });
         }
         Ok(())
     }
@@ -245,7 +246,7 @@ impl Vertex for Local {
 
     fn validate(&self) -> Result<()> {
         if self.name.is_empty() {
-            return Err(crate::Error::Invalid { op: "local source", reason: "empty name".into() });
+            return Err(crate::error::Error::Invalid { op: "local source", reason: "empty name".into() });
         }
         Ok(())
     }

@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::constraints::Constraints;
-use crate::{pb, Result};
+use crate::error::Result;
+use crate::pb;
 
 /// An LLB operation in the build graph.
 ///

@@ -9,10 +9,10 @@
 
 use envd_llb::{FileAction, Mount, State};
 
+use crate::ctx::Ctx;
 use crate::schedule::Numbered;
 use crate::secrets;
 use crate::well_known::{APT_ARCHIVES, APT_CLEAN_HOOK, APT_LISTS};
-use crate::Ctx;
 
 pub(crate) fn lower(ctx: &Ctx, step: Numbered, state: &State, names: &[String]) -> State {
     let script = format!(

@@ -21,8 +21,9 @@ use std::collections::BTreeMap;
 use envd_lang::{BaseImage, Diagnostic, Plan, Span};
 use envd_llb::{Image, Local, State};
 
+use crate::ctx::Ctx;
+use crate::inputs::{BaseSource, ResolvedBase};
 use crate::well_known::DEFAULT_PATH;
-use crate::{BaseSource, Ctx, ResolvedBase};
 
 /// Build arg that replaces the image behind `aiges_cpu`.
 pub const AIGES_CPU_IMAGE_ARG: &str = "AIGES_CPU_IMAGE";

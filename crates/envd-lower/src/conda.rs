@@ -30,10 +30,12 @@ use envd_conda::{
 use envd_lang::{Diagnostic, Plan, Span, Step, StepKind};
 use envd_llb::{Exec, FileAction, Mount, State};
 
+use crate::ctx::Ctx;
+use crate::pip;
 use crate::schedule::Numbered;
 use crate::secrets;
+use crate::shell;
 use crate::well_known::{CONDA_PKGS, CONDA_REPODATA, CONDA_REQUEST, CONTEXT_MOUNT, INSTALLER_DIR, PIP_SOURCES};
-use crate::{pip, Ctx};
 
 /// The binary in the frontend image.
 pub const INSTALLER_PATH: &str = "/bin/envd-frontend";
@@ -384,7 +386,7 @@ impl Conda {
         let mut script = format!("{INSTALLER_DIR}/envd-frontend conda-install {CONDA_REQUEST}\n");
         let mut uv = false;
         if !seg.pip.is_empty() {
-            let args: Vec<String> = seg.pip.iter().map(|r| pip::quote(r)).collect();
+            let args: Vec<String> = seg.pip.iter().map(|r| shell::quote(r)).collect();
             // The pip: entries read as the lines of a requirements file.
             let lines = seg.pip.join("\n");
             let install = pip::Install {

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use envd_lang::{Plan, StepKind};
 use envd_llb::{Constraints, Local, State};
 
-use crate::{ContextSource, Inputs, LowerConfig};
+use crate::config::LowerConfig;
+use crate::inputs::{ContextSource, Inputs};
 
 /// The context paths the plan reads, and whether a step needs all of it.
 fn used_paths(plan: &Plan) -> (BTreeSet<String>, bool) {
@@ -41,7 +42,7 @@ pub(crate) fn state(plan: &Plan, config: &LowerConfig, inputs: &Inputs, extra: &
     if paths.is_empty() && !whole {
         return None;
     }
-    let name = match &config.context {
+    let name = match &inputs.context {
         ContextSource::Remote(state) => return Some(state.clone()),
         ContextSource::Local(name) => name,
     };

@@ -5,8 +5,8 @@
 use envd_lang::ContextPath;
 use envd_llb::{CopyOptions, FileAction, State};
 
+use crate::ctx::Ctx;
 use crate::schedule::Numbered;
-use crate::Ctx;
 
 pub(crate) fn lower(ctx: &Ctx, step: Numbered, state: &State, context: &State, src: &ContextPath, dest: &str) -> State {
     let from = format!("/{}", src.as_str().trim_start_matches('.'));

@@ -6,8 +6,8 @@
 
 use envd_llb::{Image, Mount, Platform, ResolveMode};
 
+use crate::ctx::Ctx;
 use crate::well_known::INSTALLER_DIR;
-use crate::Ctx;
 
 /// `image`'s `/bin` at [`INSTALLER_DIR`], for `what` (the progress name).
 /// The binaries are static x86_64 ones, whatever the build's platform: an

@@ -111,7 +111,7 @@ impl ImageConfig {
     /// where the base has none), as conda's activation would.
     pub fn prepend_path(&mut self, dir: &str) {
         let old = self.env_var("PATH").unwrap_or_else(|| DEFAULT_PATH.to_owned());
-        self.set_env("PATH", &crate::prepend_path(dir, &old));
+        self.set_env("PATH", &prepend_path(dir, &old));
     }
 
     /// Adds `dir` at the end of `LD_LIBRARY_PATH`, unless it is there:
@@ -211,6 +211,16 @@ pub(crate) fn apply_edits(config: &mut ImageConfig, plan: &envd_lang::Plan) {
         if let Some(name) = &e.service_name {
             config.set_label(&format!("org.aiges.envd.service.{}", e.port), name);
         }
+    }
+}
+
+/// `dir` first on a PATH, and not again later.
+pub(crate) fn prepend_path(dir: &str, path: &str) -> String {
+    let rest: Vec<&str> = path.split(':').filter(|p| !p.is_empty() && *p != dir).collect();
+    if rest.is_empty() {
+        dir.to_owned()
+    } else {
+        format!("{dir}:{}", rest.join(":"))
     }
 }
 

@@ -12,12 +12,12 @@ use envd_conda::credentials::strip;
 use envd_lang::{ContextPath, PipIndex, Plan};
 use envd_llb::{FileAction, Mount, State};
 
+use crate::config::PythonInstaller;
+use crate::ctx::Ctx;
 use crate::schedule::Numbered;
 use crate::secrets;
-use crate::shell::EXIT_UNAUTHORIZED;
-use crate::uv::PythonInstaller;
+use crate::shell::{quote, EXIT_UNAUTHORIZED};
 use crate::well_known::{CONTEXT_MOUNT, PIP_CACHE, PIP_WHEELHOUSE as WHEELHOUSE};
-use crate::Ctx;
 
 /// The python that pip steps use without a conda environment: the base's.
 pub(crate) const BASE_PYTHON: &str = "python3";
@@ -49,11 +49,6 @@ pub(crate) fn write_conf(ctx: &Ctx, state: &State, p: &PipIndex) -> State {
         vec![FileAction::mkfile("/etc/pip.conf", pip_conf(p), 0o644)],
         ctx.named("config.pip_index /etc/pip.conf", &p.span),
     )
-}
-
-/// Single-quotes `s` for the shell.
-pub(crate) fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// How a step installs python packages: what the frontend knows before
@@ -293,11 +288,5 @@ mod tests {
         let direct = with_python("python3", "'demo @ git+ssh://h/r.git'", true);
         assert!(direct.contains("python3 -m pip install --no-warn-script-location --log"), "{direct}");
         assert!(!direct.contains("--no-index"), "{direct}");
-    }
-
-    #[test]
-    fn quoting_survives_single_quotes() {
-        assert_eq!(quote("a'b"), "'a'\\''b'");
-        assert_eq!(quote("numpy>=1.2"), "'numpy>=1.2'");
     }
 }

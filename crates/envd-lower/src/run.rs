@@ -3,10 +3,10 @@
 
 use envd_llb::{Mount, State};
 
+use crate::ctx::Ctx;
 use crate::schedule::Numbered;
 use crate::shell::script;
 use crate::well_known::CONTEXT_MOUNT;
-use crate::Ctx;
 
 pub(crate) fn lower(
     ctx: &Ctx,

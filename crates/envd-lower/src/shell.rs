@@ -3,8 +3,10 @@
 //! LLB does not depend on looking inside the base image first.
 //!
 //! The price is that BuildKit names a failed process by all of its
-//! arguments, wrapper included. [`explain_failure`] puts the user's own
-//! commands and the step's progress name back into that message.
+//! arguments, wrapper included. Each script step is therefore recorded as
+//! a [`ScriptStep`]: the arguments BuildKit will name, and what to show in
+//! their place. The frontend reads those records when a solve fails; this
+//! crate never sees the failure.
 
 use envd_llb::{Exec, State};
 
@@ -15,7 +17,17 @@ const WRAPPER: [&str; 4] =
 
 /// Runs `script` with `bash -e`, or `sh -e` on images without bash.
 pub(crate) fn sh(state: &State, script: &str) -> Exec {
-    state.run(WRAPPER.iter().copied().chain([script]))
+    state.run(args(script))
+}
+
+/// The process arguments of a step that runs `script`.
+fn args(script: &str) -> impl Iterator<Item = &str> {
+    WRAPPER.iter().copied().chain([script])
+}
+
+/// Single-quotes `s` for the shell.
+pub(crate) fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// A `run()` call's commands as one script, in order.
@@ -34,84 +46,43 @@ pub(crate) fn script(commands: &[String]) -> String {
 pub struct ScriptStep {
     /// The progress name, `[n/total] run ...`.
     pub name: String,
-    /// The script, the last argument of the process, and what a failure
-    /// shows in its place: the commands of a `run()`, one a line, or the
-    /// install commands of an install step.
+    /// The process's arguments, wrapper and all, as BuildKit names the
+    /// process when it fails.
+    pub args: Vec<String>,
+    /// What a failure shows in place of the arguments: the script, the
+    /// last argument, which is the commands of a `run()`, one a line, or
+    /// the install commands of an install step.
     pub script: String,
     /// Exit codes the script uses to say why it failed, each with the
     /// sentence a failure with it reads as.
     pub reasons: Vec<(u32, String)>,
 }
 
+impl ScriptStep {
+    /// The record of a step named `name` that runs `script`.
+    pub(crate) fn new(name: String, script: &str, reasons: Vec<(u32, String)>) -> Self {
+        Self { name, args: args(script).map(str::to_owned).collect(), script: script.to_owned(), reasons }
+    }
+}
+
 /// The exit code of a pip step whose index answered 401 Unauthorized.
 pub(crate) const EXIT_UNAUTHORIZED: u32 = 41;
-
-/// BuildKit's message for a failed step (`process "<args>" did not
-/// complete successfully: exit code: N`, the arguments quoted as Go's
-/// `%q` does), with the step's progress name in front and the user's
-/// commands in place of the wrapper. `None` when no step of `steps` is
-/// the one named.
-pub fn explain_failure(steps: &[ScriptStep], message: &str) -> Option<String> {
-    steps.iter().find_map(|step| {
-        let args: Vec<&str> = WRAPPER.iter().copied().chain([step.script.as_str()]).collect();
-        let needle = format!("process {}", go_quote(&args.join(" ")));
-        let at = message.find(&needle)?;
-        let rest = &message[at + needle.len()..];
-        let code = rest.rsplit("exit code: ").next().and_then(|c| c.trim().parse::<u32>().ok());
-        if let Some((_, reason)) = step.reasons.iter().find(|(c, _)| Some(*c) == code) {
-            return Some(format!("{}: {reason}", step.name));
-        }
-        let shown = go_quote(step.script.trim_end());
-        Some(format!("{}: {}process {shown}{rest}", step.name, &message[..at]))
-    })
-}
-
-/// `s` quoted as Go's `strconv.Quote` quotes it, for the characters a
-/// script holds.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_failed_run_reads_as_its_commands_under_its_progress_name() {
-        let step = ScriptStep {
-            name: "[3/3] run echo \"hi\" && false".into(),
-            script: "echo \"hi\"\nfalse\n".into(),
-            reasons: vec![(41, "the index said no".into())],
-        };
-        // As BuildKit writes it: the arguments joined by spaces, then %q.
-        let message = r#"process "/bin/sh -c if [ -x /bin/bash ]; then exec /bin/bash -e -c \"$1\"; fi; exec /bin/sh -e -c \"$1\" envd echo \"hi\"\nfalse\n" did not complete successfully: exit code: 1"#;
-        assert_eq!(
-            explain_failure(std::slice::from_ref(&step), message).unwrap(),
-            r#"[3/3] run echo "hi" && false: process "echo \"hi\"\nfalse" did not complete successfully: exit code: 1"#
-        );
-        let refused = message.replace("exit code: 1", "exit code: 41");
-        assert_eq!(
-            explain_failure(std::slice::from_ref(&step), &refused).unwrap(),
-            "[3/3] run echo \"hi\" && false: the index said no"
-        );
-        assert_eq!(explain_failure(&[step], "process \"/bin/false\" did not complete successfully"), None);
+    fn quoting_survives_single_quotes() {
+        assert_eq!(quote("a'b"), "'a'\\''b'");
+        assert_eq!(quote("numpy>=1.2"), "'numpy>=1.2'");
+    }
+
+    #[test]
+    fn a_script_step_records_the_arguments_buildkit_names() {
+        let step = ScriptStep::new("[2/2] run true".into(), "true\n", Vec::new());
+        assert_eq!(step.args.first().map(String::as_str), Some("/bin/sh"));
+        assert_eq!(step.args.last().map(String::as_str), Some("true\n"));
+        assert_eq!(step.args.len(), WRAPPER.len() + 1);
     }
 }

@@ -33,9 +33,9 @@
 
 use envd_llb::{Exec, FileAction, Mount, State};
 
+use crate::ctx::Ctx;
 use crate::shell::EXIT_UNAUTHORIZED;
 use crate::well_known::{INSTALLER_DIR, PYC_CACHE, UV_CACHE};
-use crate::Ctx;
 
 /// Where the step sees its scripts: [`PIP_SETTINGS`] and [`BYTECODE`].
 const SCRIPTS_DIR: &str = "/run/envd/uv";
@@ -46,30 +46,6 @@ const SCRIPTS_DIR: &str = "/run/envd/uv";
 /// rebuild (see BENCHMARKS.md). pip compiles as it installs, so a step
 /// that falls back to pip does not run it.
 pub(crate) const BYTECODE: &str = include_str!("bytecode.py");
-
-/// The build arg that chooses the installer of python packages.
-pub const PYTHON_INSTALLER_ARG: &str = "ENVD_PYTHON_INSTALLER";
-
-/// What installs python packages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PythonInstaller {
-    /// uv, falling back to pip where uv would differ.
-    #[default]
-    Uv,
-    /// pip, for every step.
-    Pip,
-}
-
-impl PythonInstaller {
-    /// Reads [`PYTHON_INSTALLER_ARG`]; the error says what the value may be.
-    pub fn from_build_arg(value: Option<&str>) -> Result<Self, String> {
-        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("uv") => Ok(Self::Uv),
-            Some("pip") => Ok(Self::Pip),
-            Some(other) => Err(format!("{other:?} is not uv or pip")),
-        }
-    }
-}
 
 /// uv in the step.
 fn uv() -> String {
@@ -139,9 +115,9 @@ const REFUSALS: &str =
 /// when `pip_only` gives a reason or uv refuses.
 pub(crate) fn script(args: &str, pip_only: Option<&str>, require_hashes: bool, pip_script: &str) -> String {
     let uv = uv();
-    let reason = pip_only.map(crate::pip::quote).unwrap_or_default();
+    let reason = pip_only.map(crate::shell::quote).unwrap_or_default();
     let hashes = if require_hashes { " --require-hashes" } else { "" };
-    let refusals = crate::pip::quote(REFUSALS);
+    let refusals = crate::shell::quote(REFUSALS);
     let pyc_cache = PYC_CACHE.target;
     format!(
         r#"pip_only={reason}
@@ -201,14 +177,6 @@ pub(crate) fn env(ctx: &Ctx, exec: Exec) -> Exec {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_installer_arg_is_uv_or_pip() {
-        assert_eq!(PythonInstaller::from_build_arg(None), Ok(PythonInstaller::Uv));
-        assert_eq!(PythonInstaller::from_build_arg(Some(" PIP ")), Ok(PythonInstaller::Pip));
-        assert_eq!(PythonInstaller::from_build_arg(Some("")), Ok(PythonInstaller::Uv));
-        assert_eq!(PythonInstaller::from_build_arg(Some("poetry")), Err("\"poetry\" is not uv or pip".into()));
-    }
 
     #[test]
     fn the_script_falls_back_to_pip_with_the_reason() {

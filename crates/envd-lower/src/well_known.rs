@@ -36,7 +36,7 @@ pub const APT_ARCHIVES: CacheMount =
 /// apt's package lists.
 pub const APT_LISTS: CacheMount =
     CacheMount { id: "envd-apt-lists", target: "/var/lib/apt", sharing: CacheSharing::Locked };
-/// pip's cache and the wheelhouse ([`PIP_WHEELHOUSE`]) inside it, outside
+/// pip's cache and the wheelhouse (`wheelhouse/`) inside it, outside
 /// any home directory so that nothing of it lands in the image.
 pub const PIP_CACHE: CacheMount =
     CacheMount { id: "envd-pip-cache", target: "/var/cache/envd/pip", sharing: CacheSharing::Shared };

@@ -7,7 +7,7 @@ use starlark::eval::Evaluator;
 use starlark::starlark_module;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, set_once, store};
+use super::call::{caller, set_once, store};
 use crate::plan::{Base, BaseImage};
 
 /// The OS names envd v0 knew. AIGES bases decide their OS themselves; the

@@ -8,7 +8,7 @@ use starlark::starlark_module;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, set_once, store};
+use super::call::{caller, set_once, store};
 use envd_conda::CondaRc;
 
 use crate::plan::{CondaChannel, PipIndex, Spanned};

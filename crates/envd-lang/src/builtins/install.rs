@@ -7,7 +7,7 @@ use starlark::starlark_module;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, context_path, package_names, set_once, store};
+use super::call::{caller, context_path, package_names, set_once, store};
 use crate::plan::{Cuda, Step, StepKind};
 
 /// CUDA versions with an AIGES GPU loader image.

@@ -8,7 +8,7 @@ use starlark::starlark_module;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, context_path, one_of, store};
+use super::call::{caller, context_path, one_of, store};
 use crate::plan::{Step, StepKind};
 
 pub(crate) fn register(builder: &mut GlobalsBuilder) {

@@ -8,7 +8,7 @@ use starlark::values::dict::UnpackDictEntries;
 use starlark::values::list_or_tuple::UnpackListOrTuple;
 use starlark::values::none::{NoneOr, NoneType};
 
-use super::{caller, one_of, set_once, store};
+use super::call::{caller, one_of, set_once, store};
 use crate::plan::{Expose, Spanned};
 
 pub(crate) fn register(builder: &mut GlobalsBuilder) {

@@ -9,9 +9,17 @@ use std::collections::BTreeMap;
 use envd_check::{CheckConfig, ENVD_CHECK_ARG, PROXY_ARGS};
 use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Limits, NetMode, Platform, ProxyEnv, ResolveMode, Ulimit};
-use envd_lower::{BaseOverrides, ContextSource, LlbCaps, LowerConfig, PythonInstaller, PYTHON_INSTALLER_ARG};
+use envd_lower::{BaseOverrides, LlbCaps, LowerConfig, PythonInstaller, PYTHON_INSTALLER_ARG};
 
-use crate::contexts::{MainContext, NamedContexts, ARG_KEEP_GIT_DIR};
+pub mod contexts;
+mod error;
+
+pub use contexts::{MainContext, NamedContexts};
+pub use error::ConfigError;
+
+use crate::request::Request;
+use contexts::ARG_KEEP_GIT_DIR;
+use error::bad;
 
 /// The file name read when `filename` is not given.
 pub const DEFAULT_FILENAME: &str = "build.envd";
@@ -106,53 +114,6 @@ const BUILDKIT_ARGS: &[&str] = &[
     "BUILDKIT_SANDBOX_HOSTNAME",
     "BUILDKIT_DOCKERFILE_CHECK",
 ];
-
-/// What buildx asks of this run: a build, or one of the subrequests of
-/// `--call` (the `requestid` option).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// An image.
-    Build,
-    /// `frontend.subrequests.describe`: which requests are answered.
-    Describe,
-    /// `frontend.targets` (`--call targets`).
-    Targets,
-    /// `frontend.outline` (`--call outline`).
-    Outline,
-    /// `frontend.lint` (`--call check`).
-    Lint,
-    /// Any other request, answered with BuildKit's typed "unsupported
-    /// request" error.
-    Unsupported(String),
-}
-
-impl Request {
-    /// The request that `requestid` names.
-    pub fn from_id(id: Option<&str>) -> Self {
-        match id {
-            None | Some("") => Self::Build,
-            Some(crate::call::DESCRIBE) => Self::Describe,
-            Some(crate::call::TARGETS) => Self::Targets,
-            Some(crate::call::OUTLINE) => Self::Outline,
-            Some(crate::call::LINT) => Self::Lint,
-            Some(other) => Self::Unsupported(other.to_owned()),
-        }
-    }
-}
-
-/// A frontend option that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("frontend option {key}: {reason}")]
-pub struct ConfigError {
-    /// The option key, e.g. `platform`.
-    pub key: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-pub(crate) fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.to_owned(), reason: reason.into() }
-}
 
 /// Everything the build needs from the options and environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -271,11 +232,6 @@ impl Config {
             labels: self.labels.clone(),
             resolve_mode: self.image_resolve_mode,
             session_id: self.session_id.clone(),
-            context: match (&self.context, self.context.remote_state()) {
-                (_, Some(state)) => ContextSource::Remote(state),
-                (MainContext::Local { name }, None) => ContextSource::Local(name.clone()),
-                (_, None) => unreachable!("a remote context has a state"),
-            },
             extra_hosts: self.extra_hosts.clone(),
             network: self.network,
             limits: self.limits.clone(),
@@ -564,7 +520,7 @@ mod tests {
         assert!(one.multi_platform, "buildx's multi-platform asks for an index of one");
         let git = Config::from_env(&env(&[("context", "git://h/r.git#main:svc")])).unwrap();
         assert_eq!(git.definition_local, None, "the build file comes from the repository");
-        assert!(matches!(git.lower_config(&git.platforms[0], LlbCaps::default()).context, ContextSource::Remote(_)));
+        assert!(matches!(git.context, MainContext::Git { .. }));
     }
 
     #[test]

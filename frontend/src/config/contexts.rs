@@ -13,9 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use envd_llb::{familiar_reference, Constraints, Git, Platform, State};
+use envd_llb::{familiar_reference, Platform};
 
-use crate::config::{bad, ConfigError};
+use super::error::{bad, ConfigError};
 
 const KEY_CONTEXT: &str = "context";
 const PREFIX_CONTEXT: &str = "context:";
@@ -68,33 +68,6 @@ impl MainContext {
             return Ok(Self::Tarball { url: url.to_owned() });
         }
         Err(bad(KEY_CONTEXT, format!("{url:?} is neither a git repository nor an http(s) URL of a tarball")))
-    }
-
-    /// The remote context as a state; `None` for the client's directory.
-    pub fn remote_state(&self) -> Option<State> {
-        match self {
-            Self::Local { .. } => None,
-            Self::Git { url, reference, subdir, keep_git_dir } => Some(
-                Git::new(url)
-                    .reference(reference)
-                    .subdir(subdir)
-                    .keep_git_dir(*keep_git_dir)
-                    .constraints(Constraints::named(format!("[internal] load git source {}", self.describe())))
-                    .into_state(),
-            ),
-            Self::Tarball { url } => {
-                let file = envd_llb::http(
-                    url,
-                    "context",
-                    Constraints::named(format!("[internal] load remote build context {url}")),
-                );
-                let opts = envd_llb::CopyOptions { attempt_unpack: true, create_dest_path: true, ..Default::default() };
-                Some(State::scratch().file(
-                    vec![envd_llb::FileAction::copy(&file, "/context", "/", opts)],
-                    Constraints::named("[internal] unpack the build context"),
-                ))
-            }
-        }
     }
 
     /// The local's name, for the client's directory.
