@@ -6,18 +6,21 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 
-.PHONY: help demo test setup image unit e2e lint fmt golden bench fuzz fuzz-short
+.PHONY: help demo test setup bases image unit e2e lint fmt golden bench fuzz fuzz-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-demo: setup image ## install what is missing, build the frontend image, build and run examples/hello
+demo: bases image ## install what is missing, build the frontend image, build and run examples/hello and examples/seed
 	bash scripts/demo.sh
 
 test: lint unit fuzz-short e2e ## every test: formatting, clippy, unit, a short fuzz run and end-to-end
 
 setup: ## install and start dockerd, buildx and the registry; make the local base images (amd64, arm64 under qemu)
 	bash scripts/setup.sh all
+
+bases: ## what the demo needs of setup: dockerd, buildx, the registry and the amd64 base images
+	bash scripts/setup.sh bases
 
 image: ## build the static binary and the aiges/envd-frontend:latest image
 	bash scripts/setup.sh engine
@@ -32,11 +35,13 @@ e2e: setup image ## end-to-end tests: real docker buildx builds through the fron
 golden: ## regenerate the golden files (plans, LLB dumps); review the diff after
 	ENVD_UPDATE_GOLDEN=1 $(CARGO) test --workspace --exclude envd-e2e --locked golden
 
-fuzz: ## fuzz the build.envd evaluator for 10 minutes (FUZZ_SECONDS to change)
+fuzz: ## fuzz the build.envd evaluator, coverage-guided (cargo-fuzz), for 10 minutes (FUZZ_SECONDS to change)
 	bash scripts/fuzz.sh $${FUZZ_SECONDS:-600}
 
-fuzz-short: ## fuzz the evaluator for 30 seconds (part of make test)
-	bash scripts/fuzz.sh 30
+fuzz-short: ## mutated build.envd files through the release binary's isolated evaluator for 30 seconds (part of make test)
+	bash scripts/release-binaries.sh --quiet
+	ENVD_FUZZ_SECONDS=$${FUZZ_SECONDS:-30} ENVD_FUZZ_BINARY=$(CURDIR)/target/x86_64-unknown-linux-gnu/release/envd-frontend \
+		$(CARGO) test --workspace --exclude envd-e2e --locked --test fuzz_short -- --ignored --nocapture
 
 bench: setup image ## benchmarks: criterion in process, then real builds beside the Dockerfile path; writes BENCHMARKS.md
 	$(CARGO) bench --workspace --exclude envd-e2e --locked

@@ -19,10 +19,13 @@ say "the image keeps its base's config:"
 docker image inspect -f 'WorkingDir={{.Config.WorkingDir}} Cmd={{json .Config.Cmd}}' "$tag"
 
 # The seed example needs conda channels; none is reachable here, so the
-# test fixture generator writes them into its context.
+# test fixture generator writes them into its context. It was built with
+# the frontend (scripts/release-binaries.sh), in the same compile.
 say "writing the conda channels of examples/seed (envd-conda-fixture)"
-cargo run -q --locked -p envd-conda-fixture --example write-channel -- examples/seed/channels/main
-cargo run -q --locked -p envd-conda-fixture --example write-channel -- examples/seed/channels/pytorch 0 empty
+write_channel=target/x86_64-unknown-linux-gnu/release/examples/write-channel
+[ -x "$write_channel" ] || bash scripts/release-binaries.sh --quiet
+"$write_channel" examples/seed/channels/main
+"$write_channel" examples/seed/channels/pytorch 0 empty
 seed=envd-demo/seed:latest
 say "docker buildx build --build-arg BUILDKIT_SYNTAX=$frontend -f examples/seed/build.envd -t $seed examples/seed"
 docker buildx build --build-arg BUILDKIT_SYNTAX="$frontend" \

@@ -10,11 +10,8 @@ image=${ENVD_FRONTEND_IMAGE:-aiges/envd-frontend:latest}
 target=x86_64-unknown-linux-gnu
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-say "building the static frontend binary (cargo build --release --target $target)"
-# crt-static with an explicit --target links the binary statically without
-# touching build scripts and proc macros.
-RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --target "$target" -p envd-frontend
+say "building the static frontend binary (scripts/release-binaries.sh)"
+bash scripts/release-binaries.sh
 bin="target/$target/release/envd-frontend"
 # ldd exits 0 on a static-pie binary too; read what it says.
 linkage=$(ldd "$bin" 2>&1 || true)

@@ -22,8 +22,8 @@ if ! command -v cargo-fuzz >/dev/null; then
     say "installing cargo-fuzz"
     cargo install cargo-fuzz --locked --quiet
 fi
-say "building the frontend binary for triage"
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --quiet --target "$target" -p envd-frontend
+say "building the frontend binary for triage (scripts/release-binaries.sh)"
+bash scripts/release-binaries.sh --quiet
 frontend="$PWD/target/$target/release/envd-frontend"
 
 corpus=fuzz/corpus/evaluate

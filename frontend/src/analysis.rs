@@ -16,6 +16,7 @@ use envd_lower::{BaseOverrides, Needs};
 
 use crate::config::Config;
 use crate::failure::Failure;
+use crate::isolate::Child;
 
 /// What to analyse: the build file's text and the options that shape its
 /// evaluation.
@@ -89,11 +90,16 @@ impl Analysis {
     }
 }
 
-/// Analyses `subject`, reading context files through `files`.
-pub async fn analyse(subject: Subject<'_>, files: &mut impl ReadFiles) -> Result<Analysis, Failure> {
+/// Analyses `subject`, reading context files through `files`; `child`
+/// evaluates it if the caller started one already.
+pub async fn analyse(
+    subject: Subject<'_>,
+    files: &mut impl ReadFiles,
+    child: Option<Child>,
+) -> Result<Analysis, Failure> {
     let check = CheckConfig::for_build(subject.check, subject.filename, subject.text)?;
     let build_args = subject.eval.build_args.clone();
-    let evaluated = evaluate(subject.filename, subject.text, subject.eval).await?;
+    let evaluated = evaluate(subject.filename, subject.text, subject.eval, child).await?;
     let needs = envd_lower::needs(&evaluated.plan, subject.base_overrides)?;
     let mut paths = needs.context_files.clone();
     paths.extend(envd_check::files_to_read(&evaluated).into_iter().filter(|p| !needs.context_files.contains(p)));
@@ -117,20 +123,32 @@ pub fn eval_options(config: &Config, locate_reads: bool) -> EvalOptions {
 }
 
 /// Evaluates the build file in a child process with hard limits (see
-/// [`crate::isolate`]), off the async runtime's thread.
-pub async fn evaluate(filename: &str, text: &str, opts: EvalOptions) -> Result<Evaluated, Failure> {
-    let program = program()?;
+/// [`crate::isolate`]), `child` if one was started, off the async
+/// runtime's thread.
+pub async fn evaluate(
+    filename: &str,
+    text: &str,
+    opts: EvalOptions,
+    child: Option<Child>,
+) -> Result<Evaluated, Failure> {
+    let child = match child {
+        Some(c) => c,
+        None => start_child()?,
+    };
     let filename = filename.to_owned();
     let text = text.to_owned();
-    let evaluated = tokio::task::spawn_blocking(move || crate::isolate::evaluate(&program, &filename, &text, &opts))
+    let evaluated = tokio::task::spawn_blocking(move || child.evaluate(&filename, &text, &opts))
         .await
         .map_err(|e| Failure::internal(format!("the build.envd evaluator stopped: {e}")))?;
     Ok(evaluated?)
 }
 
-/// This binary, which evaluates in a child run of itself.
-fn program() -> Result<PathBuf, Failure> {
-    std::env::current_exe().map_err(|e| Failure::internal(format!("cannot find the frontend binary: {e}")))
+/// Starts an evaluation child: this binary, run again (see
+/// [`crate::isolate`]).
+pub fn start_child() -> Result<Child, Failure> {
+    let program: PathBuf =
+        std::env::current_exe().map_err(|e| Failure::internal(format!("cannot find the frontend binary: {e}")))?;
+    Ok(Child::start(&program)?)
 }
 
 /// Context files as read.

@@ -14,6 +14,7 @@ use crate::analysis::{self, Subject};
 use crate::config::Config;
 use crate::failure::Failure;
 use crate::inputs::{self, Entrypoint, Fetch};
+use crate::isolate::Child;
 use crate::{report, solve};
 
 /// The result metadata that hands `SOURCE_DATE_EPOCH` to the exporter.
@@ -85,17 +86,25 @@ impl Outcome {
 
 /// Runs the build described by `config` against `client`.
 pub async fn build(config: &Config, client: &Client) -> Result<Outcome, Failure> {
+    // The evaluator starts while build.envd is read: its start is then
+    // off the build's path.
+    let child = analysis::start_child()?;
     let entry = inputs::read_entrypoint(config, client).await?;
-    from_entrypoint(config, client, &entry).await.map_err(|f| f.in_file(&entry.source))
+    from_entrypoint(config, client, &entry, child).await.map_err(|f| f.in_file(&entry.source))
 }
 
 /// Everything after the build file is read: the analysis (which fetches
 /// the bases with the context files), its warnings, then for every
 /// platform at once, lowering and the solve.
-async fn from_entrypoint(config: &Config, client: &Client, entry: &Entrypoint) -> Result<Outcome, Failure> {
+async fn from_entrypoint(
+    config: &Config,
+    client: &Client,
+    entry: &Entrypoint,
+    child: Child,
+) -> Result<Outcome, Failure> {
     let text = report::source_text(&config.filename, &entry.source)?;
     let mut fetch = Fetch::new(config, client, entry);
-    let analysis = analysis::analyse(Subject::of(config, &text), &mut fetch).await?;
+    let analysis = analysis::analyse(Subject::of(config, &text), &mut fetch, Some(child)).await?;
     let plan = &analysis.evaluated.plan;
     let inputs = fetch.inputs(&analysis.files)?;
     report::warn(client, &entry.source, &entry.digest, &analysis.files, &analysis.evaluated, &analysis.findings)
@@ -108,7 +117,15 @@ async fn from_entrypoint(config: &Config, client: &Client, entry: &Entrypoint) -
         merge_diff: client.caps().llb(envd_llb::caps::MERGE_OP) && client.caps().llb(envd_llb::caps::DIFF_OP),
     };
     let builds = config.platforms.iter().zip(&inputs).map(|(platform, inputs)| async move {
-        let lowered = envd_lower::lower(plan, &config.lower_config(platform, caps), inputs)?;
+        let lower_config = config.lower_config(platform, caps);
+        let mut lowered = envd_lower::lower(plan, &lower_config, inputs)?;
+        if !lowered.resolves.is_empty() {
+            // Python steps whose packages go in layers of their own: their
+            // locks, then the plan lowered again with them.
+            let python_locks = inputs::resolve_locks(client, &lowered, &config.cache_imports).await?;
+            let inputs = envd_lower::Inputs { python_locks, ..inputs.clone() };
+            lowered = envd_lower::lower(plan, &lower_config, &inputs)?;
+        }
         let marshalled = lowered.state.marshal().map_err(Failure::internal)?;
         let definition = marshalled.definition;
         let ref_id = solve::solve(client, definition.clone(), &config.cache_imports, &lowered.scripts).await?;

@@ -120,7 +120,7 @@ pub async fn outline(config: &Config, client: &Client) -> Result<Answer, Failure
 async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failure> {
     let text = source_text(&config.filename, &entry.source)?;
     let (targets, comments) = envd_lang::targets_and_comments(&config.filename, &text)?;
-    let evaluated = analysis::evaluate(&config.filename, &text, analysis::eval_options(config, true)).await?;
+    let evaluated = analysis::evaluate(&config.filename, &text, analysis::eval_options(config, true), None).await?;
     let plan = &evaluated.plan;
     let description = targets.iter().find(|t| t.name == plan.target).and_then(|t| t.description.clone());
 
@@ -213,7 +213,8 @@ pub async fn lint(config: &Config, client: &Client) -> Result<Answer, Failure> {
     let mut sources = Sources::new(&entry.source);
     let checked = async {
         let analysis =
-            analysis::analyse(Subject::of(config, &text), &mut ContextReader::new(config, client, &entry)).await?;
+            analysis::analyse(Subject::of(config, &text), &mut ContextReader::new(config, client, &entry), None)
+                .await?;
         Ok::<_, Failure>((analysis.findings, analysis.files))
     };
     let json = match checked.await {

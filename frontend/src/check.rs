@@ -70,7 +70,7 @@ async fn check(file: &Path, target: Option<String>, llb: bool) -> Result<(), Fai
         eval: EvalOptions { target, ..Default::default() },
         base_overrides: &overrides,
     };
-    let analysis = analysis::analyse(subject, &mut Beside::of(file)).await?;
+    let analysis = analysis::analyse(subject, &mut Beside::of(file), None).await?;
     if llb {
         eprintln!("{}", lower_locally(&analysis.evaluated.plan, &analysis.needs, &analysis.files, &text)?);
         return Ok(());

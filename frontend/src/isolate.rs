@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use envd_lang::{Diagnostic, EvalOptions, Evaluated};
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,53 @@ pub const INTERNAL: &str = "the build.envd evaluator";
 
 /// Evaluates `source` in a child run of `program` (this binary).
 pub fn evaluate(program: &Path, filename: &str, source: &str, opts: &EvalOptions) -> Result<Evaluated, Diagnostic> {
+    Child::start(program)?.evaluate(filename, source, opts)
+}
+
+/// An evaluation child, started before its request is ready: a build
+/// starts it while it reads build.envd, so the child's start is not on the
+/// build's path. Dropped unused, it is killed.
+pub struct Child {
+    process: Option<std::process::Child>,
+}
+
+impl Child {
+    /// Starts `program` (this binary) as an evaluation child; it waits for
+    /// its request.
+    pub fn start(program: &Path) -> Result<Self, Diagnostic> {
+        let process = Command::new(program)
+            .arg(CHILD_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Diagnostic::nowhere(format!("{INTERNAL} cannot start: {e}")))?;
+        Ok(Self { process: Some(process) })
+    }
+
+    /// Evaluates `source`, named `filename`.
+    pub fn evaluate(mut self, filename: &str, source: &str, opts: &EvalOptions) -> Result<Evaluated, Diagnostic> {
+        let child = self.process.take().expect("a child evaluates once");
+        run(child, filename, source, opts)
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
+
+/// Sends the request to `child` and reads its answer, within [`WALL`].
+fn run(
+    mut child: std::process::Child,
+    filename: &str,
+    source: &str,
+    opts: &EvalOptions,
+) -> Result<Evaluated, Diagnostic> {
     let fail = Diagnostic::nowhere;
     let req = Request {
         filename: filename.to_owned(),
@@ -103,20 +150,19 @@ pub fn evaluate(program: &Path, filename: &str, source: &str, opts: &EvalOptions
         build_args: opts.build_args.clone(),
         locate_reads: opts.locate_reads,
     };
-    let mut child = Command::new(program)
-        .arg(CHILD_ARG)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| fail(format!("{INTERNAL} cannot start: {e}")))?;
     let body = serde_json::to_vec(&req).expect("requests serialise");
     let mut stdin = child.stdin.take().expect("piped");
     let writer = std::thread::spawn(move || stdin.write_all(&body));
+    // The child's answer ends when its stdout closes, as it exits: a
+    // thread reads it and says so, and this one waits for that word, or
+    // kills the child at the wall-clock limit. No polling.
     let mut stdout = child.stdout.take().expect("piped");
+    let (done, answered) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        stdout.read_to_end(&mut buf).map(|_| buf)
+        let read = stdout.read_to_end(&mut buf).map(|_| buf);
+        let _ = done.send(());
+        read
     });
     let mut stderr = child.stderr.take().expect("piped");
     let err_reader = std::thread::spawn(move || {
@@ -124,23 +170,15 @@ pub fn evaluate(program: &Path, filename: &str, source: &str, opts: &EvalOptions
         let _ = stderr.read_to_string(&mut buf);
         buf
     });
-
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > WALL => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!(
-                    "evaluating {filename} took longer than {} seconds; look for a loop that does not end",
-                    WALL.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(fail(format!("{INTERNAL} was lost: {e}"))),
-        }
-    };
+    if answered.recv_timeout(WALL).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(fail(format!(
+            "evaluating {filename} took longer than {} seconds; look for a loop that does not end",
+            WALL.as_secs()
+        )));
+    }
+    let status = child.wait().map_err(|e| fail(format!("{INTERNAL} was lost: {e}")))?;
     let _ = writer.join();
     let out = reader.join().ok().and_then(Result::ok).unwrap_or_default();
     let err_text = err_reader.join().unwrap_or_default();

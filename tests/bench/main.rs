@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use envd_e2e::{cpu_base, docker, ensure_env, repo, Context, FRONTEND};
 
+mod noop;
 mod python;
 
 /// Runs of each figure (`ENVD_BENCH_RUNS`, default 5).
@@ -38,6 +39,9 @@ struct Build {
     frontend_own: f64,
     /// Durations of vertices by name prefix, from rawjson progress.
     progress: Vec<(String, f64)>,
+    /// Every vertex: its name, and when it started and completed, in
+    /// seconds after the first vertex started.
+    timeline: Vec<(String, f64, f64)>,
 }
 
 fn timestamp(v: &serde_json::Value) -> Option<f64> {
@@ -92,8 +96,11 @@ fn build(ctx: &Context, args: &[&str]) -> Build {
         .filter_map(|v| v.1)
         .fold(f64::INFINITY, f64::min);
     let progress = vertices.values().filter_map(|(n, s, c)| Some((n.clone(), c.as_ref()? - s.as_ref()?))).collect();
+    let mut timeline: Vec<(String, f64, f64)> =
+        vertices.values().filter_map(|(n, s, c)| Some((n.clone(), s.as_ref()? - first, c.as_ref()? - first))).collect();
+    timeline.sort_by(|x, y| x.1.total_cmp(&y.1));
     let since = |t: f64| if step.is_finite() && t.is_finite() { step - t } else { f64::NAN };
-    Build { wall, to_first_step: since(first), frontend_own: since(load), progress }
+    Build { wall, to_first_step: since(first), frontend_own: since(load), progress, timeline }
 }
 
 /// Wall time of `docker buildx build --call check` on the seed example.
@@ -460,6 +467,7 @@ fn main() {
     );
     row(&mut md, "wall time of `docker buildx build`", &check, "s");
     let _ = writeln!(md, "\nThe frontend time is taken from `--progress=rawjson`: for A it covers resolving the frontend image, starting its container, reading build.envd and .dockerignore, evaluating, resolving the base and lowering; for B, loading the Dockerfile and resolving the base. The frontend's own time starts at its first request to BuildKit, so it leaves out resolving and starting the frontend image.\n");
+    noop::run(&mut md, n, &a);
     if let Ok(before) = std::env::var("ENVD_BENCH_BEFORE_IMAGE") {
         // The same no-op rebuild through another frontend image (an
         // earlier commit's), alternating with this one.

@@ -4,15 +4,15 @@
 //! `pip install` and a pip cache mount (B), alternating A B A B.
 //!
 //! Both install from one mirror of PyPI's wheels served from the host (the
-//! wheels `pip download` fetched once into `target/bench-wheels`), so the
+//! wheels `pip download` fetched once into `target/bench-pypi`, with their
+//! PEP 658 metadata as PyPI serves it; see `envd_e2e::PypiMirror`), so the
 //! figures measure the installers, not PyPI, and its log counts every wheel
 //! each build fetched. Its server sends `Last-Modified` and no
 //! `Cache-Control`, as this network's proxy leaves PyPI's responses.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use envd_e2e::{cpu_base, repo, Context, HostServer, FRONTEND};
+use envd_e2e::{cpu_base, repo, Context, PypiMirror, FRONTEND};
 
 use crate::{build, prune, row, stats, Figure};
 
@@ -58,67 +58,9 @@ const ADDED: &[&str] = &[
     "pluggy==1.5.0",
 ];
 
-/// The mirror: `simple/<name>/` pages and `files/`, served on the bridge.
-struct Mirror {
-    server: HostServer,
-    dir: PathBuf,
-}
-
-impl Mirror {
-    fn start() -> Self {
-        let dir = repo().join("target/bench-wheels");
-        if !dir.join(".complete").exists() {
-            let all = format!("{REQUIREMENTS}{}\n", ADDED.join("\n"));
-            std::fs::create_dir_all(dir.join("files")).unwrap();
-            std::fs::write(dir.join("requirements.txt"), all).unwrap();
-            let ok = std::process::Command::new("python3")
-                .args(["-m", "pip", "download", "-q", "--only-binary=:all:", "-d"])
-                .arg(dir.join("files"))
-                .arg("-r")
-                .arg(dir.join("requirements.txt"))
-                .status()
-                .expect("python3 runs")
-                .success();
-            assert!(ok, "pip download of the benchmark's wheels failed");
-            let pages = r#"
-import hashlib, os, re, sys
-root = sys.argv[1]
-pages = {}
-for wheel in sorted(os.listdir(os.path.join(root, "files"))):
-    name = re.sub(r"[-_.]+", "-", wheel.split("-")[0]).lower()
-    digest = hashlib.sha256(open(os.path.join(root, "files", wheel), "rb").read()).hexdigest()
-    pages.setdefault(name, []).append('<a href="../../files/%s#sha256=%s">%s</a>' % (wheel, digest, wheel))
-for name, links in pages.items():
-    os.makedirs(os.path.join(root, "simple", name), exist_ok=True)
-    with open(os.path.join(root, "simple", name, "index.html"), "w") as f:
-        f.write("<html><body>\n%s\n</body></html>\n" % "\n".join(links))
-"#;
-            let ok = std::process::Command::new("python3").args(["-c", pages]).arg(&dir).status().unwrap().success();
-            assert!(ok, "could not write the mirror's pages");
-            std::fs::write(dir.join(".complete"), "").unwrap();
-        }
-        let server =
-            HostServer::files(&dir, std::env::temp_dir().join(format!("envd-bench-mirror-{}.log", std::process::id())));
-        Self { server, dir }
-    }
-
-    fn url(&self) -> String {
-        format!("http://pypi.test:{}/simple", self.server.port)
-    }
-
-    /// The wheel files of each request so far, in order.
-    fn wheel_requests(&self) -> Vec<String> {
-        self.server
-            .requests()
-            .lines()
-            .filter_map(|l| l.split("GET /files/").nth(1)?.split(' ').next().filter(|f| f.ends_with(".whl")))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn packages(&self) -> usize {
-        std::fs::read_dir(self.dir.join("files")).map(|d| d.count()).unwrap_or(0)
-    }
+/// The mirror of the requirements and the added packages.
+fn mirror() -> PypiMirror {
+    PypiMirror::start("bench-pypi", &format!("{REQUIREMENTS}{}\n", ADDED.join("\n")))
 }
 
 struct Service {
@@ -127,7 +69,7 @@ struct Service {
 }
 
 impl Service {
-    fn new(mirror: &Mirror, envd: bool) -> Self {
+    fn new(mirror: &PypiMirror, envd: bool) -> Self {
         let ctx = Context::new(if envd { "bench-uv" } else { "bench-pip" });
         ctx.write("requirements.txt", REQUIREMENTS);
         let host = format!("pypi.test:{}", mirror.server.port);
@@ -164,7 +106,7 @@ impl Service {
 
 /// Runs the comparison and writes its section.
 pub(crate) fn run(md: &mut String, n: usize) {
-    let mirror = Mirror::start();
+    let mirror = mirror();
     let a = Service::new(&mirror, true);
     let b = Service::new(&mirror, false);
     let mut cold = Figure::default();

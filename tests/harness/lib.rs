@@ -3,6 +3,9 @@
 //! `make demo`), then drives real `docker buildx` builds in throw-away
 //! build contexts and looks at what came out.
 
+mod mirror;
+pub use mirror::PypiMirror;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -150,12 +153,26 @@ impl Context {
 
     /// [`Context::build`] with `env` set for buildx (for
     /// `--secret id=...,env=...`).
+    ///
+    /// A build the engine fails because it lost a base's snapshot
+    /// ([`ENGINE_LOST_SNAPSHOT`], dockerd 28 on the containerd store) is the
+    /// engine's failure, not the build's: the bases are unpacked again and
+    /// the build runs once more, from the same state, and the log says so.
     pub fn build_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
         let dir = self.dir.to_string_lossy().into_owned();
         let mut args = vec!["buildx", "build", "--progress=plain", "-t", self.tag.as_str()];
         args.extend_from_slice(extra);
         args.push(dir.as_str());
-        Command::new("docker").args(&args).envs(env.iter().copied()).output().expect("docker runs").into()
+        let run = || -> Run {
+            Command::new("docker").args(&args).envs(env.iter().copied()).output().expect("docker runs").into()
+        };
+        let first = run();
+        if first.ok || !first.stderr.contains(ENGINE_LOST_SNAPSHOT) {
+            return first;
+        }
+        eprintln!("e2e: the engine lost a base snapshot building {}; unpacking the bases and building again", self.tag);
+        unpack_bases();
+        run()
     }
 
     /// Builds `build.envd` with `BUILDKIT_SYNTAX` pointing at the frontend.
@@ -180,9 +197,32 @@ impl Drop for Context {
     }
 }
 
+/// Whether a progress name is a part of a step rather than a step: the
+/// resolve and the per-package installs of `install.python_packages` are
+/// named `[i/n] install.python_packages: ...`.
+pub fn is_substep(name: &str) -> bool {
+    name.split_once("] ").is_some_and(|(_, rest)| {
+        rest.split_once(':').is_some_and(|(call, _)| {
+            !call.is_empty() && call.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
+        })
+    })
+}
+
+/// The python sub-steps (see [`is_substep`]) buildx's plain progress
+/// reports, each with whether it was CACHED.
+pub fn substeps(progress: &str) -> Vec<(String, bool)> {
+    vertices(progress).into_iter().filter(|(name, _)| is_substep(name)).collect()
+}
+
 /// The build steps buildx's plain progress reports (`#N [i/n] ...`), each
-/// with whether it was CACHED.
+/// with whether it was CACHED; the parts of a step are left out.
 pub fn steps(progress: &str) -> Vec<(String, bool)> {
+    vertices(progress).into_iter().filter(|(name, _)| !is_substep(name)).collect()
+}
+
+/// Every `#N [...]` vertex buildx's plain progress reports but the
+/// `[internal]` ones, with whether it was CACHED.
+fn vertices(progress: &str) -> Vec<(String, bool)> {
     let mut names: Vec<(String, String)> = Vec::new();
     for line in progress.lines() {
         let Some(rest) = line.strip_prefix('#') else {

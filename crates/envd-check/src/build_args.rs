@@ -2,9 +2,10 @@
 //!
 //! `args.get("X")` with no default gives `None` when X is not given, and
 //! the build goes on with it; a `--build-arg` that build.envd never reads
-//! is most often a misspelt name. The args that steer the frontend rather
-//! than the file (`AIGES_*`, `ENVD_CHECK`, `ENVD_PYTHON_INSTALLER`,
-//! `CONDA_OVERRIDE_CUDA`, the proxies) are read by the frontend.
+//! is most often a misspelt name. The args that steer the frontend or
+//! BuildKit rather than the file (`AIGES_*`, `ENVD_*`, `BUILDKIT_*`,
+//! `SOURCE_DATE_EPOCH`, `CONDA_OVERRIDE_CUDA`, the proxies) are read by
+//! them.
 
 use std::collections::BTreeSet;
 
@@ -16,9 +17,13 @@ use crate::config::ENVD_CHECK_ARG;
 /// step as BuildKit's proxy settings.
 pub const PROXY_ARGS: [&str; 5] = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
 
-/// Other build args the frontend reads: the installer of python packages
-/// and conda's `__cuda` override.
-pub const FRONTEND_ARGS: [&str; 2] = ["ENVD_PYTHON_INSTALLER", "CONDA_OVERRIDE_CUDA"];
+/// Other build args the frontend or BuildKit reads: the dates of a
+/// reproducible build and conda's `__cuda` override.
+pub const FRONTEND_ARGS: [&str; 2] = ["SOURCE_DATE_EPOCH", "CONDA_OVERRIDE_CUDA"];
+
+/// Prefixes of build args the frontend (`AIGES_*` choose the base,
+/// `ENVD_*` steer the build) or BuildKit (`BUILDKIT_*`) reads.
+pub const FRONTEND_PREFIXES: [&str; 3] = ["AIGES_", "ENVD_", "BUILDKIT_"];
 use crate::finding::{Finding, Input};
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
@@ -39,7 +44,9 @@ pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     let read: BTreeSet<&str> = reads.iter().map(|r| r.name.as_str()).collect();
     for name in input.build_args.keys() {
         let proxy = PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name));
-        let frontend = name.starts_with("AIGES_") || name == ENVD_CHECK_ARG || FRONTEND_ARGS.contains(&name.as_str());
+        let frontend = FRONTEND_PREFIXES.iter().any(|p| name.starts_with(p))
+            || name == ENVD_CHECK_ARG
+            || FRONTEND_ARGS.contains(&name.as_str());
         if read.contains(name.as_str()) || frontend || proxy {
             continue;
         }
@@ -80,7 +87,10 @@ mod tests {
                 ("AIGES_DEVICE", "cpu"),
                 ("https_proxy", "http://p:3128"),
                 ("ENVD_PYTHON_INSTALLER", "pip"),
+                ("ENVD_PYTHON_LAYERS", "single"),
                 ("CONDA_OVERRIDE_CUDA", "11.8"),
+                ("SOURCE_DATE_EPOCH", "1700000000"),
+                ("BUILDKIT_INLINE_CACHE", "1"),
             ],
         );
         assert_eq!(f.len(), 1);

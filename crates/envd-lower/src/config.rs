@@ -44,6 +44,15 @@ pub struct LowerConfig {
     /// The image's `created`, seconds since the Unix epoch: the build's
     /// time, or `SOURCE_DATE_EPOCH`.
     pub created: i64,
+    /// `SOURCE_DATE_EPOCH`, which dates the files of python package
+    /// layers (a fixed date without it).
+    pub source_date_epoch: Option<i64>,
+    /// `ENVD_PYTHON_LAYERS`: a layer per package or group (the default),
+    /// or one layer per step.
+    pub python_layers: PythonLayers,
+    /// `ENVD_MAX_LAYERS`: the most layers the image may have, the base's
+    /// included.
+    pub max_layers: usize,
 }
 
 impl LowerConfig {
@@ -66,6 +75,9 @@ impl LowerConfig {
             conda_override_cuda: None,
             python_installer: PythonInstaller::Uv,
             created: 0,
+            source_date_epoch: None,
+            python_layers: PythonLayers::Packages,
+            max_layers: DEFAULT_MAX_LAYERS,
         }
     }
 }
@@ -94,9 +106,65 @@ impl PythonInstaller {
     }
 }
 
+/// The build arg that chooses how python packages become layers.
+pub const PYTHON_LAYERS_ARG: &str = "ENVD_PYTHON_LAYERS";
+
+/// How python packages become layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PythonLayers {
+    /// Resolve, then a layer per package or small group, merged (see
+    /// [`crate::layered`]), where the daemon has MergeOp and DiffOp.
+    #[default]
+    Packages,
+    /// One layer for all of a step's packages.
+    Single,
+}
+
+impl PythonLayers {
+    /// Reads [`PYTHON_LAYERS_ARG`]; the error says what the value may be.
+    pub fn from_build_arg(value: Option<&str>) -> Result<Self, String> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("packages") => Ok(Self::Packages),
+            Some("single") => Ok(Self::Single),
+            Some(other) => Err(format!("{other:?} is not packages or single")),
+        }
+    }
+}
+
+/// The build arg that limits the image's layers.
+pub const MAX_LAYERS_ARG: &str = "ENVD_MAX_LAYERS";
+
+/// The most layers an image gets by default, the base's included: well
+/// under what overlay stores (128 lower directories) and registries
+/// accept.
+pub const DEFAULT_MAX_LAYERS: usize = 100;
+
+/// Reads [`MAX_LAYERS_ARG`]: a whole number from 2 to 127.
+pub fn max_layers_from_build_arg(value: Option<&str>) -> Result<usize, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_MAX_LAYERS),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (2..=127).contains(n))
+            .ok_or_else(|| format!("{v:?} is not a number of layers from 2 to 127")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layer_args_parse_and_say_what_they_take() {
+        assert_eq!(PythonLayers::from_build_arg(None), Ok(PythonLayers::Packages));
+        assert_eq!(PythonLayers::from_build_arg(Some(" Single ")), Ok(PythonLayers::Single));
+        assert_eq!(PythonLayers::from_build_arg(Some("many")), Err("\"many\" is not packages or single".into()));
+        assert_eq!(max_layers_from_build_arg(None), Ok(100));
+        assert_eq!(max_layers_from_build_arg(Some("40")), Ok(40));
+        assert_eq!(max_layers_from_build_arg(Some("1")), Err("\"1\" is not a number of layers from 2 to 127".into()));
+        assert!(max_layers_from_build_arg(Some("lots")).is_err());
+    }
 
     #[test]
     fn the_installer_arg_is_uv_or_pip() {

@@ -20,6 +20,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) total: usize,
     /// The script steps made so far, for [`Lowered::scripts`].
     pub(crate) scripts: RefCell<Vec<ScriptStep>>,
+    /// The resolves of python steps whose lock the inputs lack.
+    pub(crate) resolves: RefCell<Vec<crate::layered::Resolve>>,
 }
 
 impl Ctx<'_> {

@@ -25,6 +25,9 @@ mod ctx;
 mod frontend_image;
 mod image_config;
 mod inputs;
+pub mod layered;
+pub mod layers;
+pub mod lock;
 mod lower;
 mod needs;
 mod pip;
@@ -38,9 +41,13 @@ pub mod well_known;
 
 pub use base::{BaseChoice, BaseOverrides, Device, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
-pub use config::{LlbCaps, LowerConfig, PythonInstaller, PYTHON_INSTALLER_ARG};
+pub use config::{
+    max_layers_from_build_arg, LlbCaps, LowerConfig, PythonInstaller, PythonLayers, MAX_LAYERS_ARG,
+    PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG,
+};
 pub use image_config::ImageConfig;
 pub use inputs::{BaseSource, ContextSource, Inputs, ResolvedBase, LOCAL_INSTALLER_IMAGE};
+pub use layered::{PythonLockText, Resolve};
 pub use lower::{lower, Lowered};
 pub use needs::{needs, Needs};
 pub use schedule::{schedule, Numbered, Python, Stage};

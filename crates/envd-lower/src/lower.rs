@@ -24,11 +24,17 @@ pub struct Lowered {
     pub config: ImageConfig,
     /// The steps that run scripts, for explaining a failed solve.
     pub scripts: Vec<ScriptStep>,
+    /// The resolves of python steps whose lock [`Inputs::python_locks`]
+    /// lacks. When there are any, `state` installs those steps' packages
+    /// in one layer each; the frontend solves the resolves, reads their
+    /// locks and lowers again.
+    pub resolves: Vec<crate::layered::Resolve>,
 }
 
 /// Lowers `plan` onto the resolved base of `inputs`.
 pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lowered, Diagnostic> {
-    let ctx = Ctx { config, inputs, total: plan.steps.len() + 1, scripts: RefCell::default() };
+    let ctx =
+        Ctx { config, inputs, total: plan.steps.len() + 1, scripts: RefCell::default(), resolves: RefCell::default() };
     let base = &inputs.base;
     let cuda = conda::cuda_version(plan, config.conda_override_cuda.as_deref(), base);
     let conda = conda::Conda::prepare(
@@ -118,7 +124,7 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
     for (k, v) in &config.labels {
         image.set_label(k, v);
     }
-    Ok(Lowered { state, config: image, scripts: ctx.scripts.into_inner() })
+    Ok(Lowered { state, config: image, scripts: ctx.scripts.into_inner(), resolves: ctx.resolves.into_inner() })
 }
 
 /// Joins branches that each grew from `base` as

@@ -12,7 +12,7 @@ use envd_conda::credentials::strip;
 use envd_lang::{ContextPath, PipIndex, Plan};
 use envd_llb::{FileAction, Mount, State};
 
-use crate::config::PythonInstaller;
+use crate::config::{PythonInstaller, PythonLayers};
 use crate::ctx::Ctx;
 use crate::schedule::Numbered;
 use crate::secrets;
@@ -74,10 +74,7 @@ pub(crate) struct Install {
 /// spec or as a dependency, which is known only when the step runs: the
 /// script falls back to the base's python then.
 pub(crate) fn install_script(ctx: &Ctx, python: &str, install: &Install) -> (String, Option<String>) {
-    let mut script = format!("py={python}\n");
-    if python != BASE_PYTHON {
-        script.push_str(&format!("[ -x \"$py\" ] || py={BASE_PYTHON}\n"));
-    }
+    let script = python_prelude(python);
     let pip = with_python("\"$py\"", &install.args, install.direct);
     match (ctx.config.python_installer, ctx.inputs.installer_image.as_deref()) {
         (PythonInstaller::Pip, _) => (script + &pip, None),
@@ -224,8 +221,75 @@ pub(crate) fn lower(
         hashes: requirements_text.is_some_and(|t| crate::requirements::has_hashes(t)),
     };
     let (script, uv_image) = install_script(ctx, python, &install);
-    let exec = ctx.script_with_reasons(state, &[step], &name, &script, vec![unauthorized(plan)]);
-    let mut exec = secrets::pip(install_env(ctx, exec.user("root"), uv_image.as_deref()), plan);
+    let mounts =
+        |exec: envd_llb::Exec| with_mounts(ctx, plan, exec, uv_image.as_deref(), context, what, requirements_text);
+    let layered = uv_image.is_some() && install.pip_only.is_none() && !install.hashes;
+    let mut lock_mount = None;
+    let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff) {
+        (true, PythonLayers::Packages, true) => {
+            let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python) };
+            let resolve = crate::layered::resolve(ctx, &py, &install.args, &name, unauthorized(plan), mounts);
+            let on = match ctx.inputs.python_locks.get(&step.index) {
+                Some(lock) => {
+                    let budget = crate::layers::Budget::within(python_layer_budget(ctx, plan));
+                    // The step's own install mounts the lock it was lowered
+                    // from: the resolve is then part of the build, and a
+                    // registry cache exported with mode=max carries it.
+                    lock_mount = Some(crate::layered::lock_mount(&resolve));
+                    crate::layered::install_groups(ctx, &py, lock, &budget, mounts)
+                }
+                None => {
+                    ctx.resolves.borrow_mut().push(resolve);
+                    state.clone()
+                }
+            };
+            (on, script)
+        }
+        (true, PythonLayers::Packages, false) => {
+            let why = quote("envd: python packages in one layer: this image store has no MergeOp/DiffOp");
+            (state.clone(), format!("echo {why}\n{script}"))
+        }
+        _ => (state.clone(), script),
+    };
+    let exec = ctx.script_with_reasons(&on, &[step], &name, &script, vec![unauthorized(plan)]);
+    let exec = mounts(exec);
+    match lock_mount {
+        Some(m) => exec.mount(m).root(),
+        None => exec.root(),
+    }
+}
+
+/// The first lines of every script that installs with `python`: `$py`,
+/// the base's python when a conda environment brought none.
+fn python_prelude(python: &str) -> String {
+    let mut script = format!("py={python}\n");
+    if python != BASE_PYTHON {
+        script.push_str(&format!("[ -x \"$py\" ] || py={BASE_PYTHON}\n"));
+    }
+    script
+}
+
+/// How many layers a step's python packages may take: the limit, less the
+/// base's layers, a layer for each plan step and the step's own last one.
+fn python_layer_budget(ctx: &Ctx, plan: &Plan) -> usize {
+    let base = ctx.inputs.base.config.as_json()["rootfs"]["diff_ids"].as_array().map_or(0, Vec::len);
+    ctx.config.max_layers.saturating_sub(base + plan.steps.len() + 1).max(1)
+}
+
+/// What a python step mounts and sets, for its install and for its
+/// resolve and group steps alike: pip's and uv's settings and caches, the
+/// secrets, the requirements files and what they name.
+fn with_mounts(
+    ctx: &Ctx,
+    plan: &Plan,
+    exec: envd_llb::Exec,
+    uv_image: Option<&str>,
+    context: Option<&State>,
+    what: &Packages,
+    requirements_text: Option<&String>,
+) -> envd_llb::Exec {
+    let mounted = |p: &ContextPath| format!("{CONTEXT_MOUNT}/{}", p.as_str());
+    let mut exec = secrets::pip(install_env(ctx, exec.user("root"), uv_image), plan);
     if let Some(context) = context {
         for p in what.requirements.into_iter().chain(what.wheels) {
             exec = exec.mount(Mount::Bind {
@@ -256,7 +320,7 @@ pub(crate) fn lower(
             exec = exec.cwd(dir);
         }
     }
-    exec.root()
+    exec
 }
 
 #[cfg(test)]

@@ -52,6 +52,28 @@ fn uv() -> String {
     format!("{INSTALLER_DIR}/uv")
 }
 
+/// uv in the step, for the other modules that run it.
+pub(crate) fn binary() -> String {
+    uv()
+}
+
+/// The lines that turn pip's settings into uv's environment for the
+/// python in `$py`, or set `pip_only` to the reason uv cannot take them.
+pub(crate) fn settings() -> String {
+    format!(
+        r#"py=$(command -v "$py" || echo "$py")
+settings=$("$py" {SCRIPTS_DIR}/pip-settings.py || echo "pip_only='$py cannot read pip settings'")
+eval "$settings"
+"#
+    )
+}
+
+/// The line that writes the `.pyc` files uv left out, for the python in
+/// `$py`.
+pub(crate) fn bytecode() -> String {
+    format!("\"$py\" {SCRIPTS_DIR}/bytecode.py {}", PYC_CACHE.target)
+}
+
 /// pip's index settings as uv's environment, run with the target python
 /// (any CPython 3): pip's configuration files in pip's order, `[global]`
 /// then `[install]`, then `PIP_*` variables, each later one winning. It
@@ -107,13 +129,14 @@ for name, value in sorted(out.items()):
 /// on its command line, such as a `git+git://` URL, which uv does not take,
 /// and an editable git requirement (`-e git+…`), which uv cannot install. A requirement neither can
 /// parse fails in pip then, with pip's message.
-const REFUSALS: &str =
+pub(crate) const REFUSALS: &str =
     "unexpected argument|Unexpected '-', expected|Expected `--hash`|is unsupported|is not supported|Couldn't parse requirement|Failed to parse: |Unsupported editable requirement";
 
 /// The part of a step's script that installs `args` (quoted) into the
 /// python in `$py`: uv, or pip (`pip_script`, the same install with pip)
 /// when `pip_only` gives a reason or uv refuses.
 pub(crate) fn script(args: &str, pip_only: Option<&str>, require_hashes: bool, pip_script: &str) -> String {
+    let settings = settings().lines().map(|l| format!("  {l}\n")).collect::<String>();
     let uv = uv();
     let reason = pip_only.map(crate::shell::quote).unwrap_or_default();
     let hashes = if require_hashes { " --require-hashes" } else { "" };
@@ -122,10 +145,7 @@ pub(crate) fn script(args: &str, pip_only: Option<&str>, require_hashes: bool, p
     format!(
         r#"pip_only={reason}
 if [ -z "$pip_only" ]; then
-  py=$(command -v "$py" || echo "$py")
-  settings=$("$py" {SCRIPTS_DIR}/pip-settings.py || echo "pip_only='$py cannot read pip settings'")
-  eval "$settings"
-fi
+{settings}fi
 if [ -z "$pip_only" ]; then
   log=$(mktemp) s=0 refusals={refusals}
   {{ {uv} pip install --python "$py"{hashes} {args} 2>&1 || echo "$?" >"$log.rc"; }} | tee "$log"

@@ -91,7 +91,18 @@ fn golden_llb() {
             context_files: env_files,
             ..inputs(&src, &reference, BASE_CONFIG)
         };
-        let lowered = lower(&plan, &config(), &inputs).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let mut lowered = lower(&plan, &config(), &inputs).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        // A case with a pylock.toml is lowered as the frontend does: the
+        // resolve step (its LLB in resolve.txt), then again with the lock
+        // it wrote.
+        if let Ok(lock) = fs::read_to_string(case.join("pylock.toml")) {
+            assert_eq!(lowered.resolves.len(), 1, "{}: one python step to resolve", case.display());
+            let resolve = &lowered.resolves[0];
+            check(&case.join("resolve.txt"), &dump(&resolve.state.marshal().unwrap().definition));
+            let python_locks = [(resolve.step, envd_lower::PythonLockText::parse(&lock).unwrap())].into();
+            lowered = lower(&plan, &config(), &Inputs { python_locks, ..inputs.clone() }).unwrap();
+            assert!(lowered.resolves.is_empty(), "{}: the lock resolves the step", case.display());
+        }
         let def = lowered.state.marshal().unwrap().definition;
         check(&case.join("llb.txt"), &dump(&def));
         let config = serde_json::to_string_pretty(&canonical(lowered.config.as_json().clone())).unwrap() + "\n";

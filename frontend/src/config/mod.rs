@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use envd_check::{CheckConfig, ENVD_CHECK_ARG, PROXY_ARGS};
 use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Limits, NetMode, Platform, ProxyEnv, ResolveMode, Ulimit};
-use envd_lower::{BaseOverrides, LlbCaps, LowerConfig, PythonInstaller, PYTHON_INSTALLER_ARG};
+use envd_lower::{
+    BaseOverrides, LlbCaps, LowerConfig, PythonInstaller, PythonLayers, MAX_LAYERS_ARG, PYTHON_INSTALLER_ARG,
+    PYTHON_LAYERS_ARG,
+};
 
 pub mod contexts;
 mod error;
@@ -149,6 +152,11 @@ pub struct Config {
     pub base_overrides: BaseOverrides,
     /// `ENVD_PYTHON_INSTALLER`: uv (the default) or pip.
     pub python_installer: PythonInstaller,
+    /// `ENVD_PYTHON_LAYERS`: a layer per package or group (the default),
+    /// or one per step.
+    pub python_layers: PythonLayers,
+    /// `ENVD_MAX_LAYERS`: the most layers of the image, the base's included.
+    pub max_layers: usize,
     /// `--label`s.
     pub labels: Vec<(String, String)>,
     /// `--no-cache`.
@@ -188,6 +196,10 @@ impl Config {
         let python_installer =
             PythonInstaller::from_build_arg(build_args.get(PYTHON_INSTALLER_ARG).map(String::as_str))
                 .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{PYTHON_INSTALLER_ARG}"), reason))?;
+        let python_layers = PythonLayers::from_build_arg(build_args.get(PYTHON_LAYERS_ARG).map(String::as_str))
+            .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{PYTHON_LAYERS_ARG}"), reason))?;
+        let max_layers = envd_lower::max_layers_from_build_arg(build_args.get(MAX_LAYERS_ARG).map(String::as_str))
+            .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{MAX_LAYERS_ARG}"), reason))?;
         Ok(Self {
             request: Request::from_id(opts.get(KEY_REQUEST_ID).map(String::as_str)),
             check,
@@ -209,6 +221,8 @@ impl Config {
             build_args,
             base_overrides,
             python_installer,
+            python_layers,
+            max_layers,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
             no_cache: parse_no_cache(opts)?,
             cache_imports: parse_cache_imports(opts)?,
@@ -242,6 +256,9 @@ impl Config {
             created: self.source_date_epoch.unwrap_or_else(|| {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
             }),
+            source_date_epoch: self.source_date_epoch,
+            python_layers: self.python_layers,
+            max_layers: self.max_layers,
         }
     }
 }
@@ -620,6 +637,14 @@ mod tests {
             (
                 ("build-arg:ENVD_PYTHON_INSTALLER", "poetry"),
                 "frontend option build-arg:ENVD_PYTHON_INSTALLER: \"poetry\" is not uv or pip",
+            ),
+            (
+                ("build-arg:ENVD_PYTHON_LAYERS", "each"),
+                "frontend option build-arg:ENVD_PYTHON_LAYERS: \"each\" is not packages or single",
+            ),
+            (
+                ("build-arg:ENVD_MAX_LAYERS", "500"),
+                "frontend option build-arg:ENVD_MAX_LAYERS: \"500\" is not a number of layers from 2 to 127",
             ),
             (("context:base", "ftp://x"), "frontend option context:base: \"ftp://x\" is not docker-image://, oci-layout:// or a directory"),
             (

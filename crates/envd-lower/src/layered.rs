@@ -1,0 +1,257 @@
+//! Python packages in layers that follow the packages: resolve, then one
+//! cached layer per package or small group, merged.
+//!
+//! A CI runner keeps only a registry cache, and BuildKit never exports
+//! cache mounts, so on such a runner the cost of a requirements edit is
+//! whatever the edit invalidates. Installed in one step, that is every
+//! wheel, downloaded, installed, compressed and pushed again. Here it is
+//! one layer:
+//!
+//! 1. **Resolve.** A step runs `uv pip compile --format pylock.toml`
+//!    against the step's python, indexes and secrets, and writes the lock
+//!    (PEP 751) to an output of its own. It is keyed by its inputs only;
+//!    the frontend solves it, reads the small file, and lowers again with
+//!    the lock ([`crate::Inputs::python_locks`]).
+//! 2. **One layer per package or group** ([`crate::layers`]). Each group is
+//!    installed from a lock of just its packages (`pylock.envd.toml`, with
+//!    their files' URLs and hashes; uv resolves nothing), on the state the
+//!    step starts from. Its cache key is that state, the group's lock and
+//!    the command, and nothing of the other groups or of the order of the
+//!    requirements. Its files become their own layer: the DiffOp over the
+//!    state it was installed on.
+//! 3. **Reproducible bytes.** Every file and directory the group wrote is
+//!    dated `SOURCE_DATE_EPOCH`, or [`FIXED_EPOCH`] without one, before and
+//!    after its `.pyc` files are written (their headers carry the source's
+//!    date), and `REQUESTED` markers, which depend on the rest of the
+//!    requirements, are left out; `/tmp` is a tmpfs. The same packages on
+//!    the same base and python give the same layer, byte for byte.
+//! 4. **Merged**, base first, then the groups in the planner's order; the
+//!    step itself then runs as it always did, on the merged state: every
+//!    pinned package is already there, so it installs what could not be
+//!    pinned (VCS, URL and path requirements, sdist-only packages), writes
+//!    what `.pyc` files are missing, and keeps pip's fallback, hash
+//!    checking and the log. Its layer is the small last one.
+//!
+//! The linear path stays where layers cannot be made: an image store
+//! without MergeOp/DiffOp (the step says so), pip as the installer, a pip
+//! fallback known before the build, a requirements file in hash-checking
+//! mode, a conda environment's python, or `ENVD_PYTHON_LAYERS=single`.
+
+use envd_lang::Span;
+use envd_llb::{diff, merge, Exec, FileAction, Mount, State};
+
+use crate::ctx::Ctx;
+use crate::layers::{Budget, Group};
+use crate::lock::PythonLock;
+use crate::schedule::Numbered;
+use crate::shell::{quote, EXIT_UNAUTHORIZED};
+
+/// The date of a layer's files without `SOURCE_DATE_EPOCH`:
+/// 1980-01-01T00:00:00Z, the earliest a zip (a wheel) can record.
+pub const FIXED_EPOCH: i64 = 315_532_800;
+
+/// Where a resolve step writes its lock, and where a group step reads
+/// its own.
+const LOCK_DIR: &str = "/run/envd/lock";
+
+/// The directories a wheel installs into, for the python that runs it:
+/// its packages, scripts and headers, and the `share` and `etc` of its
+/// data directory, those that exist. Only they are searched for what an
+/// install wrote, not the whole prefix (a CUDA base's /usr/local is big).
+const INSTALL_ROOTS: &str = r#"import os, sysconfig
+p = sysconfig.get_paths()
+roots = {p[k] for k in ("purelib", "platlib", "scripts", "include")}
+roots |= {os.path.join(p["data"], d) for d in ("share", "etc")}
+print(" ".join(sorted(r for r in roots if os.path.isdir(r))))"#;
+
+/// The lock a resolve step writes, in its output.
+pub const LOCK_FILE: &str = "pylock.toml";
+
+/// A resolve the frontend solves before lowering can finish: the state
+/// of the resolve step's output, which holds [`LOCK_FILE`].
+#[derive(Debug, Clone)]
+pub struct Resolve {
+    /// The plan step it resolves ([`envd_lang::Plan::steps`] index).
+    pub step: usize,
+    /// That step's call, for errors about the lock.
+    pub span: Span,
+    /// The output holding the lock.
+    pub state: State,
+}
+
+/// A python step as its resolve and group steps see it.
+pub(crate) struct PythonStep<'a> {
+    /// The plan step.
+    pub(crate) step: Numbered<'a>,
+    /// The state it starts from.
+    pub(crate) state: &'a State,
+    /// The first lines of its scripts, which set `$py`.
+    pub(crate) prelude: String,
+}
+
+/// The resolve step: `uv pip compile` of the step's requirements (`args`,
+/// quoted) against its python, written to a scratch output. `prepare`
+/// adds what every uv step of this call mounts (settings, secrets, the
+/// requirements files), as for the install itself.
+pub(crate) fn resolve(
+    ctx: &Ctx,
+    py: &PythonStep,
+    args: &str,
+    title: &str,
+    reason: (u32, String),
+    prepare: impl Fn(Exec) -> Exec,
+) -> Resolve {
+    let (step, state, prelude) = (py.step, py.state, &py.prelude);
+    let uv = crate::uv::binary();
+    let settings = crate::uv::settings();
+    // Where uv would differ from pip (a pip setting uv cannot take, input
+    // uv refuses, a requirement uv finds in no index): an empty lock, and
+    // the step installs everything itself, in one layer, falling back to
+    // pip as it always did. Any other failure is the step's.
+    let refusals = quote(crate::uv::REFUSALS);
+    let script = format!(
+        r#"{prelude}pip_only=
+{settings}lock={LOCK_DIR}/{LOCK_FILE}
+if [ -z "$pip_only" ]; then
+  # uv pip compile reads requirements from files only: the step's
+  # arguments, a line each (`-r FILE` stays one line)
+  in=$(mktemp) log=$(mktemp) s=0
+  set -- {args}
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -r ]; then printf -- '-r %s\n' "$2"; shift 2; else printf '%s\n' "$1"; shift; fi
+  done >"$in"
+  {uv} pip compile --quiet --python "$py" --format pylock.toml --output-file "$lock" "$in" >"$log" 2>&1 || s=$?
+  cat "$log"
+  if [ "$s" = 2 ] && grep -qE {refusals} "$log"; then
+    pip_only="uv refuses what pip accepts"
+  elif [ "$s" = 1 ] && grep -q 'was not found in the package registry' "$log"; then
+    pip_only="uv found a requirement in no index"
+  elif [ "$s" != 0 ]; then
+    if grep -q '401 Unauthorized' "$log"; then s={EXIT_UNAUTHORIZED}; fi
+    exit "$s"
+  fi
+fi
+if [ -n "$pip_only" ]; then
+  echo "envd: python packages in one layer: $pip_only"
+  echo 'lock-version = "1.0"' >"$lock"
+fi
+"#
+    );
+    let name =
+        format!("install.python_packages: resolve {}", title.trim_start_matches("install.python_packages").trim());
+    let exec = ctx.script_with_reasons(state, &[step], &name, &script, vec![reason]);
+    let exec = prepare(exec).mount(Mount::Bind {
+        dest: LOCK_DIR.into(),
+        source: State::scratch(),
+        selector: String::new(),
+        readonly: false,
+    });
+    let (_, outputs) = exec.outputs();
+    let output = outputs.into_iter().find(|(dest, _)| dest == LOCK_DIR).map(|(_, s)| s).expect("the lock mount");
+    Resolve { step: step.index, span: step.step.span.clone(), state: output }
+}
+
+/// The resolve's output, read-only where a group step reads its lock.
+pub(crate) fn lock_mount(resolve: &Resolve) -> Mount {
+    Mount::Bind { dest: LOCK_DIR.into(), source: resolve.state.clone(), selector: "/".into(), readonly: true }
+}
+
+/// The state the step's own install runs on: `state` merged with a layer
+/// per group of `lock`'s packages, within `budget`.
+pub(crate) fn install_groups(
+    ctx: &Ctx,
+    py: &PythonStep,
+    lock_text: &PythonLockText,
+    budget: &Budget,
+    prepare: impl Fn(Exec) -> Exec,
+) -> State {
+    let state = py.state;
+    let plan = crate::layers::plan(&lock_text.lock, budget);
+    let epoch = ctx.config.source_date_epoch.unwrap_or(FIXED_EPOCH);
+    let mut layers = vec![state.clone()];
+    for group in &plan.groups {
+        let installed = group_step(ctx, py, group, lock_text, epoch, &prepare);
+        layers.push(diff(state, &installed, ctx.internal(&format!("layer of {}", group.name))));
+    }
+    if layers.len() == 1 {
+        return state.clone();
+    }
+    merge(&layers, ctx.internal(&format!("{} python package layers", layers.len() - 1)))
+}
+
+/// A lock and the text of each of its packages' tables, as the resolve
+/// step wrote them, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonLockText {
+    /// What lowering reads of the lock.
+    pub lock: PythonLock,
+    /// `[[packages]]` tables as TOML text, by normalised name.
+    pub tables: std::collections::BTreeMap<String, String>,
+}
+
+impl PythonLockText {
+    /// Reads a `pylock.toml`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let lock = PythonLock::parse(text)?;
+        let tables = crate::lock::package_tables(text)?;
+        Ok(Self { lock, tables })
+    }
+
+    /// A lock of `group`'s packages alone, in name order.
+    fn of(&self, group: &Group) -> String {
+        let mut out = String::from("lock-version = \"1.0\"\ncreated-by = \"envd\"\n");
+        for p in &group.packages {
+            if let Some(table) = self.tables.get(&p.name) {
+                out.push_str("\n[[packages]]\n");
+                out.push_str(table.trim_end());
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// One group's step, on `state`: install, date, compile, date again.
+fn group_step(
+    ctx: &Ctx,
+    py: &PythonStep,
+    group: &Group,
+    lock: &PythonLockText,
+    epoch: i64,
+    prepare: &impl Fn(Exec) -> Exec,
+) -> State {
+    let (step, state, prelude) = (py.step, py.state, &py.prelude);
+    let uv = crate::uv::binary();
+    let settings = crate::uv::settings();
+    let bytecode = crate::uv::bytecode();
+    let file = State::scratch().file(
+        vec![FileAction::mkfile("/pylock.envd.toml", lock.of(group), 0o644)],
+        ctx.internal(&format!("lock of {}", group.name)),
+    );
+    let versions: Vec<String> = group.packages.iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
+    // Everything the install wrote is newer than the marker: the group's
+    // files, and the directories it added to. They are dated twice:
+    // before the .pyc files are written, whose headers carry the
+    // source's date, and after, for the .pyc files and __pycache__.
+    let script = format!(
+        r#"{prelude}{settings}marker=/tmp/envd-layer-start
+touch "$marker"
+{uv} pip install --quiet --python "$py" -r {LOCK_DIR}/pylock.envd.toml
+roots=$("$py" -c {INSTALL_ROOTS})
+find $roots -xdev -newer "$marker" -path '*.dist-info/REQUESTED' -delete
+find $roots -xdev -newer "$marker" -exec touch -h -d @{epoch} {{}} +
+{bytecode}
+find $roots -xdev -newer "$marker" -exec touch -h -d @{epoch} {{}} +
+"#,
+        INSTALL_ROOTS = quote(INSTALL_ROOTS),
+    );
+    let name = match versions.as_slice() {
+        [one] => format!("install.python_packages: {one}"),
+        all => format!("install.python_packages: {} ({})", group.name, all.join(" ")),
+    };
+    let exec = ctx
+        .script(state, &[step], &name, &script)
+        .mount(Mount::Bind { dest: LOCK_DIR.into(), source: file, selector: "/".into(), readonly: true })
+        .mount(Mount::Tmpfs { dest: "/tmp".into(), size: 0 });
+    prepare(exec).root()
+}

@@ -1,0 +1,135 @@
+//! Layers that follow the packages (issue 24), on a simulated fresh CI
+//! runner: `docker buildx prune -af` drops every cache mount and cache
+//! record, and the only memory left is a registry cache in the local
+//! registry. Real PyPI wheels, downloaded once on the host and served by a
+//! mirror whose log counts every wheel a build fetched. A binary of its
+//! own: it prunes the builder.
+
+use std::collections::BTreeSet;
+
+use envd_e2e::{bases_env, cpu_base, docker, docker_ok, ensure_env, substeps, Context, PypiMirror};
+
+const FIRST: &str = "numpy==1.26.4\nsix==1.16.0\npackaging==24.1\npyyaml==6.0.1\nidna==3.7\n";
+const ADDED: &str = "attrs==23.2.0";
+
+fn mirror() -> PypiMirror {
+    PypiMirror::start("e2e-pypi", &format!("{FIRST}{ADDED}\nrequests==2.32.3\n"))
+}
+
+/// A service that installs `requirements` from the mirror.
+fn service(name: &str, mirror: &PypiMirror, requirements: &str) -> Context {
+    let ctx = Context::new(name);
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    base(image=\"{}\")\n    config.pip_index(url=\"{}\", trust=True)\n    install.python_packages(requirements=\"requirements.txt\")\n",
+            cpu_base(),
+            mirror.url()
+        ),
+    )
+    .write("requirements.txt", requirements);
+    ctx
+}
+
+/// The layers of the image `reference` in the registry: (digest, size).
+fn layers(reference: &str) -> Vec<(String, u64)> {
+    let raw = docker_ok(&["buildx", "imagetools", "inspect", "--raw", reference]);
+    let mut manifest: serde_json::Value = serde_json::from_str(&raw).expect("a manifest");
+    if let Some(list) = manifest["manifests"].as_array() {
+        // an index (with an attestation manifest): the amd64 image
+        let digest = list
+            .iter()
+            .find(|m| m["platform"]["architecture"] == "amd64")
+            .and_then(|m| m["digest"].as_str())
+            .expect("an amd64 manifest")
+            .to_owned();
+        let repo = reference.rsplit_once(':').map_or(reference, |(r, _)| r);
+        let raw = docker_ok(&["buildx", "imagetools", "inspect", "--raw", &format!("{repo}@{digest}")]);
+        manifest = serde_json::from_str(&raw).expect("a manifest");
+    }
+    manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| (l["digest"].as_str().unwrap().to_owned(), l["size"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Pushes `ctx`'s image as `reference`, with `extra` flags.
+fn push(ctx: &Context, reference: &str, extra: &[&str]) -> envd_e2e::Run {
+    let output = format!("type=image,name={reference},push=true,registry.insecure=true");
+    let mut args = vec!["--output", output.as_str()];
+    args.extend_from_slice(&PypiMirror::add_host());
+    args.extend_from_slice(extra);
+    let r = ctx.build_envd(&args);
+    assert!(r.ok, "{}", r.stderr);
+    r
+}
+
+#[test]
+fn a_one_package_edit_on_a_fresh_runner_fetches_one_wheel_and_pushes_one_small_layer() {
+    ensure_env();
+    let mirror = mirror();
+    let registry = bases_env("REGISTRY");
+    let pid = std::process::id();
+    let cache = format!("{registry}/envd-e2e/layers-cache:{pid}");
+    let to = format!("type=registry,ref={cache},mode=max,registry.insecure=true");
+    let from = format!("type=registry,ref={cache},registry.insecure=true");
+    let ctx = service("layers", &mirror, FIRST);
+    let first_image = format!("{registry}/envd-e2e/layers:{pid}-1");
+    let first = push(&ctx, &first_image, &["--cache-to", &to]);
+    let groups = substeps(&first.stderr);
+    assert!(groups.iter().any(|(n, _)| n.contains("install.python_packages: numpy==1.26.4")), "{groups:?}");
+
+    // A fresh runner: no cache mount, no cache record, the registry cache.
+    envd_e2e::prune_builder();
+    let before = mirror.wheel_requests().len();
+    ctx.write("requirements.txt", &format!("{FIRST}{ADDED}\n"));
+    let second_image = format!("{registry}/envd-e2e/layers:{pid}-2");
+    let second = push(&ctx, &second_image, &["--cache-to", &to, "--cache-from", &from]);
+    let fetched: Vec<String> = mirror.wheel_requests().split_off(before);
+    assert_eq!(fetched, ["attrs-23.2.0-py3-none-any.whl"], "{}", second.stderr);
+    let ran: Vec<String> = substeps(&second.stderr).into_iter().filter(|(_, c)| !c).map(|(n, _)| n).collect();
+    assert!(ran.iter().all(|n| n.contains("resolve") || n.contains("attrs")), "only attrs' layer is new: {ran:?}");
+
+    // What the push added: the layers of the second image that the first
+    // has not, against the environment's bytes (the first's own layers).
+    let base: BTreeSet<String> = layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
+    let one = layers(&first_image);
+    let two = layers(&second_image);
+    let env_bytes: u64 = one.iter().filter(|(d, _)| !base.contains(d)).map(|(_, s)| s).sum();
+    let known: BTreeSet<&String> = one.iter().map(|(d, _)| d).collect();
+    let new_bytes: u64 = two.iter().filter(|(d, _)| !known.contains(d)).map(|(_, s)| s).sum();
+    assert!(env_bytes > 10 << 20, "numpy alone is over 10 MB compressed: {env_bytes}");
+    assert!(new_bytes * 10 <= env_bytes, "pushed {new_bytes} new bytes of a {env_bytes}-byte environment");
+
+    // The image sees the whole environment, and pip agrees with it.
+    let check = "import numpy, six, packaging, yaml, idna, attr; print(numpy.__version__, attr.__version__)";
+    assert_eq!(docker_ok(&["run", "--rm", &second_image, "python3", "-c", check]), "1.26.4 23.2.0\n");
+    let pip = docker(&["run", "--rm", &second_image, "python3", "-m", "pip", "check"]);
+    assert!(pip.ok && pip.stdout.contains("No broken requirements found"), "{}{}", pip.stdout, pip.stderr);
+}
+
+#[test]
+fn two_services_on_two_fresh_builders_share_the_layers_of_their_shared_packages() {
+    ensure_env();
+    let mirror = mirror();
+    let registry = bases_env("REGISTRY");
+    let pid = std::process::id();
+    let a = service("layers-a", &mirror, "numpy==1.26.4\nsix==1.16.0\n");
+    let b = service("layers-b", &mirror, "pyyaml==6.0.1\nnumpy==1.26.4\n");
+    let (image_a, image_b) =
+        (format!("{registry}/envd-e2e/layers-a:{pid}"), format!("{registry}/envd-e2e/layers-b:{pid}"));
+    envd_e2e::prune_builder();
+    push(&a, &image_a, &[]);
+    envd_e2e::prune_builder();
+    push(&b, &image_b, &[]);
+    let base: BTreeSet<String> = layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
+    let of_a: BTreeSet<(String, u64)> = layers(&image_a).into_iter().filter(|(d, _)| !base.contains(d)).collect();
+    let of_b: BTreeSet<(String, u64)> = layers(&image_b).into_iter().filter(|(d, _)| !base.contains(d)).collect();
+    // numpy's layer, byte for byte the same, and nothing else of weight:
+    // six is A's alone, pyyaml B's.
+    let shared: Vec<&(String, u64)> = of_a.intersection(&of_b).filter(|(_, size)| *size > 1 << 20).collect();
+    assert_eq!(shared.len(), 1, "shared layers {shared:?}\nA {of_a:?}\nB {of_b:?}");
+    assert!(shared[0].1 > 10 << 20, "the shared layer is numpy's: {shared:?}");
+}
