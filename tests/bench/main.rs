@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use envd_e2e::{cpu_base, docker, ensure_env, repo, Context, FRONTEND};
 
+mod layers;
 mod noop;
 mod python;
 
@@ -529,6 +530,7 @@ fn main() {
     let _ = writeln!(md, "\nTarget: a warm install under 3 s in a build.\n");
 
     python::run(&mut md, n);
+    layers::run(&mut md, std::env::var("ENVD_BENCH_ML_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3));
 
     // --- size and memory ---
     let binary = repo().join("target/x86_64-unknown-linux-gnu/release/envd-frontend");

@@ -21,7 +21,7 @@ pub(crate) struct Ctx<'a> {
     /// The script steps made so far, for [`Lowered::scripts`].
     pub(crate) scripts: RefCell<Vec<ScriptStep>>,
     /// The resolves of python steps whose lock the inputs lack.
-    pub(crate) resolves: RefCell<Vec<crate::layered::Resolve>>,
+    pub(crate) resolves: RefCell<Vec<crate::lock::Resolve>>,
 }
 
 impl Ctx<'_> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use envd_llb::{SourceMap, State};
 
 use crate::image_config::ImageConfig;
-use crate::layered::PythonLockText;
+use crate::lock::PythonLockText;
 use crate::well_known::DEFAULT_PATH;
 
 /// Where the base's file system comes from.

@@ -37,12 +37,11 @@
 //! fallback known before the build, a requirements file in hash-checking
 //! mode, a conda environment's python, or `ENVD_PYTHON_LAYERS=single`.
 
-use envd_lang::Span;
 use envd_llb::{diff, merge, Exec, FileAction, Mount, State};
 
 use crate::ctx::Ctx;
 use crate::layers::{Budget, Group};
-use crate::lock::PythonLock;
+use crate::lock::{PythonLockText, Resolve};
 use crate::schedule::Numbered;
 use crate::shell::{quote, EXIT_UNAUTHORIZED};
 
@@ -66,18 +65,6 @@ print(" ".join(sorted(r for r in roots if os.path.isdir(r))))"#;
 
 /// The lock a resolve step writes, in its output.
 pub const LOCK_FILE: &str = "pylock.toml";
-
-/// A resolve the frontend solves before lowering can finish: the state
-/// of the resolve step's output, which holds [`LOCK_FILE`].
-#[derive(Debug, Clone)]
-pub struct Resolve {
-    /// The plan step it resolves ([`envd_lang::Plan::steps`] index).
-    pub step: usize,
-    /// That step's call, for errors about the lock.
-    pub span: Span,
-    /// The output holding the lock.
-    pub state: State,
-}
 
 /// A python step as its resolve and group steps see it.
 pub(crate) struct PythonStep<'a> {
@@ -179,36 +166,17 @@ pub(crate) fn install_groups(
     merge(&layers, ctx.internal(&format!("{} python package layers", layers.len() - 1)))
 }
 
-/// A lock and the text of each of its packages' tables, as the resolve
-/// step wrote them, by name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PythonLockText {
-    /// What lowering reads of the lock.
-    pub lock: PythonLock,
-    /// `[[packages]]` tables as TOML text, by normalised name.
-    pub tables: std::collections::BTreeMap<String, String>,
-}
-
-impl PythonLockText {
-    /// Reads a `pylock.toml`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let lock = PythonLock::parse(text)?;
-        let tables = crate::lock::package_tables(text)?;
-        Ok(Self { lock, tables })
-    }
-
-    /// A lock of `group`'s packages alone, in name order.
-    fn of(&self, group: &Group) -> String {
-        let mut out = String::from("lock-version = \"1.0\"\ncreated-by = \"envd\"\n");
-        for p in &group.packages {
-            if let Some(table) = self.tables.get(&p.name) {
-                out.push_str("\n[[packages]]\n");
-                out.push_str(table.trim_end());
-                out.push('\n');
-            }
+/// A lock of `group`'s packages alone, in name order.
+fn lock_of(lock: &PythonLockText, group: &Group) -> String {
+    let mut out = String::from("lock-version = \"1.0\"\ncreated-by = \"envd\"\n");
+    for p in &group.packages {
+        if let Some(table) = lock.tables.get(&p.name) {
+            out.push_str("\n[[packages]]\n");
+            out.push_str(table.trim_end());
+            out.push('\n');
         }
-        out
     }
+    out
 }
 
 /// One group's step, on `state`: install, date, compile, date again.
@@ -225,7 +193,7 @@ fn group_step(
     let settings = crate::uv::settings();
     let bytecode = crate::uv::bytecode();
     let file = State::scratch().file(
-        vec![FileAction::mkfile("/pylock.envd.toml", lock.of(group), 0o644)],
+        vec![FileAction::mkfile("/pylock.envd.toml", lock_of(lock, group), 0o644)],
         ctx.internal(&format!("lock of {}", group.name)),
     );
     let versions: Vec<String> = group.packages.iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
@@ -239,6 +207,7 @@ touch "$marker"
 {uv} pip install --quiet --python "$py" -r {LOCK_DIR}/pylock.envd.toml
 roots=$("$py" -c {INSTALL_ROOTS})
 find $roots -xdev -newer "$marker" -path '*.dist-info/REQUESTED' -delete
+find $roots -xdev -newer "$marker" -path '*.dist-info/RECORD' -exec sed -i '/\.dist-info\/REQUESTED,/d' {{}} +
 find $roots -xdev -newer "$marker" -exec touch -h -d @{epoch} {{}} +
 {bytecode}
 find $roots -xdev -newer "$marker" -exec touch -h -d @{epoch} {{}} +

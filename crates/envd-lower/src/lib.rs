@@ -47,7 +47,7 @@ pub use config::{
 };
 pub use image_config::ImageConfig;
 pub use inputs::{BaseSource, ContextSource, Inputs, ResolvedBase, LOCAL_INSTALLER_IMAGE};
-pub use layered::{PythonLockText, Resolve};
+pub use lock::{PythonLockText, Resolve};
 pub use lower::{lower, Lowered};
 pub use needs::{needs, Needs};
 pub use schedule::{schedule, Numbered, Python, Stage};

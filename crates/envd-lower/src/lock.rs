@@ -10,6 +10,9 @@
 
 use std::collections::BTreeMap;
 
+use envd_lang::Span;
+use envd_llb::State;
+
 /// One locked package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedPackage {
@@ -125,6 +128,37 @@ pub fn package_tables(text: &str) -> Result<BTreeMap<String, String>, String> {
     let doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("pylock.toml is not TOML: {e}"))?;
     let Some(packages) = doc.get("packages").and_then(|p| p.as_array_of_tables()) else { return Ok(BTreeMap::new()) };
     Ok(packages.iter().filter_map(|t| Some((normalize(t.get("name")?.as_str()?), t.to_string()))).collect())
+}
+
+/// A resolve the frontend solves before lowering can finish: the state
+/// of the resolve step's output, which holds [`LOCK_FILE`].
+#[derive(Debug, Clone)]
+pub struct Resolve {
+    /// The plan step it resolves ([`envd_lang::Plan::steps`] index).
+    pub step: usize,
+    /// That step's call, for errors about the lock.
+    pub span: Span,
+    /// The output holding the lock.
+    pub state: State,
+}
+
+/// A lock and the text of each of its packages' tables, as the resolve
+/// step wrote them, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonLockText {
+    /// What lowering reads of the lock.
+    pub lock: PythonLock,
+    /// `[[packages]]` tables as TOML text, by normalised name.
+    pub tables: std::collections::BTreeMap<String, String>,
+}
+
+impl PythonLockText {
+    /// Reads a `pylock.toml`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let lock = PythonLock::parse(text)?;
+        let tables = package_tables(text)?;
+        Ok(Self { lock, tables })
+    }
 }
 
 #[cfg(test)]

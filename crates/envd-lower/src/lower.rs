@@ -28,7 +28,7 @@ pub struct Lowered {
     /// lacks. When there are any, `state` installs those steps' packages
     /// in one layer each; the frontend solves the resolves, reads their
     /// locks and lowers again.
-    pub resolves: Vec<crate::layered::Resolve>,
+    pub resolves: Vec<crate::lock::Resolve>,
 }
 
 /// Lowers `plan` onto the resolved base of `inputs`.
