@@ -115,7 +115,8 @@ fn cache_mount_namespaces_do_not_share_the_pip_cache() {
             ),
         );
         let arg = format!("BUILDKIT_CACHE_MOUNT_NS=envd-e2e-{ns}-{}", std::process::id());
-        let r = ctx.build_envd(&["--build-arg", &arg]);
+        // one step, so that one uv run prepares both packages or one
+        let r = ctx.build_envd(&["--build-arg", &arg, "--build-arg", "ENVD_PYTHON_LAYERS=single"]);
         assert!(r.ok, "{}", r.stderr);
         r.stderr.contains("Prepared 1 package in")
     };

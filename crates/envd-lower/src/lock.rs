@@ -156,7 +156,10 @@ impl PythonLockText {
     /// Reads a `pylock.toml`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let lock = PythonLock::parse(text)?;
-        let tables = package_tables(text)?;
+        // A URL with credentials in it would be in the build's LLB: the
+        // group steps get them the way the resolve did (netrc, the index
+        // settings), by host.
+        let tables = package_tables(text)?.into_iter().map(|(k, v)| (k, envd_conda::credentials::strip(&v))).collect();
         Ok(Self { lock, tables })
     }
 }
