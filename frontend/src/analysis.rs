@@ -162,6 +162,19 @@ pub struct ContextFiles {
 }
 
 impl ContextFiles {
+    /// Adds the file at `path` as read: decoded if it is text, else with
+    /// why it is not.
+    pub fn insert(&mut self, path: String, bytes: &[u8]) {
+        match envd_conda::text::decode(bytes) {
+            Ok(text) => {
+                self.text.insert(path, text.into_owned());
+            }
+            Err(e) => {
+                self.undecodable.insert(path, e);
+            }
+        }
+    }
+
     /// Fails at the first call of `plan` that names a file that is not
     /// text: before the file reaches YAML, pip or the linter, in one
     /// sentence with its name and the byte offset.

@@ -103,15 +103,8 @@ impl ReadFiles for Beside {
     async fn read(&mut self, _needs: &Needs, paths: &[ContextPath]) -> Result<ContextFiles, Failure> {
         let mut files = ContextFiles::default();
         for path in paths {
-            let Ok(bytes) = std::fs::read(self.dir.join(path.as_str())) else { continue };
-            let path = path.as_str().to_owned();
-            match envd_conda::text::decode(&bytes) {
-                Ok(text) => {
-                    files.text.insert(path, text.into_owned());
-                }
-                Err(e) => {
-                    files.undecodable.insert(path, e);
-                }
+            if let Ok(bytes) = std::fs::read(self.dir.join(path.as_str())) {
+                files.insert(path.as_str().to_owned(), &bytes);
             }
         }
         Ok(files)

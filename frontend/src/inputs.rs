@@ -403,14 +403,7 @@ async fn read_context_files(
     let mut files = ContextFiles::default();
     for read in futures_util::future::join_all(reads).await {
         if let Some((path, bytes)) = read? {
-            match envd_conda::text::decode(&bytes) {
-                Ok(text) => {
-                    files.text.insert(path, text.into_owned());
-                }
-                Err(e) => {
-                    files.undecodable.insert(path, e);
-                }
-            }
+            files.insert(path, &bytes);
         }
     }
     Ok(files)

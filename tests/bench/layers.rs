@@ -22,7 +22,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use envd_e2e::{bases_env, cpu_base, docker_ok, Context, PypiMirror, FRONTEND};
+use envd_e2e::{bases_env, cpu_base, image_layers, Context, PypiMirror, FRONTEND};
 
 use crate::{build, prune, stats};
 
@@ -77,14 +77,7 @@ impl Service {
                 ),
             );
         } else {
-            ctx.write(
-                "build.envd",
-                &format!(
-                    "def build():\n    base(image=\"{}\")\n    config.pip_index(url=\"{}\", trust=True)\n    install.python_packages(requirements=\"requirements.txt\")\n",
-                    cpu_base(),
-                    mirror.url()
-                ),
-            );
+            ctx.write("build.envd", &mirror.build_envd());
             let file = ctx.dir().join("build.envd").display().to_string();
             args.extend(["--build-arg".into(), format!("BUILDKIT_SYNTAX={FRONTEND}"), "-f".into(), file]);
             if way == Way::Single {
@@ -103,33 +96,10 @@ impl Service {
     }
 }
 
-/// The layers of the image `reference` in the registry: (digest, size).
-fn layers(reference: &str) -> Vec<(String, u64)> {
-    let raw = docker_ok(&["buildx", "imagetools", "inspect", "--raw", reference]);
-    let mut manifest: serde_json::Value = serde_json::from_str(&raw).expect("a manifest");
-    if let Some(list) = manifest["manifests"].as_array() {
-        let digest = list
-            .iter()
-            .find(|m| m["platform"]["architecture"] == "amd64")
-            .and_then(|m| m["digest"].as_str())
-            .expect("an amd64 manifest")
-            .to_owned();
-        let repo = reference.rsplit_once(':').map_or(reference, |(r, _)| r);
-        let raw = docker_ok(&["buildx", "imagetools", "inspect", "--raw", &format!("{repo}@{digest}")]);
-        manifest = serde_json::from_str(&raw).expect("a manifest");
-    }
-    manifest["layers"]
-        .as_array()
-        .expect("layers")
-        .iter()
-        .map(|l| (l["digest"].as_str().unwrap().to_owned(), l["size"].as_u64().unwrap()))
-        .collect()
-}
-
 /// The bytes of `image`'s layers that none of `known` has.
 fn new_bytes(image: &str, known: &[&str]) -> u64 {
-    let seen: BTreeSet<String> = known.iter().flat_map(|k| layers(k)).map(|(d, _)| d).collect();
-    layers(image).into_iter().filter(|(d, _)| !seen.contains(d)).map(|(_, s)| s).sum()
+    let seen: BTreeSet<String> = known.iter().flat_map(|k| image_layers(k)).map(|(d, _)| d).collect();
+    image_layers(image).into_iter().filter(|(d, _)| !seen.contains(d)).map(|(_, s)| s).sum()
 }
 
 fn push_flags(reference: &str) -> Vec<String> {
@@ -168,7 +138,7 @@ pub(crate) fn run(md: &mut String, n: usize) {
             s.ctx.write("requirements.txt", REQUIREMENTS);
             s.build(&[to.clone(), push_flags(&first)].concat());
             env_bytes[k] = new_bytes(&first, &[&base]);
-            layer_count[k] = layers(&first).len();
+            layer_count[k] = image_layers(&first).len();
             prune();
             let before = mirror.wheel_requests().len();
             s.ctx.write("requirements.txt", &format!("{REQUIREMENTS}{added}\n"));

@@ -53,7 +53,11 @@ fn timestamp(v: &serde_json::Value) -> Option<f64> {
 /// Builds `ctx` with `--progress=rawjson` and reads its timings.
 fn build(ctx: &Context, args: &[&str]) -> Build {
     let dir = ctx.dir().to_string_lossy().into_owned();
-    let mut all = vec!["buildx", "build", "--progress=rawjson", "-t", ctx.tag.as_str()];
+    let mut all = vec!["buildx", "build", "--progress=rawjson"];
+    // an --output names the image itself (a push to the local registry)
+    if !args.contains(&"--output") {
+        all.extend(["-t", ctx.tag.as_str()]);
+    }
     all.extend_from_slice(args);
     all.push(&dir);
     let cold = PRUNED.swap(false, std::sync::atomic::Ordering::SeqCst);

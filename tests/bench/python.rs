@@ -75,14 +75,7 @@ impl Service {
         let host = format!("pypi.test:{}", mirror.server.port);
         let mut args = vec!["--add-host".to_owned(), "pypi.test:host-gateway".to_owned()];
         if envd {
-            ctx.write(
-                "build.envd",
-                &format!(
-                    "def build():\n    base(image=\"{}\")\n    config.pip_index(url=\"{}\", trust=True)\n    install.python_packages(requirements=\"requirements.txt\")\n",
-                    cpu_base(),
-                    mirror.url()
-                ),
-            );
+            ctx.write("build.envd", &mirror.build_envd());
             let file = ctx.dir().join("build.envd").display().to_string();
             args.extend(["--build-arg".into(), format!("BUILDKIT_SYNTAX={FRONTEND}"), "-f".into(), file]);
         } else {

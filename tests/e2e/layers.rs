@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use envd_e2e::{bases_env, cpu_base, docker, docker_ok, ensure_env, substeps, Context, PypiMirror};
+use envd_e2e::{bases_env, cpu_base, docker, docker_ok, ensure_env, image_layers, substeps, Context, PypiMirror};
 
 const FIRST: &str = "numpy==1.26.4\nsix==1.16.0\npackaging==24.1\npyyaml==6.0.1\nidna==3.7\n";
 const ADDED: &str = "attrs==23.2.0";
@@ -19,49 +19,15 @@ fn mirror() -> PypiMirror {
 /// A service that installs `requirements` from the mirror.
 fn service(name: &str, mirror: &PypiMirror, requirements: &str) -> Context {
     let ctx = Context::new(name);
-    ctx.write(
-        "build.envd",
-        &format!(
-            "def build():\n    base(image=\"{}\")\n    config.pip_index(url=\"{}\", trust=True)\n    install.python_packages(requirements=\"requirements.txt\")\n",
-            cpu_base(),
-            mirror.url()
-        ),
-    )
-    .write("requirements.txt", requirements);
+    ctx.write("build.envd", &mirror.build_envd()).write("requirements.txt", requirements);
     ctx
-}
-
-/// The layers of the image `reference` in the registry: (digest, size).
-fn layers(reference: &str) -> Vec<(String, u64)> {
-    let raw = docker_ok(&["buildx", "imagetools", "inspect", "--raw", reference]);
-    let mut manifest: serde_json::Value = serde_json::from_str(&raw).expect("a manifest");
-    if let Some(list) = manifest["manifests"].as_array() {
-        // an index (with an attestation manifest): the amd64 image
-        let digest = list
-            .iter()
-            .find(|m| m["platform"]["architecture"] == "amd64")
-            .and_then(|m| m["digest"].as_str())
-            .expect("an amd64 manifest")
-            .to_owned();
-        let repo = reference.rsplit_once(':').map_or(reference, |(r, _)| r);
-        let raw = docker_ok(&["buildx", "imagetools", "inspect", "--raw", &format!("{repo}@{digest}")]);
-        manifest = serde_json::from_str(&raw).expect("a manifest");
-    }
-    manifest["layers"]
-        .as_array()
-        .expect("layers")
-        .iter()
-        .map(|l| (l["digest"].as_str().unwrap().to_owned(), l["size"].as_u64().unwrap()))
-        .collect()
 }
 
 /// Pushes `ctx`'s image as `reference`, with `extra` flags.
 fn push(ctx: &Context, reference: &str, extra: &[&str]) -> envd_e2e::Run {
-    let output = format!("type=image,name={reference},push=true,registry.insecure=true");
-    let mut args = vec!["--output", output.as_str()];
-    args.extend_from_slice(&PypiMirror::add_host());
+    let mut args: Vec<&str> = PypiMirror::add_host().to_vec();
     args.extend_from_slice(extra);
-    let r = ctx.build_envd(&args);
+    let r = ctx.build_envd_pushed(reference, &args);
     assert!(r.ok, "{}", r.stderr);
     r
 }
@@ -94,9 +60,9 @@ fn a_one_package_edit_on_a_fresh_runner_fetches_one_wheel_and_pushes_one_small_l
 
     // What the push added: the layers of the second image that the first
     // has not, against the environment's bytes (the first's own layers).
-    let base: BTreeSet<String> = layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
-    let one = layers(&first_image);
-    let two = layers(&second_image);
+    let base: BTreeSet<String> = image_layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
+    let one = image_layers(&first_image);
+    let two = image_layers(&second_image);
     let env_bytes: u64 = one.iter().filter(|(d, _)| !base.contains(d)).map(|(_, s)| s).sum();
     let known: BTreeSet<&String> = one.iter().map(|(d, _)| d).collect();
     let new_bytes: u64 = two.iter().filter(|(d, _)| !known.contains(d)).map(|(_, s)| s).sum();
@@ -124,9 +90,9 @@ fn two_services_on_two_fresh_builders_share_the_layers_of_their_shared_packages(
     push(&a, &image_a, &[]);
     envd_e2e::prune_builder();
     push(&b, &image_b, &[]);
-    let base: BTreeSet<String> = layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
-    let of_a: BTreeSet<(String, u64)> = layers(&image_a).into_iter().filter(|(d, _)| !base.contains(d)).collect();
-    let of_b: BTreeSet<(String, u64)> = layers(&image_b).into_iter().filter(|(d, _)| !base.contains(d)).collect();
+    let base: BTreeSet<String> = image_layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
+    let of_a: BTreeSet<(String, u64)> = image_layers(&image_a).into_iter().filter(|(d, _)| !base.contains(d)).collect();
+    let of_b: BTreeSet<(String, u64)> = image_layers(&image_b).into_iter().filter(|(d, _)| !base.contains(d)).collect();
     // numpy's layer, byte for byte the same, and nothing else of weight:
     // six is A's alone, pyyaml B's.
     let shared: Vec<&(String, u64)> = of_a.intersection(&of_b).filter(|(_, size)| *size > 1 << 20).collect();

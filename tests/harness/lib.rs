@@ -159,8 +159,28 @@ impl Context {
     /// engine's failure, not the build's: the bases are unpacked again and
     /// the build runs once more, from the same state, and the log says so.
     pub fn build_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
+        self.build_as(Some(&self.tag), extra, env)
+    }
+
+    /// Builds `build.envd` and pushes the image as `reference` (to the
+    /// local registry), with no local tag.
+    pub fn build_envd_pushed(&self, reference: &str, extra: &[&str]) -> Run {
+        let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");
+        let file = self.dir.join("build.envd").to_string_lossy().into_owned();
+        let output = format!("type=image,name={reference},push=true,registry.insecure=true");
+        let mut args = vec!["--build-arg", syntax.as_str(), "-f", file.as_str(), "--output", output.as_str()];
+        args.extend_from_slice(extra);
+        self.build_as(None, &args, &[])
+    }
+
+    /// `docker buildx build --progress=plain [-t tag] <extra> <dir>`, built
+    /// again once if the engine lost a base snapshot.
+    fn build_as(&self, tag: Option<&str>, extra: &[&str], env: &[(&str, &str)]) -> Run {
         let dir = self.dir.to_string_lossy().into_owned();
-        let mut args = vec!["buildx", "build", "--progress=plain", "-t", self.tag.as_str()];
+        let mut args = vec!["buildx", "build", "--progress=plain"];
+        if let Some(tag) = tag {
+            args.extend(["-t", tag]);
+        }
         args.extend_from_slice(extra);
         args.push(dir.as_str());
         let run = || -> Run {
@@ -435,6 +455,30 @@ pub fn unpack_bases() {
     for base in [cpu_base(), bases_env("BASE_GPU_IMAGE"), ubuntu_base()] {
         docker_ok(&["run", "--rm", "--entrypoint", "/bin/true", &base]);
     }
+}
+
+/// The layers of the image `reference` in the registry, (digest, size),
+/// from its manifest (the amd64 one of an index).
+pub fn image_layers(reference: &str) -> Vec<(String, u64)> {
+    let raw = docker_ok(&["buildx", "imagetools", "inspect", "--raw", reference]);
+    let mut manifest: serde_json::Value = serde_json::from_str(&raw).expect("a manifest");
+    if let Some(list) = manifest["manifests"].as_array() {
+        let digest = list
+            .iter()
+            .find(|m| m["platform"]["architecture"] == "amd64")
+            .and_then(|m| m["digest"].as_str())
+            .expect("an amd64 manifest")
+            .to_owned();
+        let repo = reference.rsplit_once(':').map_or(reference, |(r, _)| r);
+        let raw = docker_ok(&["buildx", "imagetools", "inspect", "--raw", &format!("{repo}@{digest}")]);
+        manifest = serde_json::from_str(&raw).expect("a manifest");
+    }
+    manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| (l["digest"].as_str().unwrap_or_default().to_owned(), l["size"].as_u64().unwrap_or(0)))
+        .collect()
 }
 
 /// What the engine says when it lost a snapshot that [`unpack_bases`]

@@ -80,6 +80,16 @@ impl PypiMirror {
         format!("http://pypi.test:{}/simple", self.server.port)
     }
 
+    /// A build.envd that installs `requirements.txt` from the mirror on
+    /// the CPU stand-in.
+    pub fn build_envd(&self) -> String {
+        format!(
+            "def build():\n    base(image=\"{}\")\n    config.pip_index(url=\"{}\", trust=True)\n    install.python_packages(requirements=\"requirements.txt\")\n",
+            crate::cpu_base(),
+            self.url()
+        )
+    }
+
     /// The `--add-host` flag a build needs to reach it.
     pub fn add_host() -> [&'static str; 2] {
         ["--add-host", "pypi.test:host-gateway"]

@@ -204,7 +204,7 @@ fn group_step(
     let script = format!(
         r#"{prelude}{settings}marker=/tmp/envd-layer-start
 touch "$marker"
-{uv} pip install --python "$py" -r {LOCK_DIR}/pylock.envd.toml
+{uv} pip install --preview-features pylock --python "$py" -r {LOCK_DIR}/pylock.envd.toml
 roots=$("$py" -c {INSTALL_ROOTS})
 find $roots -xdev -newer "$marker" -path '*.dist-info/REQUESTED' -delete
 find $roots -xdev -newer "$marker" -path '*.dist-info/RECORD' -exec sed -i '/\.dist-info\/REQUESTED,/d' {{}} +
