@@ -3,7 +3,8 @@
 //! record, and the only memory left is a registry cache in the local
 //! registry. Real PyPI wheels, downloaded once on the host and served by a
 //! mirror whose log counts every wheel a build fetched. A binary of its
-//! own: it prunes the builder.
+//! own: it prunes the builder; and its tests take turns ([`ONE_AT_A_TIME`]),
+//! since one's prune would pull the rug from under the other's build.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,9 @@ use envd_e2e::{bases_env, cpu_base, docker, docker_ok, ensure_env, image_layers,
 
 const FIRST: &str = "numpy==1.26.4\nsix==1.16.0\npackaging==24.1\npyyaml==6.0.1\nidna==3.7\n";
 const ADDED: &str = "attrs==23.2.0";
+
+/// Held by each test: the tests of this file prune the builder.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn mirror() -> PypiMirror {
     PypiMirror::start("e2e-pypi", &format!("{FIRST}{ADDED}\nrequests==2.32.3\n"))
@@ -34,6 +38,7 @@ fn push(ctx: &Context, reference: &str, extra: &[&str]) -> envd_e2e::Run {
 
 #[test]
 fn a_one_package_edit_on_a_fresh_runner_fetches_one_wheel_and_pushes_one_small_layer() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     ensure_env();
     let mirror = mirror();
     let registry = bases_env("REGISTRY");
@@ -78,6 +83,7 @@ fn a_one_package_edit_on_a_fresh_runner_fetches_one_wheel_and_pushes_one_small_l
 
 #[test]
 fn two_services_on_two_fresh_builders_share_the_layers_of_their_shared_packages() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     ensure_env();
     let mirror = mirror();
     let registry = bases_env("REGISTRY");

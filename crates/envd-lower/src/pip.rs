@@ -223,6 +223,10 @@ pub(crate) fn lower(
     let (script, uv_image) = install_script(ctx, python, &install);
     let mounts =
         |exec: envd_llb::Exec| with_mounts(ctx, plan, exec, uv_image.as_deref(), context, what, requirements_text);
+    // A package's own step sees no requirements file and nothing of the
+    // context: its cache key is its lock, the state and the command.
+    let package_env =
+        |exec: envd_llb::Exec| secrets::pip(install_env(ctx, exec.user("root"), uv_image.as_deref()), plan);
     let layered = uv_image.is_some() && install.pip_only.is_none() && !install.hashes;
     let mut lock_mount = None;
     let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff) {
@@ -236,7 +240,7 @@ pub(crate) fn lower(
                     // from: the resolve is then part of the build, and a
                     // registry cache exported with mode=max carries it.
                     lock_mount = Some(crate::layered::lock_mount(&resolve));
-                    crate::layered::install_groups(ctx, &py, lock, &budget, mounts)
+                    crate::layered::install_groups(ctx, &py, lock, &budget, package_env)
                 }
                 None => {
                     ctx.resolves.borrow_mut().push(resolve);
