@@ -206,6 +206,11 @@ fn row(out: &mut String, name: &str, f: &Figure, unit: &str) {
     );
 }
 
+/// Writes BENCHMARKS.md with what has been measured so far.
+fn written(md: &str) {
+    std::fs::write(repo().join("BENCHMARKS.md"), md).expect("write BENCHMARKS.md");
+}
+
 fn sh(cmd: &str) -> String {
     let o = Command::new("sh").arg("-c").arg(cmd).output().expect("sh runs");
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
@@ -473,6 +478,8 @@ fn main() {
     row(&mut md, "wall time of `docker buildx build`", &check, "s");
     let _ = writeln!(md, "\nThe frontend time is taken from `--progress=rawjson`: for A it covers resolving the frontend image, starting its container, reading build.envd and .dockerignore, evaluating, resolving the base and lowering; for B, loading the Dockerfile and resolving the base. The frontend's own time starts at its first request to BuildKit, so it leaves out resolving and starting the frontend image.\n");
     noop::run(&mut md, n, &a);
+    // What is measured so far, in case a later section fails.
+    written(&md);
     if let Ok(before) = std::env::var("ENVD_BENCH_BEFORE_IMAGE") {
         // The same no-op rebuild through another frontend image (an
         // earlier commit's), alternating with this one.
@@ -534,7 +541,9 @@ fn main() {
     let _ = writeln!(md, "\nTarget: a warm install under 3 s in a build.\n");
 
     python::run(&mut md, n);
+    written(&md);
     layers::run(&mut md, std::env::var("ENVD_BENCH_ML_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3));
+    written(&md);
 
     // --- size and memory ---
     let binary = repo().join("target/x86_64-unknown-linux-gnu/release/envd-frontend");
