@@ -33,6 +33,9 @@ const REQUIREMENTS: &str =
 /// A package each edit adds, a different one each run.
 const ADDED: &[&str] = &["attrs==23.2.0", "tabulate==0.9.0", "termcolor==2.4.0", "toml==0.10.2", "zipp==3.19.2"];
 
+/// A package each warm edit adds: one no earlier build of the run had.
+const WARM: &[&str] = &["wcwidth==0.2.13", "decorator==5.1.1", "colorama==0.4.6", "jmespath==1.0.1", "cycler==0.12.1"];
+
 /// The second service's own package.
 const OTHER: &str = "requests==2.32.3";
 
@@ -108,8 +111,11 @@ fn push_flags(reference: &str) -> Vec<String> {
 
 /// Runs the comparison and writes its section.
 pub(crate) fn run(md: &mut String, n: usize) {
-    let n = n.min(ADDED.len());
-    let mirror = PypiMirror::start("bench-ml-pypi", &format!("{REQUIREMENTS}{}\n{OTHER}\n", ADDED.join("\n")));
+    let n = n.min(ADDED.len()).min(WARM.len());
+    let mirror = PypiMirror::start(
+        "bench-ml-pypi",
+        &format!("{REQUIREMENTS}{}\n{}\n{OTHER}\n", ADDED.join("\n"), WARM.join("\n")),
+    );
     let registry = bases_env("REGISTRY");
     let pid = std::process::id();
     let services: Vec<Service> =
@@ -149,11 +155,10 @@ pub(crate) fn run(md: &mut String, n: usize) {
             wheels.dedup();
             fetched[k].push(wheels.len() as f64);
             pushed[k].push(new_bytes(&second, &[&first]) as f64);
-            // A warm edit: back to the first requirements (a cache hit),
-            // then the package added again on this warm builder.
-            s.ctx.write("requirements.txt", REQUIREMENTS);
-            s.build(&[]);
-            s.ctx.write("requirements.txt", &format!("{REQUIREMENTS}{added}\n"));
+            // A warm edit on this builder: a package no build of the run
+            // has had (re-adding the fresh-runner edit's would be a cache
+            // hit).
+            s.ctx.write("requirements.txt", &format!("{REQUIREMENTS}{added}\n{}\n", WARM[i]));
             warm[k].push(s.build(&[]));
         }
         eprintln!("envd-bench: python layers {}/{n}", i + 1);
