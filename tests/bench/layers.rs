@@ -70,15 +70,7 @@ impl Service {
         let ctx = Context::new(name);
         let mut args: Vec<String> = PypiMirror::add_host().iter().map(|s| (*s).to_owned()).collect();
         if way == Way::Dockerfile {
-            let host = format!("pypi.test:{}", mirror.server.port);
-            ctx.write(
-                "Dockerfile",
-                &format!(
-                    "FROM {}\nRUN --mount=type=cache,target=/root/.cache/pip \\\n    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \\\n    python3 -m pip install --index-url {} --trusted-host {host} -r /tmp/requirements.txt\n",
-                    cpu_base(),
-                    mirror.url()
-                ),
-            );
+            ctx.write("Dockerfile", &mirror.pip_dockerfile());
         } else {
             ctx.write("build.envd", &mirror.build_envd());
             let file = ctx.dir().join("build.envd").display().to_string();

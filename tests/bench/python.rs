@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use envd_e2e::{cpu_base, repo, Context, PypiMirror, FRONTEND};
+use envd_e2e::{repo, Context, PypiMirror, FRONTEND};
 
 use crate::{build, prune, row, stats, Figure};
 
@@ -72,21 +72,13 @@ impl Service {
     fn new(mirror: &PypiMirror, envd: bool) -> Self {
         let ctx = Context::new(if envd { "bench-uv" } else { "bench-pip" });
         ctx.write("requirements.txt", REQUIREMENTS);
-        let host = format!("pypi.test:{}", mirror.server.port);
-        let mut args = vec!["--add-host".to_owned(), "pypi.test:host-gateway".to_owned()];
+        let mut args: Vec<String> = PypiMirror::add_host().iter().map(|s| (*s).to_owned()).collect();
         if envd {
             ctx.write("build.envd", &mirror.build_envd());
             let file = ctx.dir().join("build.envd").display().to_string();
             args.extend(["--build-arg".into(), format!("BUILDKIT_SYNTAX={FRONTEND}"), "-f".into(), file]);
         } else {
-            ctx.write(
-                "Dockerfile",
-                &format!(
-                    "FROM {}\nRUN --mount=type=cache,target=/root/.cache/pip \\\n    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \\\n    python3 -m pip install --index-url {} --trusted-host {host} -r /tmp/requirements.txt\n",
-                    cpu_base(),
-                    mirror.url()
-                ),
-            );
+            ctx.write("Dockerfile", &mirror.pip_dockerfile());
         }
         Self { ctx, args }
     }

@@ -90,6 +90,18 @@ impl PypiMirror {
         )
     }
 
+    /// The Dockerfile a user writes for the same install: `pip install -r
+    /// requirements.txt` from the mirror, with a pip cache mount, on the
+    /// CPU stand-in.
+    pub fn pip_dockerfile(&self) -> String {
+        format!(
+            "FROM {}\nRUN --mount=type=cache,target=/root/.cache/pip \\\n    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \\\n    python3 -m pip install --index-url {} --trusted-host pypi.test:{} -r /tmp/requirements.txt\n",
+            crate::cpu_base(),
+            self.url(),
+            self.server.port
+        )
+    }
+
     /// The `--add-host` flag a build needs to reach it.
     pub fn add_host() -> [&'static str; 2] {
         ["--add-host", "pypi.test:host-gateway"]
