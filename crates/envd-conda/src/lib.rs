@@ -24,6 +24,6 @@ pub mod text;
 pub use channels::{resolve_channels, ChannelConfig, ChannelSource, DEFAULT_CHANNELS, DEFAULT_CHANNEL_ALIAS};
 pub use condarc::CondaRc;
 pub use env_file::EnvFile;
-pub use lockfile::{parse_conda_lock, parse_explicit, EnvFileKind, Locked, LockedPackage};
-pub use request::{InstallRequest, REQUEST_VERSION};
+pub use lockfile::{parse_conda_lock, parse_explicit, EnvFileKind, Locked, LockedPackage, ResolvedLock};
+pub use request::{InstallRequest, Stage, REQUEST_VERSION};
 pub use spec::{check_spec, python_spec};

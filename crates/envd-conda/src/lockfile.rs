@@ -21,6 +21,64 @@ pub struct LockedPackage {
     /// Its SHA-256, as lower-case hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The archive's size in bytes, where a resolve knew it (for the
+    /// layer planner); a lock file says nothing of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+impl LockedPackage {
+    /// The archive's file name: `name-version-build.conda` or `.tar.bz2`.
+    pub fn file_name(&self) -> &str {
+        let path = self.url.split(['#', '?']).next().unwrap_or(&self.url);
+        path.rsplit('/').next().unwrap_or(path)
+    }
+
+    /// The package's name, version and build, from its file name; `None`
+    /// when the name is not `name-version-build` with a conda extension.
+    pub fn dist(&self) -> Option<(&str, &str, &str)> {
+        let file = self.file_name();
+        let stem = file.strip_suffix(".conda").or_else(|| file.strip_suffix(".tar.bz2"))?;
+        let mut parts = stem.rsplitn(3, '-');
+        let build = parts.next()?;
+        let version = parts.next()?;
+        let name = parts.next().filter(|n| !n.is_empty())?;
+        Some((name, version, build))
+    }
+}
+
+/// What a conda resolve step writes for the frontend to read
+/// (`envd-frontend conda-install` with [`crate::Stage::Resolve`]): the
+/// solve's packages, as a lock file would pin them, with their sizes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolvedLock {
+    /// The subdir it was solved for.
+    pub subdir: String,
+    /// Every package of the environment, sorted by URL.
+    pub packages: Vec<LockedPackage>,
+}
+
+impl ResolvedLock {
+    /// The file a resolve step writes in its output.
+    pub const FILE: &'static str = "conda-lock.json";
+
+    /// The JSON the resolve step writes.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a lock always serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Reads what a resolve step wrote; the error says what is wrong.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let lock: Self =
+            serde_json::from_str(text).map_err(|e| format!("the resolved conda lock is not valid: {e}"))?;
+        if let Some(p) = lock.packages.iter().find(|p| p.dist().is_none()) {
+            return Err(format!("the resolved conda lock names `{}`, which is not a conda archive", p.url));
+        }
+        Ok(lock)
+    }
 }
 
 /// The packages of a lock file for one subdir.
@@ -95,7 +153,7 @@ pub fn parse_explicit(text: &str, subdir: &str) -> Result<Locked, String> {
             }
             _ => return Err(format!("line {n}: {hash:?} is neither an MD5 nor sha256:<hex>")),
         };
-        out.conda.push(LockedPackage { url: url.to_owned(), md5, sha256 });
+        out.conda.push(LockedPackage { url: url.to_owned(), md5, sha256, size: None });
     }
     if out.conda.is_empty() {
         return Err("lists no package after @EXPLICIT".into());
@@ -146,7 +204,7 @@ pub fn parse_conda_lock(text: &str, subdir: &str) -> Result<Locked, String> {
             "conda" if md5.is_none() && sha256.is_none() => {
                 return Err(format!("package {} has no md5 or sha256 hash", p.name));
             }
-            "conda" => out.conda.push(LockedPackage { url: p.url.clone(), md5, sha256 }),
+            "conda" => out.conda.push(LockedPackage { url: p.url.clone(), md5, sha256, size: None }),
             "pip" => match sha256 {
                 Some(h) => {
                     out.pip.push(format!("{} @ {}#sha256={h}", p.name, p.url.split('#').next().unwrap_or(&p.url)))
@@ -191,12 +249,14 @@ mod tests {
                 LockedPackage {
                     url: "https://c.test/main/linux-64/a-1-h0_0.tar.bz2".into(),
                     md5: Some(MD5.into()),
-                    sha256: None
+                    sha256: None,
+                    size: None
                 },
                 LockedPackage {
                     url: "https://c.test/main/noarch/b-2-py_0.conda".into(),
                     md5: None,
-                    sha256: Some(SHA.into())
+                    sha256: Some(SHA.into()),
+                    size: None
                 },
             ]
         );
@@ -224,5 +284,27 @@ mod tests {
             parse_conda_lock(&text, "linux-ppc64le").unwrap_err(),
             "has no package for linux-ppc64le; it locks linux-64, linux-aarch64"
         );
+    }
+
+    #[test]
+    fn an_archive_names_its_package_and_a_resolved_lock_reads_back() {
+        let p = |url: &str| LockedPackage { url: url.into(), md5: None, sha256: None, size: None };
+        let a = p("https://u:p@c.test/main/linux-64/libzlib-1.3.1-h0_0.conda#abc");
+        assert_eq!(a.file_name(), "libzlib-1.3.1-h0_0.conda");
+        assert_eq!(a.dist(), Some(("libzlib", "1.3.1", "h0_0")));
+        assert_eq!(
+            p("file:///c/noarch/python-dateutil-2.9-pyhd_0.tar.bz2").dist(),
+            Some(("python-dateutil", "2.9", "pyhd_0"))
+        );
+        assert_eq!(p("https://c.test/x/readme.txt").dist(), None);
+        assert_eq!(p("https://c.test/x/1-h0.conda").dist(), None, "no name");
+        let lock = ResolvedLock { subdir: "linux-64".into(), packages: vec![LockedPackage { size: Some(12), ..a }] };
+        assert_eq!(ResolvedLock::from_json(&lock.to_json()).unwrap(), lock);
+        let bad = ResolvedLock { packages: vec![p("https://c.test/x/readme.txt")], ..lock };
+        assert_eq!(
+            ResolvedLock::from_json(&bad.to_json()).unwrap_err(),
+            "the resolved conda lock names `https://c.test/x/readme.txt`, which is not a conda archive"
+        );
+        assert!(ResolvedLock::from_json("{").unwrap_err().starts_with("the resolved conda lock is not valid"));
     }
 }

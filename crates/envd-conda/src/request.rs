@@ -43,6 +43,43 @@ pub struct InstallRequest {
     pub pkgs_dir: String,
     /// The repodata cache (a cache mount).
     pub repodata_dir: String,
+    /// Which part of an install this request is: the whole of it (the
+    /// default), or one part of an environment installed in layers.
+    #[serde(default, skip_serializing_if = "Stage::is_whole")]
+    pub stage: Stage,
+}
+
+/// Which part of an install a request asks for. An environment in layers
+/// of its own is resolved once, each group of its packages installed by a
+/// step of its own into an otherwise empty prefix (a layer), and the
+/// layers merged and finished by a last step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Stage {
+    /// Solve (or take `locked`) and install into the prefix, keeping what
+    /// it has, then do what follows linking.
+    #[default]
+    Whole,
+    /// Solve only, and write the solve as a [`crate::ResolvedLock`] to
+    /// this path.
+    Resolve(String),
+    /// Install exactly `locked` into the prefix as if it were empty, and
+    /// nothing after linking; the environment's python (its archive URL,
+    /// read for its name and version only, never fetched) says where
+    /// `noarch: python` packages go.
+    Layer {
+        /// The URL of the environment's python archive, if it has one.
+        python: Option<String>,
+    },
+    /// Every package of `locked` is in the prefix already (merged from the
+    /// layers): check that, and do what follows linking for all of them.
+    Finish,
+}
+
+impl Stage {
+    fn is_whole(&self) -> bool {
+        *self == Stage::Whole
+    }
 }
 
 fn yes() -> bool {
@@ -92,11 +129,17 @@ mod tests {
             condarc: Some("channels: [defaults]\n".into()),
             pkgs_dir: "/var/cache/envd/conda/pkgs".into(),
             repodata_dir: "/var/cache/envd/conda/repodata".into(),
+            stage: Stage::Whole,
         };
         assert_eq!(InstallRequest::from_json(&r.to_json()).unwrap(), r);
         assert!(!r.to_json().contains("add_pip"), "the default is not written: requests keep their bytes");
         let no_pip = InstallRequest { add_pip_as_python_dependency: false, ..r.clone() };
         assert_eq!(InstallRequest::from_json(&no_pip.to_json()).unwrap(), no_pip);
+        assert!(!r.to_json().contains("stage"), "nor is the default stage");
+        for stage in [Stage::Resolve("/out/l.json".into()), Stage::Layer { python: Some("u".into()) }, Stage::Finish] {
+            let staged = InstallRequest { stage, ..r.clone() };
+            assert_eq!(InstallRequest::from_json(&staged.to_json()).unwrap(), staged);
+        }
         let old = r.to_json().replace("\"version\": 1", "\"version\": 0");
         assert_eq!(
             InstallRequest::from_json(&old).unwrap_err(),
