@@ -29,6 +29,7 @@ fn request(root: &Path, channel: &Path, pkgs: &Path) -> InstallRequest {
         condarc: None,
         pkgs_dir: pkgs.display().to_string(),
         repodata_dir: root.join("repodata").display().to_string(),
+        stage: Default::default(),
     }
 }
 

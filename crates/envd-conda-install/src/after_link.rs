@@ -63,6 +63,13 @@ pub(crate) fn after_link(prefix: &Path, installed: &[String]) -> Result<Vec<Stri
     Ok(log)
 }
 
+/// Whether `record` is a `noarch: python` package with no `.pyc` file
+/// recorded: one that no install has compiled yet.
+pub(crate) fn uncompiled(record: &PrefixRecord) -> bool {
+    record.repodata_record.package_record.noarch.is_python()
+        && !record.paths_data.paths.iter().any(|p| p.path_type == PathType::PycFile)
+}
+
 /// A warning for each post-link script among the files of `installed`.
 fn post_link_scripts(records: &[PrefixRecord], installed: &[String]) -> Vec<String> {
     records

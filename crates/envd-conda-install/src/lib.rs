@@ -36,7 +36,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
-use envd_conda::{credentials, InstallRequest, LockedPackage};
+use envd_conda::{credentials, InstallRequest, LockedPackage, ResolvedLock, Stage};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use rattler::install::Installer;
 use rattler::package_cache::PackageCache;
@@ -44,6 +44,7 @@ use rattler_cache::package_cache::{CacheIndex, CacheKey};
 use rattler_conda_types::package::{CondaArchiveIdentifier, IndexJson, PackageFile};
 use rattler_conda_types::{
     Channel, MatchSpec, PackageName, PackageRecord, ParseMatchSpecOptions, PrefixRecord, RepoDataRecord, Subdir,
+    VersionWithSource,
 };
 use rattler_digest::{parse_digest_from_hex, Md5, Sha256};
 use rattler_networking::LazyClient;
@@ -104,21 +105,81 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
     let prefix = Path::new(&request.prefix);
     let subdir: Subdir = request.subdir.parse().map_err(|e| err("the request's subdir", e))?;
     std::fs::create_dir_all(prefix).map_err(|e| err(&format!("cannot create {}", prefix.display()), e))?;
-    for dir in [&request.pkgs_dir, &request.repodata_dir] {
-        std::fs::create_dir_all(dir).map_err(|e| err(&format!("cannot create {dir}"), e))?;
-    }
+    // The caches are cache mounts where the step uses them; a layer's step
+    // mounts no repodata cache, and must not leave its directory behind.
+    create_dir(&request.pkgs_dir)?;
 
     let installed: Vec<PrefixRecord> = PrefixRecord::collect_from_prefix(prefix)
         .map_err(|e| err(&format!("cannot read {}/conda-meta", prefix.display()), e))?;
-    if !request.locked.is_empty() {
-        return install_locked(request, prefix, subdir, installed, started).await;
+    match &request.stage {
+        Stage::Whole => {}
+        Stage::Resolve(lock) => return resolve(request, subdir, installed, Path::new(lock), started).await,
+        // A layer is the group's files alone: the prefix is taken as
+        // empty, whatever the state it is installed on has, but for the
+        // environment's python, when its layer is there: left as it is.
+        Stage::Layer { python } => {
+            let python = python.as_deref().map(python_record).transpose()?;
+            let keep: Vec<PrefixRecord> = installed
+                .into_iter()
+                .filter(|r| {
+                    python.as_ref().is_some_and(|p| p.package_record.name == r.repodata_record.package_record.name)
+                })
+                .collect();
+            return install_locked(request, prefix, subdir, keep, python, started).await;
+        }
+        Stage::Finish => return finish_layers(request, prefix, &installed, started),
     }
+    if !request.locked.is_empty() {
+        return install_locked(request, prefix, subdir, installed, None, started).await;
+    }
+    let solved = solve(request, subdir, &installed, started).await?;
+    let environment = sorted(solved.records.iter().map(|r| dist_name(&r.package_record)));
+    // What the install will have to fetch: not in the prefix, not in the cache.
+    let cached = solved.package_cache.index().await.map_err(|e| err("cannot read the package cache", e))?;
+    let present: HashSet<String> = installed.iter().map(|r| dist_name(&r.repodata_record.package_record)).collect();
+    let mut fetched: Vec<String> = solved
+        .records
+        .iter()
+        .filter(|r| !present.contains(&dist_name(&r.package_record)) && !cached.contains_record(r))
+        .map(|r| r.identifier.to_string())
+        .collect();
+    fetched.sort();
+    let result = Installer::new()
+        .with_download_client(solved.client)
+        .with_target_platform(subdir)
+        .with_installed_packages(installed)
+        .with_package_cache(solved.package_cache)
+        .with_requested_specs(solved.specs)
+        .install(prefix, solved.records)
+        .await
+        .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
+    let installed = sorted(result.transaction.installed_packages().map(|r| dist_name(&r.package_record)));
+    finish(request, prefix, Summary { environment, installed, fetched, after_link: Vec::new() }, started)
+}
+
+/// A solve, and what installing it takes.
+struct Solved {
+    records: Vec<RepoDataRecord>,
+    specs: Vec<MatchSpec>,
+    client: reqwest_middleware::ClientWithMiddleware,
+    package_cache: PackageCache,
+}
+
+/// Solves the request's specs with the channels' repodata, keeping what
+/// `installed` has.
+async fn solve(
+    request: &InstallRequest,
+    subdir: Subdir,
+    installed: &[PrefixRecord],
+    started: Instant,
+) -> Result<Solved, Error> {
+    let prefix = Path::new(&request.prefix);
     let mut specs = parse_specs(&request.specs)?;
     // Keep what the prefix has, as `conda install` does: every installed
     // package stays asked for (by name only), and its installed build is
     // preferred unless a spec needs another.
     let asked: HashSet<PackageName> = specs.iter().filter_map(|s| s.name.as_exact().cloned()).collect();
-    for record in &installed {
+    for record in installed {
         let name = &record.repodata_record.package_record.name;
         if !asked.contains(name) {
             specs.push(MatchSpec::from(name.clone()));
@@ -128,6 +189,7 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         eprintln!("envd: {} keeps its {} installed packages", prefix.display(), installed.len());
     }
 
+    create_dir(&request.repodata_dir)?;
     let client = client::build(&request.channels)?;
     let package_cache = PackageCache::new(&request.pkgs_dir);
     let gateway = Gateway::builder()
@@ -181,37 +243,99 @@ pub async fn install(request: &InstallRequest) -> Result<Summary, Error> {
         other => err("the conda solve failed", other),
     })?;
     eprintln!("envd: solved {} packages in {:.2?}", solution.records.len(), solve_started.elapsed());
+    Ok(Solved { records: solution.records, specs, client, package_cache })
+}
 
-    let environment = sorted(solution.records.iter().map(|r| dist_name(&r.package_record)));
-    // What the install will have to fetch: not in the prefix, not in the cache.
-    let cached = package_cache.index().await.map_err(|e| err("cannot read the package cache", e))?;
-    let present: HashSet<String> = installed.iter().map(|r| dist_name(&r.repodata_record.package_record)).collect();
-    let mut fetched: Vec<String> = solution
+/// Solves and writes the solve as a lock, installing nothing: the resolve
+/// step of an environment in layers.
+async fn resolve(
+    request: &InstallRequest,
+    subdir: Subdir,
+    installed: Vec<PrefixRecord>,
+    lock: &Path,
+    started: Instant,
+) -> Result<Summary, Error> {
+    let solved = solve(request, subdir, &installed, started).await?;
+    let mut packages: Vec<LockedPackage> = solved
         .records
         .iter()
-        .filter(|r| !present.contains(&dist_name(&r.package_record)) && !cached.contains_record(r))
-        .map(|r| r.identifier.to_string())
+        .map(|r| {
+            let p = &r.package_record;
+            LockedPackage {
+                url: credentials::strip(r.url.as_str()),
+                md5: p.md5.map(|h| hex(&h)),
+                sha256: p.sha256.map(|h| hex(&h)),
+                size: p.size,
+            }
+        })
         .collect();
-    fetched.sort();
-    let result = Installer::new()
-        .with_download_client(client)
-        .with_target_platform(subdir)
-        .with_installed_packages(installed)
-        .with_package_cache(package_cache)
-        .with_requested_specs(specs)
-        .install(prefix, solution.records)
-        .await
-        .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
-    let installed = sorted(result.transaction.installed_packages().map(|r| dist_name(&r.package_record)));
-    finish(request, prefix, Summary { environment, installed, fetched, after_link: Vec::new() }, started)
+    packages.sort_by(|a, b| a.url.cmp(&b.url));
+    let text = ResolvedLock { subdir: request.subdir.clone(), packages }.to_json();
+    std::fs::write(lock, text).map_err(|e| err(&format!("cannot write {}", lock.display()), e))?;
+    let environment = sorted(solved.records.iter().map(|r| dist_name(&r.package_record)));
+    eprintln!("envd: locked {} packages in {:.2?}", environment.len(), started.elapsed());
+    Ok(Summary { environment, ..Summary::default() })
+}
+
+/// The record of the environment's python from its archive's URL alone:
+/// what a layer of `noarch: python` packages needs to know where they go.
+fn python_record(url: &str) -> Result<RepoDataRecord, Error> {
+    let shown = credentials::strip(url);
+    let parsed = url::Url::parse(url).map_err(|e| err(&format!("`{shown}` is not a URL"), e))?;
+    let id = CondaArchiveIdentifier::try_from_url(&parsed)
+        .ok_or_else(|| Error(format!("`{shown}` does not name a conda archive (.conda or .tar.bz2)")))?;
+    let name = PackageName::try_from(id.identifier.name.as_str())
+        .map_err(|e| err(&format!("the package name of {shown}"), e))?;
+    let version: rattler_conda_types::Version =
+        id.identifier.version.parse().map_err(|e| err(&format!("the version of {shown}"), e))?;
+    let build = id.identifier.build_string.parse().map_err(|e| err(&format!("the build string of {shown}"), e))?;
+    let record = PackageRecord::new(name, VersionWithSource::from(version), build);
+    Ok(RepoDataRecord { package_record: record, identifier: id.into(), url: parsed, channel: None })
+}
+
+/// The last step of an environment in layers: every package of the lock
+/// must be in the prefix (from the merged layers); then what follows
+/// linking, for all of them.
+fn finish_layers(
+    request: &InstallRequest,
+    prefix: &Path,
+    installed: &[PrefixRecord],
+    started: Instant,
+) -> Result<Summary, Error> {
+    let present: HashSet<String> = installed.iter().map(|r| dist_name(&r.repodata_record.package_record)).collect();
+    let missing: Vec<String> = request
+        .locked
+        .iter()
+        .filter_map(|p| p.dist().map(|(n, v, b)| format!("{n}-{v}-{b}")))
+        .filter(|d| !present.contains(d))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error(format!(
+            "the layers of {} lack {}; build with --build-arg ENVD_CONDA_LAYERS=single and report this",
+            prefix.display(),
+            missing.join(", ")
+        )));
+    }
+    let environment = sorted(present.into_iter());
+    eprintln!("envd: {} packages in {} from their layers", environment.len(), prefix.display());
+    // What follows linking, for the packages whose layer could not do it:
+    // `noarch: python` ones installed without the python (in its layer).
+    let uncompiled = sorted(
+        installed.iter().filter(|r| after_link::uncompiled(r)).map(|r| dist_name(&r.repodata_record.package_record)),
+    );
+    finish(request, prefix, Summary { installed: uncompiled, environment, ..Summary::default() }, started)
 }
 
 /// Installs exactly the archives of a lock file: no repodata, no solve.
+///
+/// For a layer, `python` is the environment's python, which the layer does
+/// not install: it only says where `noarch: python` packages go.
 async fn install_locked(
     request: &InstallRequest,
     prefix: &Path,
     subdir: Subdir,
     installed: Vec<PrefixRecord>,
+    python: Option<RepoDataRecord>,
     started: Instant,
 ) -> Result<Summary, Error> {
     let urls: Vec<String> = request.locked.iter().map(|p| p.url.clone()).collect();
@@ -227,19 +351,35 @@ async fn install_locked(
         .await?;
     let fetched: Vec<String> =
         pinned.iter().filter(|(_, new)| *new).map(|(r, _)| r.identifier.to_file_name()).collect();
-    let records: Vec<RepoDataRecord> = pinned.into_iter().map(|(r, _)| r).collect();
-    eprintln!("envd: {} packages from the lock file, no solve", records.len());
+    let mut records: Vec<RepoDataRecord> = pinned.into_iter().map(|(r, _)| r).collect();
     let environment = sorted(records.iter().map(|r| dist_name(&r.package_record)));
+    let mut ignored = HashSet::new();
+    let layer = python.is_some() || request.stage != Stage::Whole;
+    match python {
+        Some(python) if !records.iter().any(|r| r.package_record.name == python.package_record.name) => {
+            ignored.insert(python.package_record.name.clone());
+            records.push(python);
+        }
+        _ => {}
+    }
+    if !layer {
+        eprintln!("envd: {} packages from the lock file, no solve", records.len());
+    }
     let result = Installer::new()
         .with_download_client(client)
         .with_target_platform(subdir)
         .with_installed_packages(installed)
+        .with_ignored_packages(ignored)
         .with_package_cache(package_cache)
         .install(prefix, records)
         .await
         .map_err(|e| err_chain(&format!("cannot install into {}", prefix.display()), &e))?;
     let installed = sorted(result.transaction.installed_packages().map(|r| dist_name(&r.package_record)));
-    finish(request, prefix, Summary { environment, installed, fetched, after_link: Vec::new() }, started)
+    let summary = Summary { environment, installed, fetched, after_link: Vec::new() };
+    if layer {
+        return finish_layer(prefix, summary, started);
+    }
+    finish(request, prefix, summary, started)
 }
 
 /// How many lock-file archives are fetched at once.
@@ -336,6 +476,28 @@ fn finish(request: &InstallRequest, prefix: &Path, mut summary: Summary, started
     Ok(summary)
 }
 
+/// What a layer ends with: its `noarch: python` packages compiled and
+/// checked where the environment's python is in the prefix already (the
+/// layer is installed on the python's own), no credentials in
+/// `conda-meta`, and the log.
+fn finish_layer(prefix: &Path, mut summary: Summary, started: Instant) -> Result<Summary, Error> {
+    summary.after_link = after_link::after_link(prefix, &summary.installed)?;
+    for line in &summary.after_link {
+        eprintln!("{line}");
+    }
+    forget_credentials(prefix)?;
+    for f in &summary.fetched {
+        eprintln!("envd: fetched {f}");
+    }
+    eprintln!(
+        "envd: layer of {}: {} linked in {:.2?}",
+        summary.installed.join(" "),
+        prefix.display(),
+        started.elapsed()
+    );
+    Ok(summary)
+}
+
 /// Takes the credentials out of the `url` and `channel` of every
 /// `conda-meta` record: they were needed to download, and the records stay
 /// in the image.
@@ -364,6 +526,16 @@ fn forget_credentials(prefix: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Creates `dir` and its parents.
+fn create_dir(dir: &str) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| err(&format!("cannot create {dir}"), e))
+}
+
+/// A digest as lower-case hex, as lock files write it.
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The names, sorted.

@@ -45,8 +45,23 @@ impl Fixture {
             condarc: None,
             pkgs_dir: self.root.join("pkgs").display().to_string(),
             repodata_dir: self.root.join("repodata").display().to_string(),
+            stage: Default::default(),
         }
     }
+}
+
+/// Every file and symlink under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 fn read(p: &Path) -> String {
@@ -248,6 +263,7 @@ fn locked(f: &Fixture, names: &[&str]) -> Vec<LockedPackage> {
                         url: format!("file://{}", dir.join(file).display()),
                         md5: None,
                         sha256: record["sha256"].as_str().map(str::to_owned),
+                        size: None,
                     });
                 }
             }
@@ -282,4 +298,113 @@ fn a_lock_file_with_a_wrong_hash_fails_and_installs_nothing() {
     assert!(e.contains("cannot fetch") && e.contains("zlib-1.3.1-h0_0"), "{e}");
     assert!(e.to_lowercase().contains("hash"), "the error says why: {e}");
     assert!(!f.prefix().join("conda-meta/zlib-1.3.1-h0_0.json").exists());
+}
+
+/// An environment in layers, as the build does it: resolve to a lock, each
+/// package into a prefix of its own (its layer), the prefixes merged, then
+/// the last step. The merge here is a copy of every layer into one prefix,
+/// as overlayfs would show them.
+#[test]
+fn resolve_then_a_layer_per_package_then_finish_gives_the_whole_environment() {
+    use envd_conda::{ResolvedLock, Stage};
+    let f = Fixture::with_python();
+    let m = machine_python().unwrap();
+    let lock_path = f.root.join("conda-lock.json");
+    let resolve = InstallRequest {
+        stage: Stage::Resolve(lock_path.display().to_string()),
+        ..f.request(&[&format!("python {}.*", m.minor), "pyfixture", "app"])
+    };
+    let summary = envd_conda_install::run(&resolve).unwrap();
+    assert!(!f.prefix().join("conda-meta/pyfixture-0.1-py_0.json").exists(), "a resolve installs nothing");
+    let lock = ResolvedLock::from_json(&read(&lock_path)).unwrap();
+    let names: Vec<&str> = lock.packages.iter().filter_map(|p| p.dist()).map(|d| d.0).collect();
+    assert_eq!(names.len(), summary.environment.len(), "{names:?}");
+    assert!(names.contains(&"pyfixture") && names.contains(&"pip"), "{names:?}");
+    assert!(lock.packages.iter().all(|p| p.sha256.is_some() && p.size.is_some_and(|s| s > 0)), "{lock:?}");
+
+    let python = lock.packages.iter().find(|p| p.dist().is_some_and(|d| d.0 == "python")).unwrap().url.clone();
+    let layer = |prefix: &Path, package: &LockedPackage| {
+        let request = InstallRequest {
+            prefix: prefix.display().to_string(),
+            locked: vec![package.clone()],
+            stage: Stage::Layer { python: Some(python.clone()) },
+            ..f.request(&[])
+        };
+        envd_conda_install::run(&request).unwrap()
+    };
+    // One layer alone: pyfixture's files and record, no python, no .pyc.
+    let alone = f.root.join("alone");
+    let pyfixture = lock.packages.iter().find(|p| p.dist().is_some_and(|d| d.0 == "pyfixture")).unwrap();
+    assert_eq!(layer(&alone, pyfixture).installed, ["pyfixture-0.1-py_0"]);
+    assert_eq!(conda_meta(&alone), ["pyfixture-0.1-py_0.json"]);
+    let site = format!("lib/python{}/site-packages", m.minor);
+    assert!(alone.join(&site).join("pyfixture/__init__.py").is_file());
+    assert!(!alone.join("bin/python").exists() && !alone.join(&site).join("pyfixture/__pycache__").exists());
+
+    // As the build does it: the python's layer into an empty prefix; every
+    // other layer into a prefix with only the python's, at the same path;
+    // each layer is what its install added; then all of them copied into
+    // one prefix, which is what merging the layers gives.
+    let layers = f.root.join("layers");
+    let copy = |from: &Path, to: &Path| {
+        std::fs::create_dir_all(to).unwrap();
+        let from = format!("{}/.", from.display());
+        assert!(std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success());
+    };
+    let python_pkg = lock.packages.iter().find(|p| p.url == python).unwrap();
+    layer(&f.prefix(), python_pkg);
+    std::fs::create_dir_all(&layers).unwrap();
+    std::fs::rename(f.prefix(), layers.join("python")).unwrap();
+    let files = |dir: &Path| -> std::collections::BTreeSet<PathBuf> {
+        walk(dir).into_iter().map(|p| p.strip_prefix(dir).unwrap().to_owned()).collect()
+    };
+    let python_files = files(&layers.join("python"));
+    for (i, package) in lock.packages.iter().enumerate().filter(|(_, p)| p.url != python) {
+        copy(&layers.join("python"), &f.prefix());
+        let s = layer(&f.prefix(), package);
+        assert_eq!(s.installed.len(), 1, "only its own package: {s:?}");
+        // Keep only what the install added.
+        let added = f.root.join("added").join(i.to_string());
+        for file in files(&f.prefix()).difference(&python_files) {
+            let to = added.join(file);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            let from = f.prefix().join(file);
+            if from.is_file() || from.is_symlink() {
+                std::fs::rename(&from, &to).unwrap();
+            }
+        }
+        std::fs::remove_dir_all(f.prefix()).unwrap();
+    }
+    copy(&layers.join("python"), &f.prefix());
+    for dir in std::fs::read_dir(f.root.join("added")).unwrap() {
+        copy(&dir.unwrap().path(), &f.prefix());
+    }
+    // pyfixture's layer holds its .pyc, compiled by the python under it.
+    let tag = format!("cpython-{}", m.minor.replace('.', ""));
+    let pyc = format!("{site}/pyfixture/__pycache__/__init__.{tag}.pyc");
+    assert!(walk(&f.root.join("added")).iter().any(|p| p.ends_with(&pyc)), "pyfixture's layer has {pyc}");
+    let finish = InstallRequest { locked: lock.packages.clone(), stage: Stage::Finish, ..f.request(&[]) };
+    let done = envd_conda_install::run(&finish).unwrap();
+    assert_eq!(done.environment, summary.environment);
+    assert!(done.installed.is_empty(), "the layers compiled every noarch package: {done:?}");
+    assert!(f.prefix().join(&pyc).is_file());
+    let out = std::process::Command::new(f.prefix().join("bin/python"))
+        .args(["-c", "import pyfixture, pip; print(pyfixture.VERSION)"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0.1\n", "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A lock the layers do not all hold is refused with the names.
+    let more = InstallRequest {
+        locked: vec![LockedPackage {
+            url: "file:///c/linux-64/absent-1-h0_0.conda".into(),
+            md5: None,
+            sha256: None,
+            size: None,
+        }],
+        ..finish
+    };
+    let e = envd_conda_install::run(&more).unwrap_err().to_string();
+    assert!(e.contains("lack absent-1-h0_0"), "{e}");
 }
