@@ -120,10 +120,10 @@ async fn from_entrypoint(
         let lower_config = config.lower_config(platform, caps);
         let mut lowered = envd_lower::lower(plan, &lower_config, inputs)?;
         if !lowered.resolves.is_empty() {
-            // Python steps whose packages go in layers of their own: their
-            // locks, then the plan lowered again with them.
-            let python_locks = inputs::resolve_locks(client, &lowered, &config.cache_imports).await?;
-            let inputs = envd_lower::Inputs { python_locks, ..inputs.clone() };
+            // Python and conda steps whose packages go in layers of their
+            // own: their locks, then the plan lowered again with them.
+            let locks = inputs::resolve_locks(client, &lowered, &config.cache_imports).await?;
+            let inputs = envd_lower::Inputs { locks, ..inputs.clone() };
             lowered = envd_lower::lower(plan, &lower_config, &inputs)?;
         }
         let marshalled = lowered.state.marshal().map_err(Failure::internal)?;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use envd_gateway::Client;
 use envd_lang::{ContextPath, Diagnostic};
 use envd_llb::{Constraints, Git, Local, Platform, SourceMap, State};
-use envd_lower::{BaseSource, ContextSource, ImageConfig, Inputs, Needs, PythonLockText, ResolvedBase};
+use envd_lower::{BaseSource, ContextSource, ImageConfig, Inputs, Needs, ResolvedBase};
 
 use crate::analysis::{ContextFiles, ReadFiles};
 use crate::config::contexts::{Named, NamedContext};
@@ -142,7 +142,7 @@ impl<'a> Fetch<'a> {
                     context: entry.context.clone(),
                     context_files: context_files.clone(),
                     installer_image: installer_image.clone(),
-                    python_locks: BTreeMap::new(),
+                    locks: BTreeMap::new(),
                 })
             })
             .collect()
@@ -184,27 +184,27 @@ impl ReadFiles for ContextReader<'_> {
     }
 }
 
-/// The lock of every python step `lowered` resolves, by plan step: each
+/// The lock text of every step `lowered` resolves, by plan step: each
 /// resolve step solved (with the build's cache imports, so a fresh runner
-/// finds it in the registry cache), all at once, and its `pylock.toml`
-/// read. A failed resolve fails as the step that made it.
+/// finds it in the registry cache), all at once, and its lock file read.
+/// A failed resolve fails as the step that made it; what the lock says is
+/// lowering's to read.
 pub async fn resolve_locks(
     client: &Client,
     lowered: &envd_lower::Lowered,
     cache_imports: &[envd_gateway::CacheImport],
-) -> Result<BTreeMap<usize, PythonLockText>, Failure> {
+) -> Result<BTreeMap<usize, String>, Failure> {
     let reads = lowered.resolves.iter().map(|r| async move {
         let def = r.state.marshal().map_err(Failure::internal)?;
         let output = crate::solve::solve(client, def.definition, cache_imports, &lowered.scripts).await?;
-        let at = |e: String| Failure::from(Diagnostic::at(r.span.clone(), format!("install.python_packages: {e}")));
+        let at = |e: String| Failure::from(Diagnostic::at(r.span.clone(), e));
         let bytes = client
             .clone()
-            .read_file(&output, envd_lower::layered::LOCK_FILE)
+            .read_file(&output, r.file)
             .await
-            .map_err(|e| at(format!("the resolve step wrote no {}: {e}", envd_lower::layered::LOCK_FILE)))?;
-        let text = String::from_utf8(bytes).map_err(|_| at("the resolved lock is not UTF-8".into()))?;
-        let lock = PythonLockText::parse(&text).map_err(|e| at(format!("the resolved lock: {e}")))?;
-        Ok::<_, Failure>((r.step, lock))
+            .map_err(|e| at(format!("the resolve step wrote no {}: {e}", r.file)))?;
+        let text = String::from_utf8(bytes).map_err(|_| at(format!("the resolved {} is not UTF-8", r.file)))?;
+        Ok::<_, Failure>((r.step, text))
     });
     futures_util::future::join_all(reads).await.into_iter().collect()
 }

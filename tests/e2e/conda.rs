@@ -489,7 +489,10 @@ fn explicit_and_conda_lock_files_install_exactly_their_archives_with_no_solve() 
     ctx.write("spec.txt", &explicit);
     let r = build("spec.txt");
     assert!(r.ok, "{}", r.stderr);
-    assert!(r.stderr.contains("envd: 3 packages from the lock file, no solve"), "{}", r.stderr);
+    // A lock file needs no resolve step: a layer per archive, then the
+    // last step finds all three.
+    assert!(r.stderr.contains("envd: 3 packages in /opt/conda from their layers"), "{}", r.stderr);
+    assert!(!r.stderr.contains("install.conda_packages: resolve"), "{}", r.stderr);
     assert!(!r.stderr.contains("package records from"), "no repodata was read: {}", r.stderr);
     assert!(!server.requests().contains("repodata.json"), "{}", server.requests());
     assert_eq!(sh(&ctx.tag, "cat /opt/conda/share/marker.txt"), format!("{name}\n"));
@@ -501,7 +504,7 @@ fn explicit_and_conda_lock_files_install_exactly_their_archives_with_no_solve() 
     ctx.write("conda-lock.yml", &lock);
     let r = build("conda-lock.yml");
     assert!(r.ok, "{}", r.stderr);
-    assert!(r.stderr.contains("envd: 1 packages from the lock file, no solve"), "{}", r.stderr);
+    assert!(r.stderr.contains("envd: 1 packages in /opt/conda from their layers"), "{}", r.stderr);
     assert_eq!(sh(&ctx.tag, "ls /opt/conda/conda-meta | grep -c json"), "1\n", "exactly the lock file's one package");
 
     ctx.write("spec.txt", &explicit.replace(&marker_sha, &"0".repeat(64)));

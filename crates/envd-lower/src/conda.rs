@@ -25,12 +25,14 @@ use std::path::Path;
 
 use envd_conda::{
     check_spec, credentials, python_spec, resolve_channels, ChannelConfig, ChannelSource, EnvFile, EnvFileKind,
-    InstallRequest, LockedPackage,
+    InstallRequest, LockedPackage, ResolvedLock, Stage,
 };
 use envd_lang::{Diagnostic, Plan, Span, Step, StepKind};
 use envd_llb::{Exec, FileAction, Mount, State};
 
+use crate::config::PackageLayers;
 use crate::ctx::Ctx;
+use crate::lock::Resolve;
 use crate::pip;
 use crate::schedule::Numbered;
 use crate::secrets;
@@ -64,6 +66,9 @@ pub(crate) struct Conda {
     rc_channels: Vec<ChannelSource>,
     /// The solve's `__cuda` (see [`cuda_version`]).
     cuda: Option<String>,
+    /// The base names a conda of its own (`CONDA_DIR`, `CONDA_PREFIX`),
+    /// which layers could not take packages out of.
+    prefix_in_base: bool,
 }
 
 /// The CUDA version the solve sees as `__cuda`, since a build has no GPU
@@ -141,8 +146,10 @@ impl Conda {
             at(&span, format!("config.conda_channel: {e}"))
         })?;
         let var = |k: &str| env.iter().find(|(key, v)| key == k && v.starts_with('/')).map(|(_, v)| v.clone());
-        let prefix = var("CONDA_DIR").or_else(|| var("CONDA_PREFIX")).unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
-        Ok(Some(Self { prefix, installer: installer.map(str::to_owned), calls, rc_channels, cuda }))
+        let base_prefix = var("CONDA_DIR").or_else(|| var("CONDA_PREFIX"));
+        let prefix_in_base = base_prefix.is_some();
+        let prefix = base_prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        Ok(Some(Self { prefix, installer: installer.map(str::to_owned), calls, rc_channels, cuda, prefix_in_base }))
     }
 
     fn call(
@@ -291,6 +298,7 @@ impl Conda {
             condarc: plan.conda_channel.as_ref().map(|c| credentials::strip(&c.yaml)),
             pkgs_dir: CONDA_PKGS.target.into(),
             repodata_dir: CONDA_REPODATA.target.into(),
+            stage: Stage::Whole,
         };
         let title: Vec<&str> = calls.iter().map(|c| c.title.as_str()).collect();
         SegmentRequest {
@@ -362,6 +370,25 @@ impl Conda {
         exec
     }
 
+    /// How the segment that starts with `first` installs: in layers (see
+    /// [`crate::conda_layers`]) when this is the environment's first
+    /// segment on a base with no conda of its own, `ENVD_CONDA_LAYERS`
+    /// does not say `single`, and no channel URL carries a credential.
+    fn layering(&self, ctx: &Ctx, first: Numbered, request: &InstallRequest) -> Layering {
+        let first_segment = self.calls.keys().next() == Some(&first.index);
+        if ctx.config.conda_layers == PackageLayers::Single
+            || !first_segment
+            || self.prefix_in_base
+            || !crate::conda_layers::can_layer(request)
+        {
+            Layering::Single
+        } else if !ctx.config.caps.merge_diff {
+            Layering::NoMergeDiff
+        } else {
+            Layering::Packages
+        }
+    }
+
     /// The conda step of one segment, whose conda calls are `steps`.
     pub(crate) fn lower(
         &self,
@@ -382,8 +409,54 @@ impl Conda {
             )
         })?;
         let calls: Vec<&Call> = steps.iter().map(|s| &self.calls[&s.index]).collect();
-        let seg = self.request(plan, &ctx.config.platform.architecture, &calls);
-        let mut script = format!("{INSTALLER_DIR}/envd-frontend conda-install {CONDA_REQUEST}\n");
+        let mut seg = self.request(plan, &ctx.config.platform.architecture, &calls);
+        let mut script = String::new();
+        let mut on = state.clone();
+        let mut lock_mount = None;
+        match self.layering(ctx, first, &seg.request) {
+            Layering::Single => {}
+            Layering::NoMergeDiff => {
+                let why = shell::quote("envd: conda packages in one layer: this image store has no MergeOp/DiffOp");
+                script.push_str(&format!("echo {why}\n"));
+            }
+            Layering::Packages => {
+                let lock = if seg.request.locked.is_empty() {
+                    let resolve = self.resolve(ctx, plan, state, context, steps, installer, &seg);
+                    match ctx.inputs.locks.get(&first.index) {
+                        Some(text) => {
+                            let lock = ResolvedLock::from_json(text)
+                                .map_err(|e| at(&first.step.span, format!("install.conda_packages: {e}")))?;
+                            // The last step mounts the resolve: it is then
+                            // part of the build, and a registry cache
+                            // exported with mode=max carries it.
+                            lock_mount = Some(crate::layered::lock_mount(&resolve));
+                            Some(lock.packages)
+                        }
+                        None => {
+                            ctx.resolves.borrow_mut().push(resolve);
+                            None
+                        }
+                    }
+                } else {
+                    Some(seg.request.locked.clone())
+                };
+                if let Some(lock) = lock {
+                    let env = crate::conda_layers::Environment {
+                        step: first,
+                        state,
+                        installer,
+                        request: &seg.request,
+                        context,
+                    };
+                    on = crate::conda_layers::install_groups(ctx, &env, &lock, &ctx.layer_budget(plan));
+                    seg.request.stage = Stage::Finish;
+                    seg.request.locked = lock.into_iter().map(|p| LockedPackage { size: None, ..p }).collect();
+                    seg.request.specs.clear();
+                    seg.request.channels.clear();
+                }
+            }
+        }
+        script.push_str(&format!("{INSTALLER_DIR}/envd-frontend conda-install {CONDA_REQUEST}\n"));
         let mut uv = false;
         if !seg.pip.is_empty() {
             let args: Vec<String> = seg.pip.iter().map(|r| shell::quote(r)).collect();
@@ -402,10 +475,47 @@ impl Conda {
         }
         let name = credentials::strip(&format!("install.conda_packages {}", seg.title));
         let reasons = if seg.pip.is_empty() { Vec::new() } else { vec![pip::unauthorized(plan)] };
-        let exec = ctx.script_with_reasons(state, steps, &name, &script, reasons).user("root").env("HOME", "/root");
-        let exec = self.mounts(ctx, exec, plan, installer, &seg, context);
+        let exec = ctx.script_with_reasons(&on, steps, &name, &script, reasons).user("root").env("HOME", "/root");
+        let mut exec = self.mounts(ctx, exec, plan, installer, &seg, context);
+        if let Some(m) = lock_mount {
+            exec = exec.mount(m);
+        }
         Ok(if uv { crate::uv::env(ctx, exec) } else { exec }.root())
     }
+
+    /// The resolve step of a segment: the installer's solve alone, written
+    /// as a [`ResolvedLock`] to an output the frontend reads.
+    #[allow(clippy::too_many_arguments)]
+    fn resolve(
+        &self,
+        ctx: &Ctx,
+        plan: &Plan,
+        state: &State,
+        context: Option<&State>,
+        steps: &[Numbered],
+        installer: &str,
+        seg: &SegmentRequest,
+    ) -> Resolve {
+        let lock = format!("{}/{}", crate::layered::LOCK_DIR, ResolvedLock::FILE);
+        let request = InstallRequest { stage: Stage::Resolve(lock), ..seg.request.clone() };
+        // The pip: section is the last step's: the resolve solves conda.
+        let resolve = SegmentRequest { request, pip: Vec::new(), pip_sources: Vec::new(), title: seg.title.clone() };
+        let name = credentials::strip(&format!("install.conda_packages: resolve {}", seg.title));
+        let script = format!("{INSTALLER_DIR}/envd-frontend conda-install {CONDA_REQUEST}\n");
+        let exec = ctx.script(state, steps, &name, &script).user("root").env("HOME", "/root");
+        let exec = self.mounts(ctx, exec, plan, installer, &resolve, context);
+        crate::layered::resolve_output(exec, steps[0], ResolvedLock::FILE)
+    }
+}
+
+/// How a conda segment installs.
+enum Layering {
+    /// In one step, as one layer.
+    Single,
+    /// In one step, because the daemon cannot merge layers; the step says so.
+    NoMergeDiff,
+    /// Resolved, then a layer per package or group (see [`crate::conda_layers`]).
+    Packages,
 }
 
 /// An env file's pip requirement as the conda step installs it, and the

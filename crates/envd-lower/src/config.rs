@@ -49,7 +49,9 @@ pub struct LowerConfig {
     pub source_date_epoch: Option<i64>,
     /// `ENVD_PYTHON_LAYERS`: a layer per package or group (the default),
     /// or one layer per step.
-    pub python_layers: PythonLayers,
+    pub python_layers: PackageLayers,
+    /// `ENVD_CONDA_LAYERS`: the same for the conda environment.
+    pub conda_layers: PackageLayers,
     /// `ENVD_MAX_LAYERS`: the most layers the image may have, the base's
     /// included.
     pub max_layers: usize,
@@ -76,7 +78,8 @@ impl LowerConfig {
             python_installer: PythonInstaller::Uv,
             created: 0,
             source_date_epoch: None,
-            python_layers: PythonLayers::Packages,
+            python_layers: PackageLayers::Packages,
+            conda_layers: PackageLayers::Packages,
             max_layers: DEFAULT_MAX_LAYERS,
         }
     }
@@ -109,19 +112,24 @@ impl PythonInstaller {
 /// The build arg that chooses how python packages become layers.
 pub const PYTHON_LAYERS_ARG: &str = "ENVD_PYTHON_LAYERS";
 
-/// How python packages become layers.
+/// The build arg that chooses how conda packages become layers.
+pub const CONDA_LAYERS_ARG: &str = "ENVD_CONDA_LAYERS";
+
+/// How python or conda packages become layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PythonLayers {
+pub enum PackageLayers {
     /// Resolve, then a layer per package or small group, merged (see
-    /// [`crate::layered`]), where the daemon has MergeOp and DiffOp.
+    /// [`crate::layered`] and [`crate::conda_layers`]), where the daemon
+    /// has MergeOp and DiffOp.
     #[default]
     Packages,
-    /// One layer for all of a step's packages.
+    /// One layer for all of a step's packages (of a segment's, for conda).
     Single,
 }
 
-impl PythonLayers {
-    /// Reads [`PYTHON_LAYERS_ARG`]; the error says what the value may be.
+impl PackageLayers {
+    /// Reads [`PYTHON_LAYERS_ARG`] or [`CONDA_LAYERS_ARG`]; the error says
+    /// what the value may be.
     pub fn from_build_arg(value: Option<&str>) -> Result<Self, String> {
         match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
             None | Some("") | Some("packages") => Ok(Self::Packages),
@@ -157,9 +165,9 @@ mod tests {
 
     #[test]
     fn layer_args_parse_and_say_what_they_take() {
-        assert_eq!(PythonLayers::from_build_arg(None), Ok(PythonLayers::Packages));
-        assert_eq!(PythonLayers::from_build_arg(Some(" Single ")), Ok(PythonLayers::Single));
-        assert_eq!(PythonLayers::from_build_arg(Some("many")), Err("\"many\" is not packages or single".into()));
+        assert_eq!(PackageLayers::from_build_arg(None), Ok(PackageLayers::Packages));
+        assert_eq!(PackageLayers::from_build_arg(Some(" Single ")), Ok(PackageLayers::Single));
+        assert_eq!(PackageLayers::from_build_arg(Some("many")), Err("\"many\" is not packages or single".into()));
         assert_eq!(max_layers_from_build_arg(None), Ok(100));
         assert_eq!(max_layers_from_build_arg(Some("40")), Ok(40));
         assert_eq!(max_layers_from_build_arg(Some("1")), Err("\"1\" is not a number of layers from 2 to 127".into()));

@@ -4,11 +4,12 @@
 
 use std::cell::RefCell;
 
-use envd_lang::Span;
+use envd_lang::{Plan, Span, StepKind};
 use envd_llb::{Constraints, Exec, State};
 
 use crate::config::LowerConfig;
 use crate::inputs::Inputs;
+use crate::layers::Budget;
 use crate::schedule::Numbered;
 use crate::shell::{self, ScriptStep};
 
@@ -52,6 +53,16 @@ impl Ctx<'_> {
         let name = self.progress(first.number(), name);
         self.scripts.borrow_mut().push(ScriptStep::new(name, script, reasons));
         shell::sh(state, script).constraints(constraints)
+    }
+
+    /// The layers each step whose packages go in layers of their own may
+    /// take (see [`Budget::share`]): every python step and the conda
+    /// environment share the image's limit.
+    pub(crate) fn layer_budget(&self, plan: &Plan) -> Budget {
+        let base = self.inputs.base.config.as_json()["rootfs"]["diff_ids"].as_array().map_or(0, Vec::len);
+        let python = plan.steps.iter().filter(|s| matches!(s.kind, StepKind::PythonPackages { .. })).count();
+        let conda = plan.steps.iter().any(|s| matches!(s.kind, StepKind::CondaPackages { .. }));
+        Budget::share(self.config.max_layers, base, plan.steps.len(), python + usize::from(conda))
     }
 
     /// `[n/total] name`, as progress shows step `n`.

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use envd_llb::{SourceMap, State};
 
 use crate::image_config::ImageConfig;
-use crate::lock::PythonLockText;
 use crate::well_known::DEFAULT_PATH;
 
 /// Where the base's file system comes from.
@@ -96,9 +95,9 @@ pub struct Inputs {
     /// The frontend's own image, pinned, whose binary installs conda
     /// environments in the build; `None` when BuildKit did not say.
     pub installer_image: Option<String>,
-    /// The locks of the python steps whose resolve the frontend solved,
-    /// by plan step index (see [`crate::Lowered::resolves`]).
-    pub python_locks: BTreeMap<usize, PythonLockText>,
+    /// The text of the lock each resolve the frontend solved wrote, by
+    /// plan step index (see [`crate::Lowered::resolves`]).
+    pub locks: BTreeMap<usize, String>,
 }
 
 /// The frontend image a local lowering names as the installer.
@@ -116,7 +115,7 @@ impl Inputs {
             base,
             context_files: BTreeMap::new(),
             installer_image: Some(LOCAL_INSTALLER_IMAGE.into()),
-            python_locks: BTreeMap::new(),
+            locks: BTreeMap::new(),
         }
     }
 }

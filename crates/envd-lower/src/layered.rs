@@ -11,7 +11,7 @@
 //!    against the step's python, indexes and secrets, and writes the lock
 //!    (PEP 751) to an output of its own. It is keyed by its inputs only;
 //!    the frontend solves it, reads the small file, and lowers again with
-//!    the lock ([`crate::Inputs::python_locks`]).
+//!    the lock ([`crate::Inputs::locks`]).
 //! 2. **One layer per package or group** ([`crate::layers`]). Each group is
 //!    installed from a lock of just its packages (`pylock.envd.toml`, with
 //!    their files' URLs and hashes; uv resolves nothing), on the state the
@@ -51,7 +51,7 @@ pub const FIXED_EPOCH: i64 = 315_532_800;
 
 /// Where a resolve step writes its lock, and where a group step reads
 /// its own.
-const LOCK_DIR: &str = "/run/envd/lock";
+pub(crate) const LOCK_DIR: &str = "/run/envd/lock";
 
 /// The directories a wheel installs into, for the python that runs it:
 /// its packages, scripts and headers, and the `share` and `etc` of its
@@ -127,7 +127,13 @@ fi
     let name =
         format!("install.python_packages: resolve {}", title.trim_start_matches("install.python_packages").trim());
     let exec = ctx.script_with_reasons(state, &[step], &name, &script, vec![reason]);
-    let exec = prepare(exec).mount(Mount::Bind {
+    resolve_output(prepare(exec), step, LOCK_FILE)
+}
+
+/// The resolve of `exec`, a step that writes the lock `file` for `step`
+/// into [`LOCK_DIR`], an output of its own: all the frontend reads.
+pub(crate) fn resolve_output(exec: Exec, step: Numbered, file: &'static str) -> Resolve {
+    let exec = exec.mount(Mount::Bind {
         dest: LOCK_DIR.into(),
         source: State::scratch(),
         selector: String::new(),
@@ -135,7 +141,7 @@ fi
     });
     let (_, outputs) = exec.outputs();
     let output = outputs.into_iter().find(|(dest, _)| dest == LOCK_DIR).map(|(_, s)| s).expect("the lock mount");
-    Resolve { step: step.index, span: step.step.span.clone(), state: output }
+    Resolve { step: step.index, span: step.step.span.clone(), state: output, file }
 }
 
 /// The resolve's output, read-only where a group step reads its lock.

@@ -36,6 +36,16 @@ impl Budget {
     /// The most groups of small packages.
     pub const BUCKETS: usize = 8;
 
+    /// The budget of each step whose packages go in layers: the image's
+    /// limit, less the base's layers and a layer for each plan step and
+    /// for one last layer, shared evenly by the `sharing` steps (python
+    /// steps, and the conda environment) so that together they keep
+    /// within the limit.
+    pub fn share(max_layers: usize, base_layers: usize, plan_steps: usize, sharing: usize) -> Self {
+        let left = max_layers.saturating_sub(base_layers + plan_steps + 1);
+        Self::within(left / sharing.max(1))
+    }
+
     /// The budget for `layers` layers at most (at least one).
     pub fn within(layers: usize) -> Self {
         let layers = layers.max(1);
@@ -158,6 +168,11 @@ mod tests {
         assert_eq!(last, ["demo", "legacy"]);
         assert_eq!(Budget::within(10).buckets, 5);
         assert_eq!(Budget::within(0).layers, 1);
+        // 100 layers, 5 of the base, 6 steps and a last one: 88 for one
+        // step in layers, 44 each for two.
+        assert_eq!(Budget::share(100, 5, 6, 1).layers, 88);
+        assert_eq!(Budget::share(100, 5, 6, 2).layers, 44);
+        assert_eq!(Budget::share(10, 9, 6, 2).layers, 1);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 mod apt;
 mod base;
 mod conda;
+mod conda_layers;
 mod config;
 mod context;
 mod copy;
@@ -42,7 +43,7 @@ pub mod well_known;
 pub use base::{BaseChoice, BaseOverrides, Device, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
 pub use config::{
-    max_layers_from_build_arg, LlbCaps, LowerConfig, PythonInstaller, PythonLayers, MAX_LAYERS_ARG,
+    max_layers_from_build_arg, LlbCaps, LowerConfig, PackageLayers, PythonInstaller, CONDA_LAYERS_ARG, MAX_LAYERS_ARG,
     PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG,
 };
 pub use image_config::ImageConfig;

@@ -131,15 +131,22 @@ pub fn package_tables(text: &str) -> Result<BTreeMap<String, String>, String> {
 }
 
 /// A resolve the frontend solves before lowering can finish: the state
-/// of the resolve step's output, which holds [`LOCK_FILE`].
+/// of the resolve step's output, which holds the lock `file`. The
+/// frontend reads that file and hands its text back, by `step`, in
+/// [`crate::Inputs::locks`]; what the lock says is lowering's to read.
 #[derive(Debug, Clone)]
 pub struct Resolve {
-    /// The plan step it resolves ([`envd_lang::Plan::steps`] index).
+    /// The plan step it resolves ([`envd_lang::Plan::steps`] index): a
+    /// python call, or the first conda call of a segment.
     pub step: usize,
     /// That step's call, for errors about the lock.
     pub span: Span,
     /// The output holding the lock.
     pub state: State,
+    /// The lock's file name in that output: `pylock.toml`
+    /// ([`crate::layered::LOCK_FILE`]) or `conda-lock.json`
+    /// ([`envd_conda::ResolvedLock::FILE`]).
+    pub file: &'static str,
 }
 
 /// A lock and the text of each of its packages' tables, as the resolve

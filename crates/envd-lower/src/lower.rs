@@ -24,7 +24,7 @@ pub struct Lowered {
     pub config: ImageConfig,
     /// The steps that run scripts, for explaining a failed solve.
     pub scripts: Vec<ScriptStep>,
-    /// The resolves of python steps whose lock [`Inputs::python_locks`]
+    /// The resolves of python and conda steps whose lock [`Inputs::locks`]
     /// lacks. When there are any, `state` installs those steps' packages
     /// in one layer each; the frontend solves the resolves, reads their
     /// locks and lowers again.
@@ -96,7 +96,7 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
                     unreachable!("the schedule puts only pip calls here")
                 };
                 let what = pip::Packages { names, requirements: requirements.as_ref(), wheels: local_wheels };
-                pip::lower(&ctx, plan, step, &state, &python, context.as_ref(), &what)
+                pip::lower(&ctx, plan, step, &state, &python, context.as_ref(), &what)?
             }
             Stage::Copy(step) => {
                 let StepKind::Copy { src, dest } = &step.step.kind else { unreachable!("a copy stage copies") };

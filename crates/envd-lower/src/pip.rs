@@ -9,10 +9,10 @@
 //! becomes `/etc/pip.conf` before the first pip step.
 
 use envd_conda::credentials::strip;
-use envd_lang::{ContextPath, PipIndex, Plan};
+use envd_lang::{ContextPath, Diagnostic, PipIndex, Plan};
 use envd_llb::{FileAction, Mount, State};
 
-use crate::config::{PythonInstaller, PythonLayers};
+use crate::config::{PackageLayers, PythonInstaller};
 use crate::ctx::Ctx;
 use crate::schedule::Numbered;
 use crate::secrets;
@@ -169,13 +169,13 @@ pub(crate) fn cache_env(exec: envd_llb::Exec) -> envd_llb::Exec {
 /// The context paths the plan's requirements files name (`-r`, `-c`,
 /// local wheels and projects), for the context to carry; a name that
 /// cannot be mounted is an error at its `install.python_packages` line.
-pub(crate) fn referenced(plan: &Plan, inputs: &crate::Inputs) -> Result<Vec<String>, envd_lang::Diagnostic> {
+pub(crate) fn referenced(plan: &Plan, inputs: &crate::Inputs) -> Result<Vec<String>, Diagnostic> {
     let mut out = Vec::new();
     for step in &plan.steps {
         let envd_lang::StepKind::PythonPackages { requirements: Some(r), .. } = &step.kind else { continue };
         let Some(text) = inputs.context_files.get(r.as_str()) else { continue };
         let paths = crate::requirements::references(r.as_str(), text)
-            .map_err(|e| envd_lang::Diagnostic::at(step.span.clone(), format!("install.python_packages: {e}")))?;
+            .map_err(|e| Diagnostic::at(step.span.clone(), format!("install.python_packages: {e}")))?;
         out.extend(paths);
     }
     Ok(out)
@@ -196,7 +196,7 @@ pub(crate) fn lower(
     python: &str,
     context: Option<&State>,
     what: &Packages,
-) -> State {
+) -> Result<State, Diagnostic> {
     let mut args: Vec<String> = what.names.iter().map(|n| quote(n)).collect();
     let mounted = |p: &ContextPath| format!("{CONTEXT_MOUNT}/{}", p.as_str());
     if let Some(r) = what.requirements {
@@ -230,17 +230,23 @@ pub(crate) fn lower(
     let layered = uv_image.is_some() && install.pip_only.is_none() && !install.hashes;
     let mut lock_mount = None;
     let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff) {
-        (true, PythonLayers::Packages, true) => {
+        (true, PackageLayers::Packages, true) => {
             let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python) };
             let resolve = crate::layered::resolve(ctx, &py, &install.args, &name, unauthorized(plan), mounts);
-            let on = match ctx.inputs.python_locks.get(&step.index) {
-                Some(lock) => {
-                    let budget = crate::layers::Budget::within(python_layer_budget(ctx, plan));
+            let on = match ctx.inputs.locks.get(&step.index) {
+                Some(text) => {
+                    let lock = crate::lock::PythonLockText::parse(text).map_err(|e| {
+                        Diagnostic::at(
+                            step.step.span.clone(),
+                            format!("install.python_packages: the resolved lock: {e}"),
+                        )
+                    })?;
+                    let budget = ctx.layer_budget(plan);
                     // The step's own install mounts the lock it was lowered
                     // from: the resolve is then part of the build, and a
                     // registry cache exported with mode=max carries it.
                     lock_mount = Some(crate::layered::lock_mount(&resolve));
-                    crate::layered::install_groups(ctx, &py, lock, &budget, package_env)
+                    crate::layered::install_groups(ctx, &py, &lock, &budget, package_env)
                 }
                 None => {
                     ctx.resolves.borrow_mut().push(resolve);
@@ -249,7 +255,7 @@ pub(crate) fn lower(
             };
             (on, script)
         }
-        (true, PythonLayers::Packages, false) => {
+        (true, PackageLayers::Packages, false) => {
             let why = quote("envd: python packages in one layer: this image store has no MergeOp/DiffOp");
             (state.clone(), format!("echo {why}\n{script}"))
         }
@@ -257,10 +263,10 @@ pub(crate) fn lower(
     };
     let exec = ctx.script_with_reasons(&on, &[step], &name, &script, vec![unauthorized(plan)]);
     let exec = mounts(exec);
-    match lock_mount {
+    Ok(match lock_mount {
         Some(m) => exec.mount(m).root(),
         None => exec.root(),
-    }
+    })
 }
 
 /// The first lines of every script that installs with `python`: `$py`,
@@ -271,13 +277,6 @@ fn python_prelude(python: &str) -> String {
         script.push_str(&format!("[ -x \"$py\" ] || py={BASE_PYTHON}\n"));
     }
     script
-}
-
-/// How many layers a step's python packages may take: the limit, less the
-/// base's layers, a layer for each plan step and the step's own last one.
-fn python_layer_budget(ctx: &Ctx, plan: &Plan) -> usize {
-    let base = ctx.inputs.base.config.as_json()["rootfs"]["diff_ids"].as_array().map_or(0, Vec::len);
-    ctx.config.max_layers.saturating_sub(base + plan.steps.len() + 1).max(1)
 }
 
 /// What a python step mounts and sets, for its install and for its

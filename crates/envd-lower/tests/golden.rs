@@ -92,16 +92,22 @@ fn golden_llb() {
             ..inputs(&src, &reference, BASE_CONFIG)
         };
         let mut lowered = lower(&plan, &config(), &inputs).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
-        // A case with a pylock.toml is lowered as the frontend does: the
-        // resolve step (its LLB in resolve.txt), then again with the lock
-        // it wrote.
-        if let Ok(lock) = fs::read_to_string(case.join("pylock.toml")) {
-            assert_eq!(lowered.resolves.len(), 1, "{}: one python step to resolve", case.display());
-            let resolve = &lowered.resolves[0];
-            check(&case.join("resolve.txt"), &dump(&resolve.state.marshal().unwrap().definition));
-            let python_locks = [(resolve.step, envd_lower::PythonLockText::parse(&lock).unwrap())].into();
-            lowered = lower(&plan, &config(), &Inputs { python_locks, ..inputs.clone() }).unwrap();
-            assert!(lowered.resolves.is_empty(), "{}: the lock resolves the step", case.display());
+        // A case with the lock a resolve step writes (pylock.toml,
+        // conda-lock.json) is lowered as the frontend does: the resolve
+        // steps (their LLB in resolve.txt), then again with their locks.
+        let mut locks = std::collections::BTreeMap::new();
+        let mut resolves = String::new();
+        for resolve in &lowered.resolves {
+            if let Ok(lock) = fs::read_to_string(case.join(resolve.file)) {
+                locks.insert(resolve.step, lock);
+                resolves.push_str(&dump(&resolve.state.marshal().unwrap().definition));
+            }
+        }
+        if !locks.is_empty() {
+            check(&case.join("resolve.txt"), &resolves);
+            lowered = lower(&plan, &config(), &Inputs { locks, ..inputs.clone() }).unwrap();
+            let left: Vec<&str> = lowered.resolves.iter().map(|r| r.file).collect();
+            assert!(left.is_empty(), "{}: the locks resolve every step, and {left:?} are left", case.display());
         }
         let def = lowered.state.marshal().unwrap().definition;
         check(&case.join("llb.txt"), &dump(&def));

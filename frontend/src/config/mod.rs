@@ -10,8 +10,8 @@ use envd_check::{CheckConfig, ENVD_CHECK_ARG, PROXY_ARGS};
 use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Limits, NetMode, Platform, ProxyEnv, ResolveMode, Ulimit};
 use envd_lower::{
-    BaseOverrides, LlbCaps, LowerConfig, PythonInstaller, PythonLayers, MAX_LAYERS_ARG, PYTHON_INSTALLER_ARG,
-    PYTHON_LAYERS_ARG,
+    BaseOverrides, LlbCaps, LowerConfig, PackageLayers, PythonInstaller, CONDA_LAYERS_ARG, MAX_LAYERS_ARG,
+    PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG,
 };
 
 pub mod contexts;
@@ -154,7 +154,9 @@ pub struct Config {
     pub python_installer: PythonInstaller,
     /// `ENVD_PYTHON_LAYERS`: a layer per package or group (the default),
     /// or one per step.
-    pub python_layers: PythonLayers,
+    pub python_layers: PackageLayers,
+    /// `ENVD_CONDA_LAYERS`: the same for the conda environment.
+    pub conda_layers: PackageLayers,
     /// `ENVD_MAX_LAYERS`: the most layers of the image, the base's included.
     pub max_layers: usize,
     /// `--label`s.
@@ -196,8 +198,10 @@ impl Config {
         let python_installer =
             PythonInstaller::from_build_arg(build_args.get(PYTHON_INSTALLER_ARG).map(String::as_str))
                 .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{PYTHON_INSTALLER_ARG}"), reason))?;
-        let python_layers = PythonLayers::from_build_arg(build_args.get(PYTHON_LAYERS_ARG).map(String::as_str))
+        let python_layers = PackageLayers::from_build_arg(build_args.get(PYTHON_LAYERS_ARG).map(String::as_str))
             .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{PYTHON_LAYERS_ARG}"), reason))?;
+        let conda_layers = PackageLayers::from_build_arg(build_args.get(CONDA_LAYERS_ARG).map(String::as_str))
+            .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{CONDA_LAYERS_ARG}"), reason))?;
         let max_layers = envd_lower::max_layers_from_build_arg(build_args.get(MAX_LAYERS_ARG).map(String::as_str))
             .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{MAX_LAYERS_ARG}"), reason))?;
         Ok(Self {
@@ -222,6 +226,7 @@ impl Config {
             base_overrides,
             python_installer,
             python_layers,
+            conda_layers,
             max_layers,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
             no_cache: parse_no_cache(opts)?,
@@ -258,6 +263,7 @@ impl Config {
             }),
             source_date_epoch: self.source_date_epoch,
             python_layers: self.python_layers,
+            conda_layers: self.conda_layers,
             max_layers: self.max_layers,
         }
     }
@@ -641,6 +647,10 @@ mod tests {
             (
                 ("build-arg:ENVD_PYTHON_LAYERS", "each"),
                 "frontend option build-arg:ENVD_PYTHON_LAYERS: \"each\" is not packages or single",
+            ),
+            (
+                ("build-arg:ENVD_CONDA_LAYERS", "yes"),
+                "frontend option build-arg:ENVD_CONDA_LAYERS: \"yes\" is not packages or single",
             ),
             (
                 ("build-arg:ENVD_MAX_LAYERS", "500"),
