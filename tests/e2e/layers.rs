@@ -108,3 +108,103 @@ fn two_services_on_two_fresh_builders_share_the_layers_of_their_shared_packages(
     assert_eq!(shared.len(), 1, "shared layers {shared:?}\nA {of_a:?}\nB {of_b:?}");
     assert!(shared[0].1 > 10 << 20, "the shared layer is numpy's: {shared:?}");
 }
+
+/// The conda side: an env.yaml solved from a fixture channel served over
+/// HTTP (this machine's CPython as a real conda `python`, pip, and the
+/// fixture's packages), whose server logs every archive a build fetched.
+#[test]
+fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_are_reproducible() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_env();
+    let python = envd_conda_fixture::machine_python().expect("package this machine's python");
+    // The channel lives outside the build context, as a real one would.
+    let served = Context::new("conda-layers-channel");
+    let packages = envd_conda_fixture::with_python().expect("the fixture channel with python");
+    envd_conda_fixture::write_channel(&served.dir().join("channel"), &packages).unwrap();
+    let server = envd_e2e::HostServer::files(served.dir(), served.dir().join("http.log"));
+    let build_envd = format!(
+        "def build():\n    config.conda_channel(channel=\"channels: [http://conda.test:{}/channel]\")\n    base(image=\"{}\", language=\"python{}\")\n    install.conda_packages(env_file=\"env.yaml\")\n",
+        server.port,
+        cpu_base(),
+        python.minor
+    );
+    let env_yaml = |deps: &[&str]| {
+        let lines: String = deps.iter().map(|d| format!("  - {d}\n")).collect();
+        format!("name: service\ndependencies:\n{lines}")
+    };
+    let archives = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter_map(|l| l.split("GET /channel/").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .filter(|path| path.ends_with(".conda") || path.ends_with(".tar.bz2"))
+            .filter_map(|path| path.rsplit('/').next().map(str::to_owned))
+            .collect()
+    };
+    let registry = bases_env("REGISTRY");
+    let pid = std::process::id();
+    let cache = format!("{registry}/envd-e2e/conda-layers-cache:{pid}");
+    let to = format!("type=registry,ref={cache},mode=max,registry.insecure=true");
+    let from = format!("type=registry,ref={cache},registry.insecure=true");
+    let host = ["--add-host", "conda.test:host-gateway"];
+    let push = |ctx: &Context, reference: &str, extra: &[&str]| {
+        let mut args = host.to_vec();
+        args.extend_from_slice(extra);
+        let r = ctx.build_envd_pushed(reference, &args);
+        assert!(r.ok, "{}", r.stderr);
+        r
+    };
+
+    envd_e2e::prune_builder();
+    let ctx = Context::new("conda-layers");
+    ctx.write("build.envd", &build_envd).write("env.yaml", &env_yaml(&["pyfixture", "zlib"]));
+    let first_image = format!("{registry}/envd-e2e/conda-layers:{pid}-1");
+    let first = push(&ctx, &first_image, &["--cache-to", &to]);
+    let groups = substeps(&first.stderr);
+    assert!(groups.iter().any(|(n, _)| n.contains("install.conda_packages: pyfixture-0.1-py_0")), "{groups:?}");
+    assert!(groups.iter().any(|(n, _)| n.contains("install.conda_packages: resolve")), "{groups:?}");
+
+    // A fresh runner: no cache mount, no cache record, the registry cache.
+    envd_e2e::prune_builder();
+    let before = archives(&server.requests()).len();
+    ctx.write("env.yaml", &env_yaml(&["pyfixture", "zlib", "tool"]));
+    let second_image = format!("{registry}/envd-e2e/conda-layers:{pid}-2");
+    let second = push(&ctx, &second_image, &["--cache-to", &to, "--cache-from", &from]);
+    let fetched: Vec<String> = archives(&server.requests()).split_off(before);
+    assert_eq!(fetched, ["tool-1.0-h1_1.tar.bz2"], "{}", second.stderr);
+
+    // What the push added against the environment's bytes.
+    let base: BTreeSet<String> = image_layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
+    let one = image_layers(&first_image);
+    let two = image_layers(&second_image);
+    let env_bytes: u64 = one.iter().filter(|(d, _)| !base.contains(d)).map(|(_, s)| s).sum();
+    let known: BTreeSet<&String> = one.iter().map(|(d, _)| d).collect();
+    let new_bytes: u64 = two.iter().filter(|(d, _)| !known.contains(d)).map(|(_, s)| s).sum();
+    assert!(new_bytes * 10 <= env_bytes, "pushed {new_bytes} new bytes of a {env_bytes}-byte environment");
+
+    // The image and run() see the whole environment, conda-meta lists
+    // every package, and the noarch package was compiled.
+    let meta = docker_ok(&["run", "--rm", &second_image, "ls", "/opt/conda/conda-meta"]);
+    for name in ["python-", "pip-", "setuptools-", "pyfixture-0.1-py_0", "zlib-1.3.1", "libzlib-1.3.1", "tool-1.0-h1_1"]
+    {
+        assert!(meta.lines().any(|l| l.starts_with(name)), "{name} in conda-meta:\n{meta}");
+    }
+    let check = "import pyfixture, pip; print(pyfixture.VERSION, pyfixture.__cached__)";
+    let out = docker_ok(&["run", "--rm", &second_image, "python", "-c", check]);
+    assert!(out.starts_with("0.1 /opt/conda/lib/python"), "{out}");
+    let pip = docker(&["run", "--rm", &second_image, "python", "-m", "pip", "check"]);
+    assert!(pip.ok && pip.stdout.contains("No broken requirements found"), "{}{}", pip.stdout, pip.stderr);
+
+    // Byte for byte: another service on a fresh builder with no cache to
+    // import gets the same layers for the packages it shares.
+    envd_e2e::prune_builder();
+    let other = Context::new("conda-layers-b");
+    other.write("build.envd", &build_envd).write("env.yaml", &env_yaml(&["pyfixture", "app"]));
+    let other_image = format!("{registry}/envd-e2e/conda-layers-b:{pid}");
+    push(&other, &other_image, &[]);
+    let of = |image: &str| -> BTreeSet<String> {
+        image_layers(image).into_iter().map(|(d, _)| d).filter(|d| !base.contains(d)).collect()
+    };
+    let shared = of(&first_image).intersection(&of(&other_image)).count();
+    // python, pip, setuptools, pyfixture, zlib and libzlib (app needs zlib).
+    assert_eq!(shared, 6, "layers shared by two services built apart");
+}
