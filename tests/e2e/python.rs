@@ -103,6 +103,11 @@ fn index_options_hashes_and_markers_install_with_uv() {
     assert!(r.ok, "{}", r.stderr);
     assert!(r.stderr.contains(&format!("{UV_INSTALLED}envd-e2e-two==1.0")), "uv installed it: {}", r.stderr);
     assert!(!r.stderr.contains("envd: installing with pip"), "{}", r.stderr);
+    // the file is a lock already: no resolve step, a layer per pin
+    assert!(!r.stderr.contains("install.python_packages: resolve"), "{}", r.stderr);
+    for pin in ["envd-e2e-one==1.0", "envd-e2e-two==1.0", "envd-e2e-links==1.0", "envd-e2e-marker==1.0"] {
+        assert!(r.stderr.contains(&format!("install.python_packages: {pin}\n")), "{pin} has its layer: {}", r.stderr);
+    }
     let t = ctx.tag.as_str();
     // each from its place: the index, the extra index, the find-links page;
     // the marker kept one out, into the image's /usr/local python

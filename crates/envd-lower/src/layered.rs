@@ -32,16 +32,22 @@
 //!    what `.pyc` files are missing, and keeps pip's fallback, hash
 //!    checking and the log. Its layer is the small last one.
 //!
+//! A requirements file that is a lock already (every requirement
+//! `name==version --hash=…`) needs no resolve: it is read as the lock
+//! ([`Locked::Hashed`]).
+//!
 //! The linear path stays where layers cannot be made: an image store
 //! without MergeOp/DiffOp (the step says so), pip as the installer, a pip
 //! fallback known before the build, a requirements file in hash-checking
-//! mode, a conda environment's python, or `ENVD_PYTHON_LAYERS=single`.
+//! mode that is not such a lock, a conda environment's python, or
+//! `ENVD_PYTHON_LAYERS=single`.
 
 use envd_llb::{diff, merge, Exec, FileAction, Mount, State};
 
 use crate::ctx::Ctx;
 use crate::layers::{Budget, Group};
-use crate::lock::{PythonLockText, Resolve};
+use crate::lock::{PythonLock, PythonLockText, Resolve};
+use crate::requirements::HashedLock;
 use crate::schedule::Numbered;
 use crate::shell::{quote, EXIT_UNAUTHORIZED};
 
@@ -149,21 +155,55 @@ pub(crate) fn lock_mount(resolve: &Resolve) -> Mount {
     Mount::Bind { dest: LOCK_DIR.into(), source: resolve.state.clone(), selector: "/".into(), readonly: true }
 }
 
+/// The lock a step's groups install from.
+pub(crate) enum Locked<'a> {
+    /// A resolve step's `pylock.toml`: a group installs its packages'
+    /// tables, with their files' URLs and hashes; uv resolves nothing.
+    Resolved(&'a PythonLockText),
+    /// The user's requirements file, every requirement pinned and hashed:
+    /// read as the lock, with no resolve step. A group installs its pins,
+    /// their hashes and the file's index options, without dependencies
+    /// (every one is pinned in its own group).
+    Hashed(&'a HashedLock),
+}
+
+impl Locked<'_> {
+    fn lock(&self) -> &PythonLock {
+        match self {
+            Locked::Resolved(text) => &text.lock,
+            Locked::Hashed(hashed) => &hashed.lock,
+        }
+    }
+
+    /// The file a group's step installs from, its text, and the flags
+    /// uv installs it with.
+    fn group_file(&self, group: &Group) -> (&'static str, String, &'static str) {
+        match self {
+            Locked::Resolved(text) => ("pylock.envd.toml", lock_of(text, group), "--preview-features pylock"),
+            Locked::Hashed(hashed) => {
+                let mut lines = hashed.options.clone();
+                lines.extend(group.packages.iter().filter_map(|p| hashed.lines.get(&p.name).cloned()));
+                ("requirements.envd.txt", lines.join("\n") + "\n", "--no-deps --require-hashes")
+            }
+        }
+    }
+}
+
 /// The state the step's own install runs on: `state` merged with a layer
 /// per group of `lock`'s packages, within `budget`.
 pub(crate) fn install_groups(
     ctx: &Ctx,
     py: &PythonStep,
-    lock_text: &PythonLockText,
+    lock: Locked,
     budget: &Budget,
     prepare: impl Fn(Exec) -> Exec,
 ) -> State {
     let state = py.state;
-    let plan = crate::layers::plan(&lock_text.lock, budget);
+    let plan = crate::layers::plan(lock.lock(), budget);
     let epoch = ctx.config.source_date_epoch.unwrap_or(FIXED_EPOCH);
     let mut layers = vec![state.clone()];
     for group in &plan.groups {
-        let installed = group_step(ctx, py, group, lock_text, epoch, &prepare);
+        let installed = group_step(ctx, py, group, &lock, epoch, &prepare);
         layers.push(diff(state, &installed, ctx.internal(&format!("layer of {}", group.name))));
     }
     if layers.len() == 1 {
@@ -190,7 +230,7 @@ fn group_step(
     ctx: &Ctx,
     py: &PythonStep,
     group: &Group,
-    lock: &PythonLockText,
+    lock: &Locked,
     epoch: i64,
     prepare: &impl Fn(Exec) -> Exec,
 ) -> State {
@@ -198,8 +238,9 @@ fn group_step(
     let uv = crate::uv::binary();
     let settings = crate::uv::settings();
     let bytecode = crate::uv::bytecode();
+    let (path, text, flags) = lock.group_file(group);
     let file = State::scratch().file(
-        vec![FileAction::mkfile("/pylock.envd.toml", lock_of(lock, group), 0o644)],
+        vec![FileAction::mkfile(format!("/{path}"), text, 0o644)],
         ctx.internal(&format!("lock of {}", group.name)),
     );
     let versions: Vec<String> = group.packages.iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
@@ -210,7 +251,7 @@ fn group_step(
     let script = format!(
         r#"{prelude}{settings}marker=/tmp/envd-layer-start
 touch "$marker"
-{uv} pip install --preview-features pylock --python "$py" -r {LOCK_DIR}/pylock.envd.toml
+{uv} pip install {flags} --python "$py" -r {LOCK_DIR}/{path}
 roots=$("$py" -c {INSTALL_ROOTS})
 find $roots -xdev -newer "$marker" -path '*.dist-info/REQUESTED' -delete
 find $roots -xdev -newer "$marker" -path '*.dist-info/RECORD' -exec sed -i '/\.dist-info\/REQUESTED,/d' {{}} +

@@ -227,10 +227,21 @@ pub(crate) fn lower(
     // context: its cache key is its lock, the state and the command.
     let package_env =
         |exec: envd_llb::Exec| secrets::pip(install_env(ctx, exec.user("root"), uv_image.as_deref()), plan);
-    let layered = uv_image.is_some() && install.pip_only.is_none() && !install.hashes;
+    // A requirements file in hash-checking mode is layered only when it is
+    // a lock already, and then it is the lock: nothing to resolve.
+    let hashed = match (install.hashes, requirements_text) {
+        (true, Some(text)) if what.names.is_empty() && what.wheels.is_empty() => crate::requirements::hashed_lock(text),
+        _ => None,
+    };
+    let layered = uv_image.is_some() && install.pip_only.is_none() && (!install.hashes || hashed.is_some());
     let mut lock_mount = None;
-    let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff) {
-        (true, PackageLayers::Packages, true) => {
+    let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff, hashed.as_ref()) {
+        (true, PackageLayers::Packages, true, Some(hashed)) => {
+            let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python) };
+            let lock = crate::layered::Locked::Hashed(hashed);
+            (crate::layered::install_groups(ctx, &py, lock, &ctx.layer_budget(plan), package_env), script)
+        }
+        (true, PackageLayers::Packages, true, None) => {
             let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python) };
             let resolve = crate::layered::resolve(ctx, &py, &install.args, &name, unauthorized(plan), mounts);
             let on = match ctx.inputs.locks.get(&step.index) {
@@ -246,7 +257,13 @@ pub(crate) fn lower(
                     // from: the resolve is then part of the build, and a
                     // registry cache exported with mode=max carries it.
                     lock_mount = Some(crate::layered::lock_mount(&resolve));
-                    crate::layered::install_groups(ctx, &py, &lock, &budget, package_env)
+                    crate::layered::install_groups(
+                        ctx,
+                        &py,
+                        crate::layered::Locked::Resolved(&lock),
+                        &budget,
+                        package_env,
+                    )
                 }
                 None => {
                     ctx.resolves.borrow_mut().push(resolve);
@@ -255,7 +272,7 @@ pub(crate) fn lower(
             };
             (on, script)
         }
-        (true, PackageLayers::Packages, false) => {
+        (true, PackageLayers::Packages, false, _) => {
             let why = quote("envd: python packages in one layer: this image store has no MergeOp/DiffOp");
             (state.clone(), format!("echo {why}\n{script}"))
         }

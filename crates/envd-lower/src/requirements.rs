@@ -82,6 +82,81 @@ pub(crate) fn has_hashes(text: &str) -> bool {
     logical_lines(text).iter().any(|(_, l)| l.contains("--hash"))
 }
 
+/// Options a requirements file that is a lock may carry: they say where
+/// the pinned files come from, and each group's file repeats them.
+const LOCK_OPTIONS: &[&str] =
+    &["-i", "--index-url", "--extra-index-url", "--no-index", "--require-hashes", "--only-binary", "--no-binary"];
+
+/// A requirements file that is a lock already: every requirement
+/// `name==version` with its `--hash`es (`pip-compile --generate-hashes`,
+/// `uv pip compile --generate-hashes`), markers allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HashedLock {
+    /// Its option lines, as written: indexes and binary choices.
+    pub(crate) options: Vec<String>,
+    /// Its pins, for the layer planner (sizes unknown: 0).
+    pub(crate) lock: crate::lock::PythonLock,
+    /// Each pin's line as written (continuations joined), by normalised name.
+    pub(crate) lines: std::collections::BTreeMap<String, String>,
+}
+
+/// `text` as a lock, if it is one: every requirement pinned with `==`
+/// and at least one sha256 `--hash`, each name once, and no option that
+/// names another file (`-r`, `-c`, `-e`, a local `-f`). Anything else is
+/// `None`, and the step resolves as pip would.
+pub(crate) fn hashed_lock(text: &str) -> Option<HashedLock> {
+    let mut options = Vec::new();
+    let mut packages = Vec::new();
+    let mut lines = std::collections::BTreeMap::new();
+    for (_, line) in logical_lines(text) {
+        if let Some((opt, value)) = option(&line) {
+            let remote_links = matches!(opt, "-f" | "--find-links") && value.contains("://");
+            if !LOCK_OPTIONS.contains(&opt) && !remote_links {
+                return None;
+            }
+            options.push(line.split_whitespace().collect::<Vec<_>>().join(" "));
+            continue;
+        }
+        let (spec, hashes) = line.find(" --").map_or((line.as_str(), ""), |i| line.split_at(i));
+        let requirement = spec.split(';').next().unwrap_or(spec);
+        let (name, version) = requirement.split_once("==")?;
+        let (name, version) = (name.split('[').next().unwrap_or(name).trim(), version.trim());
+        let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid_name || version.is_empty() || version.contains(|c: char| "=*,@ ".contains(c)) {
+            return None;
+        }
+        // `--hash=sha256:…` or `--hash sha256:…`; other algorithms are
+        // not sha256, which the planner keys on
+        let mut tokens = hashes.split_whitespace();
+        let mut hashes = Vec::new();
+        while let Some(token) = tokens.next() {
+            let value = match token {
+                "--hash" => tokens.next().unwrap_or_default(),
+                _ => token.strip_prefix("--hash=").unwrap_or_default(),
+            };
+            hashes.extend(value.strip_prefix("sha256:").map(str::to_owned));
+        }
+        let name = crate::lock::normalize(name);
+        if hashes.is_empty() || lines.contains_key(&name) {
+            return None;
+        }
+        lines.insert(name.clone(), line.split_whitespace().collect::<Vec<_>>().join(" "));
+        packages.push(crate::lock::LockedPackage {
+            name,
+            version: version.to_owned(),
+            hashes,
+            wheel_size: 0,
+            sdist_only: false,
+            direct: false,
+        });
+    }
+    if packages.is_empty() {
+        return None;
+    }
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    Some(HashedLock { options, lock: crate::lock::PythonLock { packages }, lines })
+}
+
 /// The context paths the requirements file at context path `file` names
 /// with `-r`/`-c` and as local paths (`./wheels/x.whl`, `../pkg`),
 /// relative to its directory, as pip reads them. An editable local
@@ -149,6 +224,42 @@ mod tests {
         );
         assert_eq!(pip_only("r.txt", "six  # --pre in a comment\n-rbase.txt\n"), None);
         assert!(!has_hashes("six==1.16.0\n"));
+    }
+
+    #[test]
+    fn a_file_with_every_requirement_pinned_and_hashed_is_a_lock() {
+        let text = "--index-url https://m/simple\n-f https://m/links/\n# via x\nSix==1.16.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\nnumpy[extra]==1.26.4 ; python_version >= \"3.8\" --hash sha256:cc\n";
+        let lock = hashed_lock(text).expect("a lock");
+        assert_eq!(lock.options, ["--index-url https://m/simple", "-f https://m/links/"]);
+        let names: Vec<(&str, &str, Vec<&str>)> = lock
+            .lock
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str(), p.hashes.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(names, [("numpy", "1.26.4", vec!["cc"]), ("six", "1.16.0", vec!["aa", "bb"])]);
+        assert_eq!(lock.lines["six"], "Six==1.16.0 --hash=sha256:aa --hash=sha256:bb");
+        assert_eq!(lock.lines["numpy"], "numpy[extra]==1.26.4 ; python_version >= \"3.8\" --hash sha256:cc");
+    }
+
+    #[test]
+    fn anything_short_of_a_lock_is_resolved_as_pip_would() {
+        let not_locks = [
+            ("", "no requirement"),
+            ("six==1.16.0\n", "no hash"),
+            ("six==1.16.0 --hash=sha256:aa\nnumpy\n", "one unpinned"),
+            ("six>=1.16 --hash=sha256:aa\n", "a range"),
+            ("six==1.* --hash=sha256:aa\n", "a wildcard"),
+            ("six===1.16.0 --hash=sha256:aa\n", "arbitrary equality"),
+            ("six==1.16.0 --hash=md5:aa\n", "no sha256"),
+            ("six==1.16.0 --hash=sha256:aa\nsix==1.16.0 --hash=sha256:aa\n", "a name twice"),
+            ("-r base.txt\nsix==1.16.0 --hash=sha256:aa\n", "another file"),
+            ("-f ./wheels\nsix==1.16.0 --hash=sha256:aa\n", "a local find-links"),
+            ("demo @ https://h/demo.whl --hash=sha256:aa\n", "a URL"),
+        ];
+        for (text, why) in not_locks {
+            assert_eq!(hashed_lock(text), None, "{why}: {text:?}");
+        }
     }
 
     #[test]

@@ -79,11 +79,15 @@ fn golden_llb() {
         let args = [("AIGES_CPU_IMAGE".to_owned(), "127.0.0.1:5000/aiges/base-cpu:bookworm".to_owned())].into();
         let needs = needs(&plan, &BaseOverrides::from_build_args(&args).unwrap()).unwrap();
         let reference = format!("{}@sha256:{}", needs.base.reference, "0".repeat(64));
-        // Env files of a case are the YAML files beside its build.envd.
+        // Context files of a case are the YAML files (env files) and
+        // requirements*.txt beside its build.envd.
         let env_files = fs::read_dir(&case)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                name.ends_with(".yaml") || (name.starts_with("requirements") && name.ends_with(".txt"))
+            })
             .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read_to_string(&p).unwrap()))
             .collect();
         let inputs = Inputs {
