@@ -19,6 +19,10 @@ use crate::{report, solve};
 
 /// The result metadata that hands `SOURCE_DATE_EPOCH` to the exporter.
 const EPOCH_KEY: &str = "source.date.epoch";
+
+/// The most rounds of resolve steps a build takes: a conda environment's,
+/// then its env file's pip: section's (python steps resolve in the first).
+const RESOLVE_ROUNDS: usize = 3;
 /// The result metadata that holds an image's config.
 const CONFIG_KEY: &str = "containerimage.config";
 /// The result metadata that maps refs to platforms.
@@ -119,12 +123,24 @@ async fn from_entrypoint(
     let builds = config.platforms.iter().zip(&inputs).map(|(platform, inputs)| async move {
         let lower_config = config.lower_config(platform, caps);
         let mut lowered = envd_lower::lower(plan, &lower_config, inputs)?;
-        if !lowered.resolves.is_empty() {
-            // Python and conda steps whose packages go in layers of their
-            // own: their locks, then the plan lowered again with them.
+        // Python and conda steps whose packages go in layers of their own:
+        // their locks, then the plan lowered again with them. An env
+        // file's pip: section resolves against its conda environment, so
+        // a round after it.
+        let mut inputs = inputs.clone();
+        for _ in 0..RESOLVE_ROUNDS {
+            if lowered.resolves.is_empty() {
+                break;
+            }
             let locks = inputs::resolve_locks(client, &lowered, &config.cache_imports).await?;
-            let inputs = envd_lower::Inputs { locks, ..inputs.clone() };
+            inputs.locks.extend(locks);
             lowered = envd_lower::lower(plan, &lower_config, &inputs)?;
+        }
+        if !lowered.resolves.is_empty() {
+            return Err(Failure::internal(format!(
+                "{} resolve steps are left after {RESOLVE_ROUNDS} rounds",
+                lowered.resolves.len()
+            )));
         }
         let marshalled = lowered.state.marshal().map_err(Failure::internal)?;
         let definition = marshalled.definition;

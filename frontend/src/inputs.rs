@@ -193,7 +193,7 @@ pub async fn resolve_locks(
     client: &Client,
     lowered: &envd_lower::Lowered,
     cache_imports: &[envd_gateway::CacheImport],
-) -> Result<BTreeMap<usize, String>, Failure> {
+) -> Result<BTreeMap<(usize, &'static str), String>, Failure> {
     let reads = lowered.resolves.iter().map(|r| async move {
         let def = r.state.marshal().map_err(Failure::internal)?;
         let output = crate::solve::solve(client, def.definition, cache_imports, &lowered.scripts).await?;
@@ -204,7 +204,7 @@ pub async fn resolve_locks(
             .await
             .map_err(|e| at(format!("the resolve step wrote no {}: {e}", r.file)))?;
         let text = String::from_utf8(bytes).map_err(|_| at(format!("the resolved {} is not UTF-8", r.file)))?;
-        Ok::<_, Failure>((r.step, text))
+        Ok::<_, Failure>((r.key(), text))
     });
     futures_util::future::join_all(reads).await.into_iter().collect()
 }

@@ -122,15 +122,19 @@ fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_
     let packages = envd_conda_fixture::with_python().expect("the fixture channel with python");
     envd_conda_fixture::write_channel(&served.dir().join("channel"), &packages).unwrap();
     let server = envd_e2e::HostServer::files(served.dir(), served.dir().join("http.log"));
+    // The env file's pip: section from the PyPI mirror.
+    let mirror = mirror();
     let build_envd = format!(
-        "def build():\n    config.conda_channel(channel=\"channels: [http://conda.test:{}/channel]\")\n    base(image=\"{}\", language=\"python{}\")\n    install.conda_packages(env_file=\"env.yaml\")\n",
+        "def build():\n    config.conda_channel(channel=\"channels: [http://conda.test:{}/channel]\")\n    config.pip_index(url=\"{}\", trust=True)\n    base(image=\"{}\", language=\"python{}\")\n    install.conda_packages(env_file=\"env.yaml\")\n",
         server.port,
+        mirror.url(),
         cpu_base(),
         python.minor
     );
-    let env_yaml = |deps: &[&str]| {
+    let env_yaml = |deps: &[&str], pip: &[&str]| {
         let lines: String = deps.iter().map(|d| format!("  - {d}\n")).collect();
-        format!("name: service\ndependencies:\n{lines}")
+        let pip: String = pip.iter().map(|p| format!("    - {p}\n")).collect();
+        format!("name: service\ndependencies:\n{lines}  - pip:\n{pip}")
     };
     let archives = |log: &str| -> Vec<String> {
         log.lines()
@@ -145,7 +149,7 @@ fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_
     let cache = format!("{registry}/envd-e2e/conda-layers-cache:{pid}");
     let to = format!("type=registry,ref={cache},mode=max,registry.insecure=true");
     let from = format!("type=registry,ref={cache},registry.insecure=true");
-    let host = ["--add-host", "conda.test:host-gateway"];
+    let host = ["--add-host", "conda.test:host-gateway", PypiMirror::add_host()[0], PypiMirror::add_host()[1]];
     let push = |ctx: &Context, reference: &str, extra: &[&str]| {
         let mut args = host.to_vec();
         args.extend_from_slice(extra);
@@ -156,21 +160,27 @@ fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_
 
     envd_e2e::prune_builder();
     let ctx = Context::new("conda-layers");
-    ctx.write("build.envd", &build_envd).write("env.yaml", &env_yaml(&["pyfixture", "zlib"]));
+    ctx.write("build.envd", &build_envd).write("env.yaml", &env_yaml(&["pyfixture", "zlib"], &["six==1.16.0"]));
     let first_image = format!("{registry}/envd-e2e/conda-layers:{pid}-1");
     let first = push(&ctx, &first_image, &["--cache-to", &to]);
     let groups = substeps(&first.stderr);
     assert!(groups.iter().any(|(n, _)| n.contains("install.conda_packages: pyfixture-0.1-py_0")), "{groups:?}");
     assert!(groups.iter().any(|(n, _)| n.contains("install.conda_packages: resolve")), "{groups:?}");
+    // the pip: section: resolved against the environment, a layer per wheel
+    assert!(groups.iter().any(|(n, _)| n.contains("install.conda_packages: pip: resolve six==1.16.0")), "{groups:?}");
+    assert!(groups.iter().any(|(n, _)| n.contains("install.conda_packages: pip: six==1.16.0")), "{groups:?}");
 
     // A fresh runner: no cache mount, no cache record, the registry cache.
     envd_e2e::prune_builder();
     let before = archives(&server.requests()).len();
-    ctx.write("env.yaml", &env_yaml(&["pyfixture", "zlib", "tool"]));
+    let wheels_before = mirror.wheel_requests().len();
+    ctx.write("env.yaml", &env_yaml(&["pyfixture", "zlib", "tool"], &["six==1.16.0", "idna==3.7"]));
     let second_image = format!("{registry}/envd-e2e/conda-layers:{pid}-2");
     let second = push(&ctx, &second_image, &["--cache-to", &to, "--cache-from", &from]);
     let fetched: Vec<String> = archives(&server.requests()).split_off(before);
     assert_eq!(fetched, ["tool-1.0-h1_1.tar.bz2"], "{}", second.stderr);
+    let wheels: Vec<String> = mirror.wheel_requests().split_off(wheels_before);
+    assert_eq!(wheels, ["idna-3.7-py3-none-any.whl"], "{}", second.stderr);
 
     // What the push added against the environment's bytes.
     let base: BTreeSet<String> = image_layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
@@ -188,9 +198,10 @@ fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_
     {
         assert!(meta.lines().any(|l| l.starts_with(name)), "{name} in conda-meta:\n{meta}");
     }
-    let check = "import pyfixture, pip; print(pyfixture.VERSION, pyfixture.__cached__)";
+    let check = "import pyfixture, pip, six, idna; print(pyfixture.VERSION, pyfixture.__cached__, six.__file__)";
     let out = docker_ok(&["run", "--rm", &second_image, "python", "-c", check]);
     assert!(out.starts_with("0.1 /opt/conda/lib/python"), "{out}");
+    assert!(out.contains("/opt/conda/lib/python") && out.trim_end().ends_with("site-packages/six.py"), "{out}");
     let pip = docker(&["run", "--rm", &second_image, "python", "-m", "pip", "check"]);
     assert!(pip.ok && pip.stdout.contains("No broken requirements found"), "{}{}", pip.stdout, pip.stderr);
 
@@ -198,13 +209,14 @@ fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_
     // import gets the same layers for the packages it shares.
     envd_e2e::prune_builder();
     let other = Context::new("conda-layers-b");
-    other.write("build.envd", &build_envd).write("env.yaml", &env_yaml(&["pyfixture", "app"]));
+    other.write("build.envd", &build_envd).write("env.yaml", &env_yaml(&["pyfixture", "app"], &["six==1.16.0"]));
     let other_image = format!("{registry}/envd-e2e/conda-layers-b:{pid}");
     push(&other, &other_image, &[]);
     let of = |image: &str| -> BTreeSet<String> {
         image_layers(image).into_iter().map(|(d, _)| d).filter(|d| !base.contains(d)).collect()
     };
     let shared = of(&first_image).intersection(&of(&other_image)).count();
-    // python, pip, setuptools, pyfixture, zlib and libzlib (app needs zlib).
-    assert_eq!(shared, 6, "layers shared by two services built apart");
+    // python, pip, setuptools, pyfixture, zlib and libzlib (app needs
+    // zlib), and six of the pip: section.
+    assert_eq!(shared, 7, "layers shared by two services built apart");
 }

@@ -30,6 +30,24 @@ def header(path, source):
     return importlib.util.MAGIC_NUMBER + bytes(4) + mtime.to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")
 
 
+def current(pyc, path, source):
+    """Whether `pyc` is up to date for `path` as the interpreter checks it:
+    a hash-based one (as conda and py_compile write under SOURCE_DATE_EPOCH)
+    by the source's hash, any other by the source's mtime and size."""
+    try:
+        with open(pyc, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    if len(head) < 16 or head[:4] != importlib.util.MAGIC_NUMBER:
+        return False
+    if int.from_bytes(head[4:8], "little") & 1:
+        return hasattr(importlib.util, "source_hash") and head[8:16] == importlib.util.source_hash(source)
+    st = os.stat(path)
+    mtime = int(st.st_mtime) & 0xFFFFFFFF
+    return head[8:16] == mtime.to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+
+
 def write(path, data):
     """Atomically, as importlib writes .pyc files."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -87,12 +105,8 @@ def main(cache):
                     pyc = importlib.util.cache_from_source(path)
                 except (OSError, ValueError, NotImplementedError):
                     continue
-                try:
-                    with open(pyc, "rb") as f:
-                        if f.read(16) == head:
-                            continue
-                except OSError:
-                    pass
+                if current(pyc, path, source):
+                    continue
                 key = hashlib.sha256(b"\0".join([importlib.util.MAGIC_NUMBER, path.encode("utf-8", "surrogateescape"), source]))
                 digest = key.hexdigest()
                 cached = os.path.join(cache, digest[:2], digest[2:])

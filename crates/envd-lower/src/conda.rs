@@ -30,7 +30,7 @@ use envd_conda::{
 use envd_lang::{Diagnostic, Plan, Span, Step, StepKind};
 use envd_llb::{Exec, FileAction, Mount, State};
 
-use crate::config::PackageLayers;
+use crate::config::{PackageLayers, PythonInstaller};
 use crate::ctx::Ctx;
 use crate::lock::Resolve;
 use crate::pip;
@@ -41,6 +41,10 @@ use crate::well_known::{CONDA_PKGS, CONDA_REPODATA, CONDA_REQUEST, CONTEXT_MOUNT
 
 /// The binary in the frontend image.
 pub const INSTALLER_PATH: &str = "/bin/envd-frontend";
+/// Where the last step mounts the resolve of the env file's `pip:`
+/// section, beside the environment's at [`crate::layered::LOCK_DIR`].
+const PIP_LOCK_DIR: &str = "/run/envd/lock-pip";
+
 /// The prefix when the base has no conda of its own.
 pub const DEFAULT_PREFIX: &str = "/opt/conda";
 
@@ -337,27 +341,9 @@ impl Conda {
             .mount(CONDA_REPODATA.mount());
         exec = secrets::conda(exec);
         if !seg.pip.is_empty() {
-            exec = secrets::pip_without_netrc(pip::cache_env(exec), plan);
-            if let Some(conf) = &plan.pip_index {
-                let file = State::scratch()
-                    .file(vec![FileAction::mkfile("/pip.conf", pip::pip_conf(conf), 0o644)], ctx.internal("pip.conf"));
-                exec = exec.mount(Mount::Bind {
-                    dest: "/etc/pip.conf".into(),
-                    source: file,
-                    selector: "/pip.conf".into(),
-                    readonly: true,
-                });
-            }
+            exec = pip_section_mounts(ctx, secrets::pip_without_netrc(pip::cache_env(exec), plan), plan, seg, context);
         }
         if let Some(context) = context {
-            for dir in &seg.pip_sources {
-                exec = exec.mount(Mount::Bind {
-                    dest: pip_source_mount(dir),
-                    source: context.clone(),
-                    selector: if dir == "." { "/".into() } else { format!("/{dir}") },
-                    readonly: false,
-                });
-            }
             for dir in self.context_dirs() {
                 exec = exec.mount(Mount::Bind {
                     dest: format!("{CONTEXT_MOUNT}/{dir}"),
@@ -413,6 +399,8 @@ impl Conda {
         let mut script = String::new();
         let mut on = state.clone();
         let mut lock_mount = None;
+        let mut pip_lock_mount = None;
+        let mut quiet_python = false;
         match self.layering(ctx, first, &seg.request) {
             Layering::Single => {}
             Layering::NoMergeDiff => {
@@ -422,7 +410,7 @@ impl Conda {
             Layering::Packages => {
                 let lock = if seg.request.locked.is_empty() {
                     let resolve = self.resolve(ctx, plan, state, context, steps, installer, &seg);
-                    match ctx.inputs.locks.get(&first.index) {
+                    match ctx.inputs.locks.get(&resolve.key()) {
                         Some(text) => {
                             let lock = ResolvedLock::from_json(text)
                                 .map_err(|e| at(&first.step.span, format!("install.conda_packages: {e}")))?;
@@ -448,11 +436,19 @@ impl Conda {
                         request: &seg.request,
                         context,
                     };
-                    on = crate::conda_layers::install_groups(ctx, &env, &lock, &ctx.layer_budget(plan));
+                    let installed = crate::conda_layers::install_groups(ctx, &env, &lock, &ctx.layer_budget(plan));
+                    on = installed.merged;
                     seg.request.stage = Stage::Finish;
                     seg.request.locked = lock.into_iter().map(|p| LockedPackage { size: None, ..p }).collect();
                     seg.request.specs.clear();
                     seg.request.channels.clear();
+                    // Its layer is the small last one: no .pyc files of
+                    // the standard library that its runs of python write.
+                    quiet_python = true;
+                    if let Some(pip) = self.pip_layers(ctx, plan, &installed.python, first, &seg, context)? {
+                        on = crate::layered::merge_layers(ctx, &on, pip.layers);
+                        pip_lock_mount = pip.lock;
+                    }
                 }
             }
         }
@@ -477,10 +473,81 @@ impl Conda {
         let reasons = if seg.pip.is_empty() { Vec::new() } else { vec![pip::unauthorized(plan)] };
         let exec = ctx.script_with_reasons(&on, steps, &name, &script, reasons).user("root").env("HOME", "/root");
         let mut exec = self.mounts(ctx, exec, plan, installer, &seg, context);
-        if let Some(m) = lock_mount {
+        if quiet_python {
+            exec = exec.env("PYTHONDONTWRITEBYTECODE", "1");
+        }
+        for m in lock_mount.into_iter().chain(pip_lock_mount) {
             exec = exec.mount(m);
         }
         Ok(if uv { crate::uv::env(ctx, exec) } else { exec }.root())
+    }
+
+    /// The env file's `pip:` section in layers of its own, as
+    /// [`crate::layered`] does for `install.python_packages`: resolved by
+    /// uv against the environment's python, then a layer per package or
+    /// group. Both run on `on`, the state and the python's layer alone, so
+    /// that a conda edit leaves them cached. A package the conda lock has
+    /// too (by name) is left to the last step, whose own install finds the
+    /// others there and installs that and what could not be pinned, as pip
+    /// does after conda.
+    ///
+    /// The layers, and the resolve's output for the last step to mount;
+    /// `None` when the section stays in the last step: no section, pip as
+    /// the installer, a section uv would read otherwise than pip or in
+    /// hash-checking mode, or `ENVD_PYTHON_LAYERS=single`.
+    fn pip_layers(
+        &self,
+        ctx: &Ctx,
+        plan: &Plan,
+        on: &State,
+        first: Numbered,
+        seg: &SegmentRequest,
+        context: Option<&State>,
+    ) -> Result<Option<PipLayers>, Diagnostic> {
+        let lines = seg.pip.join("\n");
+        let image = match (ctx.config.python_installer, ctx.inputs.installer_image.as_deref()) {
+            (PythonInstaller::Uv, Some(image)) => image,
+            _ => return Ok(None),
+        };
+        if seg.pip.is_empty()
+            || ctx.config.python_layers != PackageLayers::Packages
+            || crate::requirements::pip_only("the env file's pip: section", &lines).is_some()
+            || crate::requirements::has_hashes(&lines)
+        {
+            return Ok(None);
+        }
+        let python = format!("{}/bin/python", self.prefix);
+        let py = crate::layered::PythonStep {
+            step: first,
+            state: on,
+            prelude: pip::python_prelude(&python),
+            call: "install.conda_packages: pip",
+        };
+        let args: Vec<String> = seg.pip.iter().map(|r| shell::quote(r)).collect();
+        // The python of a conda environment may come without the .pyc
+        // files of its standard library, which every run of it would
+        // write, dated now, into the layer.
+        let uv = |exec: Exec| {
+            let exec = exec.user("root").env("PYTHONDONTWRITEBYTECODE", "1");
+            secrets::pip(pip::install_env(ctx, exec, Some(image)), plan)
+        };
+        let prepare = |exec: Exec| pip_section_mounts(ctx, uv(exec), plan, seg, context);
+        let what = credentials::strip(&seg.pip.join(" "));
+        let resolve = crate::layered::resolve(ctx, &py, &args.join(" "), &what, pip::unauthorized(plan), prepare);
+        let Some(text) = ctx.inputs.locks.get(&resolve.key()) else {
+            // Resolved against the environment, so a round after it.
+            ctx.resolves.borrow_mut().push(resolve);
+            return Ok(Some(PipLayers { layers: Vec::new(), lock: None }));
+        };
+        let mut lock = crate::lock::PythonLockText::parse(text).map_err(|e| {
+            at(&first.step.span, format!("install.conda_packages: the env file's pip: section: the resolved lock: {e}"))
+        })?;
+        let conda: Vec<String> =
+            seg.request.locked.iter().filter_map(|p| p.dist()).map(|(name, ..)| crate::lock::normalize(name)).collect();
+        lock.lock.packages.retain(|p| !conda.contains(&p.name));
+        let locked = crate::layered::Locked::Resolved(&lock);
+        let layers = crate::layered::layers(ctx, &py, locked, &ctx.layer_budget(plan), uv);
+        Ok(Some(PipLayers { layers, lock: Some(crate::layered::lock_mount_at(&resolve, PIP_LOCK_DIR)) }))
     }
 
     /// The resolve step of a segment: the installer's solve alone, written
@@ -506,6 +573,42 @@ impl Conda {
         let exec = self.mounts(ctx, exec, plan, installer, &resolve, context);
         crate::layered::resolve_output(exec, steps[0], ResolvedLock::FILE)
     }
+}
+
+/// What a step that installs an env file's `pip:` section mounts, beside
+/// pip's or uv's own: `/etc/pip.conf` of `config.pip_index`, and the
+/// context directories its local paths name (writable, the writes thrown
+/// away: build backends write `build/` and `*.egg-info` there).
+fn pip_section_mounts(ctx: &Ctx, mut exec: Exec, plan: &Plan, seg: &SegmentRequest, context: Option<&State>) -> Exec {
+    if let Some(conf) = &plan.pip_index {
+        let file = State::scratch()
+            .file(vec![FileAction::mkfile("/pip.conf", pip::pip_conf(conf), 0o644)], ctx.internal("pip.conf"));
+        exec = exec.mount(Mount::Bind {
+            dest: "/etc/pip.conf".into(),
+            source: file,
+            selector: "/pip.conf".into(),
+            readonly: true,
+        });
+    }
+    if let Some(context) = context {
+        for dir in &seg.pip_sources {
+            exec = exec.mount(Mount::Bind {
+                dest: pip_source_mount(dir),
+                source: context.clone(),
+                selector: if dir == "." { "/".into() } else { format!("/{dir}") },
+                readonly: false,
+            });
+        }
+    }
+    exec
+}
+
+/// The layers of an env file's `pip:` section ([`Conda::pip_layers`]).
+struct PipLayers {
+    /// A layer per package or group; none until its resolve is read.
+    layers: Vec<State>,
+    /// Its resolve's output, for the last step to mount.
+    lock: Option<Mount>,
 }
 
 /// How a conda segment installs.

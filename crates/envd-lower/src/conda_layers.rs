@@ -28,11 +28,15 @@
 //!    python's layer (its DiffOp is over that, so the python is not in it),
 //!    and compiles its `noarch: python` packages there, by hash
 //!    (`SOURCE_DATE_EPOCH`), as conda compiles at install time.
-//! 5. **The last step** runs on the merge of the base and the layers, with
+//! 5. **The env file's `pip:` section** is resolved and installed in
+//!    layers of its own on the state and the python's layer
+//!    (`Conda::pip_layers` in [`crate::conda`], with [`crate::layered`]).
+//! 6. **The last step** runs on the merge of the base and the layers, with
 //!    [`Stage::Finish`]: it checks that every package of the lock is there,
 //!    compiles what no layer could (an environment whose python came from
-//!    nowhere in the lock), writes the condarc, and installs the env file's
-//!    `pip:` section. Its layer is the small last one.
+//!    nowhere in the lock), writes the condarc, and runs the `pip:`
+//!    install, which finds the pinned packages there. Its layer is the
+//!    small last one.
 //!
 //! Only an environment the base does not have already is layered (the
 //! first conda segment, on a base that names no conda of its own): a
@@ -71,9 +75,19 @@ pub(crate) fn can_layer(request: &InstallRequest) -> bool {
     !urls.into_iter().any(|u| credentials::has_credentials(u))
 }
 
-/// The state the last step runs on: the environment's state merged with a
-/// layer per group of `lock`'s packages, within `budget`.
-pub(crate) fn install_groups(ctx: &Ctx, env: &Environment, lock: &[LockedPackage], budget: &Budget) -> State {
+/// What [`install_groups`] made.
+pub(crate) struct Installed {
+    /// The environment's state merged with every layer: what the last
+    /// step runs on.
+    pub(crate) merged: State,
+    /// The environment's state and the python's layer alone: what a
+    /// package that needs only the python is installed on.
+    pub(crate) python: State,
+}
+
+/// The environment's state merged with a layer per group of `lock`'s
+/// packages, within `budget`.
+pub(crate) fn install_groups(ctx: &Ctx, env: &Environment, lock: &[LockedPackage], budget: &Budget) -> Installed {
     let python = lock.iter().find(|p| p.dist().is_some_and(|(name, ..)| name == "python")).map(|p| p.url.clone());
     let epoch = ctx.config.source_date_epoch.unwrap_or(FIXED_EPOCH);
     let mut groups = plan(lock, budget);
@@ -95,10 +109,11 @@ pub(crate) fn install_groups(ctx: &Ctx, env: &Environment, lock: &[LockedPackage
         let installed = group_step(ctx, env, &on, &group, packages, python.clone(), epoch);
         layers.push(diff(&on, &installed, ctx.internal(&format!("layer of {}", group.name))));
     }
-    if layers.len() == 1 {
-        return env.state.clone();
-    }
-    merge(&layers, ctx.internal(&format!("{} conda package layers", layers.len() - 1)))
+    let merged = match layers.len() {
+        1 => env.state.clone(),
+        n => merge(&layers, ctx.internal(&format!("{} conda package layers", n - 1))),
+    };
+    Installed { merged, python: on }
 }
 
 /// The planner's groups of `lock`, each with its archives. A package is

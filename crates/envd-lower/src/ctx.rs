@@ -62,7 +62,9 @@ impl Ctx<'_> {
         let base = self.inputs.base.config.as_json()["rootfs"]["diff_ids"].as_array().map_or(0, Vec::len);
         let python = plan.steps.iter().filter(|s| matches!(s.kind, StepKind::PythonPackages { .. })).count();
         let conda = plan.steps.iter().any(|s| matches!(s.kind, StepKind::CondaPackages { .. }));
-        Budget::share(self.config.max_layers, base, plan.steps.len(), python + usize::from(conda))
+        // A conda environment shares twice: its packages, and its env
+        // file's `pip:` section.
+        Budget::share(self.config.max_layers, base, plan.steps.len(), python + 2 * usize::from(conda))
     }
 
     /// `[n/total] name`, as progress shows step `n`.

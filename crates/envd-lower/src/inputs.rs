@@ -96,8 +96,9 @@ pub struct Inputs {
     /// environments in the build; `None` when BuildKit did not say.
     pub installer_image: Option<String>,
     /// The text of the lock each resolve the frontend solved wrote, by
-    /// plan step index (see [`crate::Lowered::resolves`]).
-    pub locks: BTreeMap<usize, String>,
+    /// [`Resolve::key`](crate::Resolve::key): plan step index and file
+    /// (see [`crate::Lowered::resolves`]).
+    pub locks: BTreeMap<(usize, &'static str), String>,
 }
 
 /// The frontend image a local lowering names as the installer.

@@ -80,17 +80,21 @@ pub(crate) struct PythonStep<'a> {
     pub(crate) state: &'a State,
     /// The first lines of its scripts, which set `$py`.
     pub(crate) prelude: String,
+    /// What progress calls its steps: `install.python_packages`, or
+    /// `install.conda_packages: pip` for an env file's `pip:` section.
+    pub(crate) call: &'static str,
 }
 
 /// The resolve step: `uv pip compile` of the step's requirements (`args`,
-/// quoted) against its python, written to a scratch output. `prepare`
+/// quoted; `what` names them in progress) against its python, written to
+/// a scratch output. `prepare`
 /// adds what every uv step of this call mounts (settings, secrets, the
 /// requirements files), as for the install itself.
 pub(crate) fn resolve(
     ctx: &Ctx,
     py: &PythonStep,
     args: &str,
-    title: &str,
+    what: &str,
     reason: (u32, String),
     prepare: impl Fn(Exec) -> Exec,
 ) -> Resolve {
@@ -130,8 +134,7 @@ if [ -n "$pip_only" ]; then
 fi
 "#
     );
-    let name =
-        format!("install.python_packages: resolve {}", title.trim_start_matches("install.python_packages").trim());
+    let name = format!("{}: resolve {what}", py.call);
     let exec = ctx.script_with_reasons(state, &[step], &name, &script, vec![reason]);
     resolve_output(prepare(exec), step, LOCK_FILE)
 }
@@ -152,7 +155,12 @@ pub(crate) fn resolve_output(exec: Exec, step: Numbered, file: &'static str) -> 
 
 /// The resolve's output, read-only where a group step reads its lock.
 pub(crate) fn lock_mount(resolve: &Resolve) -> Mount {
-    Mount::Bind { dest: LOCK_DIR.into(), source: resolve.state.clone(), selector: "/".into(), readonly: true }
+    lock_mount_at(resolve, LOCK_DIR)
+}
+
+/// The resolve's output, read-only at `dest`: for a step that mounts two.
+pub(crate) fn lock_mount_at(resolve: &Resolve, dest: &str) -> Mount {
+    Mount::Bind { dest: dest.into(), source: resolve.state.clone(), selector: "/".into(), readonly: true }
 }
 
 /// The lock a step's groups install from.
@@ -198,18 +206,36 @@ pub(crate) fn install_groups(
     budget: &Budget,
     prepare: impl Fn(Exec) -> Exec,
 ) -> State {
-    let state = py.state;
+    merge_layers(ctx, py.state, layers(ctx, py, lock, budget, prepare))
+}
+
+/// The layer of each group of `lock`'s packages, within `budget`: the
+/// DiffOp of its install over the step's state.
+pub(crate) fn layers(
+    ctx: &Ctx,
+    py: &PythonStep,
+    lock: Locked,
+    budget: &Budget,
+    prepare: impl Fn(Exec) -> Exec,
+) -> Vec<State> {
     let plan = crate::layers::plan(lock.lock(), budget);
     let epoch = ctx.config.source_date_epoch.unwrap_or(FIXED_EPOCH);
-    let mut layers = vec![state.clone()];
-    for group in &plan.groups {
-        let installed = group_step(ctx, py, group, &lock, epoch, &prepare);
-        layers.push(diff(state, &installed, ctx.internal(&format!("layer of {}", group.name))));
-    }
-    if layers.len() == 1 {
+    plan.groups
+        .iter()
+        .map(|group| {
+            let installed = group_step(ctx, py, group, &lock, epoch, &prepare);
+            diff(py.state, &installed, ctx.internal(&format!("layer of {}", group.name)))
+        })
+        .collect()
+}
+
+/// `state` with `layers` merged onto it, in order.
+pub(crate) fn merge_layers(ctx: &Ctx, state: &State, layers: Vec<State>) -> State {
+    if layers.is_empty() {
         return state.clone();
     }
-    merge(&layers, ctx.internal(&format!("{} python package layers", layers.len() - 1)))
+    let name = ctx.internal(&format!("{} python package layers", layers.len()));
+    merge(&[vec![state.clone()], layers].concat(), name)
 }
 
 /// A lock of `group`'s packages alone, in name order.
@@ -262,8 +288,8 @@ find $roots -xdev -newer "$marker" -exec touch -h -d @{epoch} {{}} +
         INSTALL_ROOTS = quote(INSTALL_ROOTS),
     );
     let name = match versions.as_slice() {
-        [one] => format!("install.python_packages: {one}"),
-        all => format!("install.python_packages: {} ({})", group.name, all.join(" ")),
+        [one] => format!("{}: {one}", py.call),
+        all => format!("{}: {} ({})", py.call, group.name, all.join(" ")),
     };
     let exec = ctx
         .script(state, &[step], &name, &script)

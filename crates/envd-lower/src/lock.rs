@@ -149,6 +149,15 @@ pub struct Resolve {
     pub file: &'static str,
 }
 
+impl Resolve {
+    /// Its lock's key in [`crate::Inputs::locks`]: the step and the file,
+    /// as a conda step resolves its environment and its env file's `pip:`
+    /// section apart.
+    pub fn key(&self) -> (usize, &'static str) {
+        (self.step, self.file)
+    }
+}
+
 /// A lock and the text of each of its packages' tables, as the resolve
 /// step wrote them, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -19,6 +19,9 @@ use crate::secrets;
 use crate::shell::{quote, EXIT_UNAUTHORIZED};
 use crate::well_known::{CONTEXT_MOUNT, PIP_CACHE, PIP_WHEELHOUSE as WHEELHOUSE};
 
+/// How progress names the call.
+const CALL: &str = "install.python_packages";
+
 /// The python that pip steps use without a conda environment: the base's.
 pub(crate) const BASE_PYTHON: &str = "python3";
 
@@ -237,14 +240,15 @@ pub(crate) fn lower(
     let mut lock_mount = None;
     let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff, hashed.as_ref()) {
         (true, PackageLayers::Packages, true, Some(hashed)) => {
-            let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python) };
+            let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python), call: CALL };
             let lock = crate::layered::Locked::Hashed(hashed);
             (crate::layered::install_groups(ctx, &py, lock, &ctx.layer_budget(plan), package_env), script)
         }
         (true, PackageLayers::Packages, true, None) => {
-            let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python) };
-            let resolve = crate::layered::resolve(ctx, &py, &install.args, &name, unauthorized(plan), mounts);
-            let on = match ctx.inputs.locks.get(&step.index) {
+            let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python), call: CALL };
+            let what = name.trim_start_matches(CALL).trim();
+            let resolve = crate::layered::resolve(ctx, &py, &install.args, what, unauthorized(plan), mounts);
+            let on = match ctx.inputs.locks.get(&resolve.key()) {
                 Some(text) => {
                     let lock = crate::lock::PythonLockText::parse(text).map_err(|e| {
                         Diagnostic::at(
@@ -288,7 +292,7 @@ pub(crate) fn lower(
 
 /// The first lines of every script that installs with `python`: `$py`,
 /// the base's python when a conda environment brought none.
-fn python_prelude(python: &str) -> String {
+pub(crate) fn python_prelude(python: &str) -> String {
     let mut script = format!("py={python}\n");
     if python != BASE_PYTHON {
         script.push_str(&format!("[ -x \"$py\" ] || py={BASE_PYTHON}\n"));

@@ -262,5 +262,23 @@ mod tests {
         assert!(again.contains(": 1 from the bytecode cache, 0 compiled (1 files did not compile)"), "{again}");
         assert_eq!(std::fs::read(&pyc).unwrap(), written);
         assert_eq!(run(&[python, "-c", "import envd_mod; print(envd_mod.VALUE)"]), "42\n");
+
+        // A hash-based .pyc (conda's, or py_compile's under
+        // SOURCE_DATE_EPOCH) of the source as it is stays; one of other
+        // source does not.
+        let checked = format!(
+            "import py_compile as c; c.compile({:?}, cfile={:?}, doraise=True, invalidation_mode=c.PycInvalidationMode.CHECKED_HASH)",
+            site.join("envd_mod.py"),
+            pyc
+        );
+        run(&[python, "-c", &checked]);
+        let hashed = std::fs::read(&pyc).unwrap();
+        assert_ne!(hashed, written);
+        assert!(bytecode().contains("wrote 0 .pyc files"), "a current hash-based .pyc is written again");
+        assert_eq!(std::fs::read(&pyc).unwrap(), hashed);
+        std::fs::write(site.join("envd_mod.py"), "VALUE = 43\n").unwrap();
+        let changed = bytecode();
+        assert!(changed.contains("wrote 1 .pyc files"), "{changed}");
+        assert_eq!(run(&[python, "-c", "import envd_mod; print(envd_mod.VALUE)"]), "43\n");
     }
 }
