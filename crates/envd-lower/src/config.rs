@@ -119,7 +119,7 @@ pub const CONDA_LAYERS_ARG: &str = "ENVD_CONDA_LAYERS";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PackageLayers {
     /// Resolve, then a layer per package or small group, merged (see
-    /// [`crate::layered`] and [`crate::conda_layers`]), where the daemon
+    /// [`crate::layered`] and `conda_layers`), where the daemon
     /// has MergeOp and DiffOp.
     #[default]
     Packages,

@@ -34,7 +34,7 @@
 //!
 //! A requirements file that is a lock already (every requirement
 //! `name==version --hash=…`) needs no resolve: it is read as the lock
-//! ([`Locked::Hashed`]).
+//! (`Locked::Hashed`).
 //!
 //! The linear path stays where layers cannot be made: an image store
 //! without MergeOp/DiffOp (the step says so), pip as the installer, a pip
