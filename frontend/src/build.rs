@@ -39,6 +39,10 @@ pub struct Built {
     pub definition: envd_llb::pb::Definition,
     /// Its image config.
     pub config: Vec<u8>,
+    /// Its SBOM, when `--sbom` asked the frontend for one: the solved
+    /// ref holding the document at [`crate::sbom::PATH`], and its
+    /// definition.
+    pub sbom: Option<(String, envd_llb::pb::Definition)>,
 }
 
 /// A finished build, ready to return.
@@ -53,6 +57,29 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Each platform's SBOM, as an in-toto SPDX predicate keyed by the
+    /// platform id `refs.platforms` gives it; `sbom-core` names the file,
+    /// so that BuildKit adds the layers to its comments.
+    pub fn attestations(&self) -> Vec<envd_gateway::InToto> {
+        self.built
+            .iter()
+            .filter_map(|b| {
+                let (ref_id, definition) = b.sbom.clone()?;
+                Some(envd_gateway::InToto {
+                    platform: b.platform.export_id(),
+                    ref_id,
+                    definition,
+                    path: crate::sbom::PATH.into(),
+                    predicate_type: crate::sbom::spdx::PREDICATE_TYPE.into(),
+                    metadata: HashMap::from([
+                        ("reason".to_owned(), b"sbom".to_vec()),
+                        ("sbom-core".to_owned(), b"sbom".to_vec()),
+                    ]),
+                })
+            })
+            .collect()
+    }
+
     /// The result metadata, as dockerui's result builder writes it:
     /// `containerimage.config` (suffixed `/<platform>` for an index) and
     /// `refs.platforms`.
@@ -145,7 +172,31 @@ async fn from_entrypoint(
         let marshalled = lowered.state.marshal().map_err(Failure::internal)?;
         let definition = marshalled.definition;
         let ref_id = solve::solve(client, definition.clone(), &config.cache_imports, &lowered.scripts).await?;
-        Ok::<_, Failure>(Built { platform: platform.clone(), ref_id, definition, config: lowered.config.to_bytes() })
+        let sbom = match config.sbom {
+            crate::config::Sbom::Records => {
+                let subject = crate::sbom::Subject {
+                    ref_id: &ref_id,
+                    base: &lowered.base,
+                    base_reference: &inputs.base.reference,
+                    conda_prefix: lowered.conda_prefix.as_deref(),
+                    platform,
+                    python_locks: python_locks(&inputs.locks),
+                };
+                let created = lowered.config.created().unwrap_or_default().to_owned();
+                let attested =
+                    crate::sbom::attest(client, plan, &config.filename, &created, &subject, &config.cache_imports)
+                        .await?;
+                Some(attested)
+            }
+            _ => None,
+        };
+        Ok::<_, Failure>(Built {
+            platform: platform.clone(),
+            ref_id,
+            definition,
+            config: lowered.config.to_bytes(),
+            sbom,
+        })
     });
     let built = futures_util::future::join_all(builds).await.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(Outcome { built, multi_platform: config.multi_platform, source_date_epoch: config.source_date_epoch })
@@ -177,6 +228,18 @@ async fn warn_unused_contexts(
     Ok(())
 }
 
+/// The python locks of a build's resolve steps, by plan step: what the
+/// SBOM reads a python package's step and hash from.
+fn python_locks(
+    locks: &std::collections::BTreeMap<(usize, &'static str), String>,
+) -> Vec<(usize, envd_lower::lock::PythonLock)> {
+    locks
+        .iter()
+        .filter(|((_, file), _)| *file == envd_lower::layered::LOCK_FILE)
+        .filter_map(|((step, _), text)| Some((*step, envd_lower::lock::PythonLock::parse(text).ok()?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +250,22 @@ mod tests {
             ref_id: format!("ref-{platform}"),
             definition: Default::default(),
             config: platform.as_bytes().to_vec(),
+            sbom: Some((format!("sbom-{platform}"), Default::default())),
         }
+    }
+
+    #[test]
+    fn each_platform_gets_its_sbom_under_its_id() {
+        let out = Outcome {
+            built: vec![built("linux/amd64"), Built { sbom: None, ..built("linux/arm64") }],
+            multi_platform: true,
+            source_date_epoch: None,
+        };
+        let a = out.attestations();
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].platform.as_str(), a[0].ref_id.as_str()), ("linux/amd64", "sbom-linux/amd64"));
+        assert_eq!(a[0].predicate_type, "https://spdx.dev/Document");
+        assert_eq!(a[0].metadata["sbom-core"], b"sbom");
     }
 
     #[test]

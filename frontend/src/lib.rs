@@ -24,6 +24,7 @@ pub mod isolate;
 pub mod own_image;
 pub mod report;
 pub mod request;
+pub mod sbom;
 pub mod solve;
 
 use envd_gateway::{transport, Client, FrontendEnv, SourceError, Status};
@@ -45,14 +46,15 @@ pub async fn serve() -> Result<(), envd_gateway::Error> {
             return match build::build(&config, &client).await {
                 Ok(out) => {
                     let metadata = out.metadata();
+                    let attestations = out.attestations();
                     match (out.multi_platform, out.built) {
                         (false, mut built) if built.len() == 1 => {
                             let b = built.remove(0);
-                            client.finish(b.ref_id, b.definition, metadata).await
+                            client.finish(b.ref_id, b.definition, metadata, attestations).await
                         }
                         (_, built) => {
                             let refs = built.into_iter().map(|b| (b.platform.export_id(), b.ref_id, b.definition));
-                            client.finish_refs(refs.collect(), metadata).await
+                            client.finish_refs(refs.collect(), metadata, attestations).await
                         }
                     }
                 }

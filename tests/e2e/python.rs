@@ -6,33 +6,12 @@
 //! writes, served from the host on the bridge gateway and reached from the
 //! steps as `pypi.test` (`--add-host`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, git, git_daemon, repo, Context, HostServer, Run};
+use envd_e2e::{cpu_base, docker_ok, ensure_env, git, git_daemon, wheels, Context, HostServer, Run};
 
 /// uv's summary line for an installed package; pip says `Successfully installed`.
 const UV_INSTALLED: &str = " + ";
-
-/// Writes the wheels of `specs` (`PLACE:NAME:VERSION[:REQUIRES]`) under
-/// `root`; their sha256 by file name.
-fn wheels(root: &Path, specs: &[&str]) -> BTreeMap<String, String> {
-    let out = std::process::Command::new("python3")
-        .arg(repo().join("tests/servers/wheel_index.py"))
-        .arg(root)
-        .args(specs)
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f[3].to_owned(), f[4].to_owned())
-        })
-        .collect()
-}
 
 fn sh(tag: &str, script: &str) -> String {
     docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", tag, "-c", script])

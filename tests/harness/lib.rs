@@ -217,6 +217,27 @@ impl Drop for Context {
     }
 }
 
+/// Writes the wheels of `specs` (`PLACE:NAME:VERSION[:REQUIRES]`) under
+/// `root`, as PEP 503 pages of each place (`tests/servers/wheel_index.py`);
+/// their sha256 by file name.
+pub fn wheels(root: &Path, specs: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let out = Command::new("python3")
+        .arg(repo().join("tests/servers/wheel_index.py"))
+        .arg(root)
+        .args(specs)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[3].to_owned(), f[4].to_owned())
+        })
+        .collect()
+}
+
 /// Whether a progress name is a part of a step rather than a step: the
 /// resolve and the per-package installs of `install.python_packages` are
 /// named `[i/n] install.python_packages: ...`.

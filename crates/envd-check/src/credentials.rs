@@ -2,8 +2,10 @@
 //! build.envd or of a file it names.
 //!
 //! Whatever build.envd says ends up in the build cache, in progress
-//! output and, for pip and conda configuration, in image layers; the
-//! build file itself is usually in version control. buildx's `--secret`
+//! output, in the LLB that a `--provenance=mode=max` attestation holds
+//! and, for pip and conda configuration, in image layers; the build file
+//! itself is usually in version control. Build args are in every
+//! provenance attestation. buildx's `--secret`
 //! is the way to hand credentials to a build. The message shows the URL
 //! with the secret part replaced, never the secret.
 
@@ -14,12 +16,23 @@ use crate::finding::{line_containing, Finding, Input};
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
     let plan = &input.evaluated.plan;
+    // BuildKit records every build arg in the provenance attestation, in
+    // mode=min too, and buildx asks for one by default when it pushes.
+    for (name, value) in input.build_args {
+        for shown in credentials::redacted_urls(value) {
+            out.push(Finding {
+                rule: Rule::CredentialsInUrl,
+                message: format!("--build-arg {name} has credentials in {shown}; BuildKit records build args in the image's provenance attestation (--provenance, on by default with --push), pass them with docker buildx build --secret instead"),
+                span: None,
+            });
+        }
+    }
     let mut found = |what: &str, text: &str, span: &Span| {
         for shown in credentials::redacted_urls(text) {
             out.push(Finding::at(
                 Rule::CredentialsInUrl,
                 span,
-                format!("{what} has credentials in {shown}; anyone with the file or the build cache can read them, pass them with docker buildx build --secret instead"),
+                format!("{what} has credentials in {shown}; anyone with the file, the build cache or a --provenance=mode=max attestation can read them, pass them with docker buildx build --secret instead"),
             ));
         }
     };
@@ -79,7 +92,7 @@ fn in_file(input: &Input, path: &str, found: &mut impl FnMut(&str, &str, &Span))
 mod tests {
     use envd_lang::Rule;
 
-    use crate::testing::lines;
+    use crate::testing::{findings, lines};
 
     #[test]
     fn credentials_in_build_envd_and_its_files_are_found_and_never_repeated() {
@@ -98,6 +111,19 @@ mod tests {
         for (_, m) in &l {
             assert!(!m.contains("s3cret") && !m.contains("tok3n") && !m.contains("tk-123"), "{m}");
         }
+    }
+
+    #[test]
+    fn a_build_arg_with_credentials_is_named_for_the_provenance_that_records_it() {
+        let src = "def build():\n    base()\n";
+        let args = [("PIP_INDEX_URL", "https://alice:s3cret@pypi.corp.example/simple"), ("VERSION", "1")];
+        let f = findings(Rule::CredentialsInUrl, src, &[], &args);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            f[0].message,
+            "--build-arg PIP_INDEX_URL has credentials in https://***@pypi.corp.example/simple; BuildKit records build args in the image's provenance attestation (--provenance, on by default with --push), pass them with docker buildx build --secret instead"
+        );
+        assert!(f[0].span.is_none());
     }
 
     #[test]

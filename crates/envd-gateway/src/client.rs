@@ -32,6 +32,42 @@ pub struct ResolvedImage {
     pub config: Vec<u8>,
 }
 
+/// An in-toto attestation of one platform's image: a predicate in a file
+/// of a solved ref, which BuildKit's exporter wraps in a statement whose
+/// subject is the image.
+#[derive(Debug, Clone)]
+pub struct InToto {
+    /// The platform id the result's refs and `refs.platforms` use.
+    pub platform: String,
+    /// The ref holding the predicate, and its definition.
+    pub ref_id: String,
+    /// Its definition.
+    pub definition: pb::Definition,
+    /// The predicate's path in it.
+    pub path: String,
+    /// The predicate type, such as `https://spdx.dev/Document`.
+    pub predicate_type: String,
+    /// What BuildKit reads of it: `reason` (`sbom`), `sbom-core`.
+    pub metadata: HashMap<String, Vec<u8>>,
+}
+
+impl InToto {
+    fn by_platform(all: Vec<InToto>) -> HashMap<String, fe::Attestations> {
+        let mut out: HashMap<String, fe::Attestations> = HashMap::new();
+        for a in all {
+            out.entry(a.platform).or_default().attestation.push(fe::Attestation {
+                kind: fe::AttestationKind::InToto as i32,
+                metadata: a.metadata,
+                r#ref: Some(fe::Ref { id: a.ref_id, def: Some(a.definition) }),
+                path: a.path,
+                in_toto_predicate_type: a.predicate_type,
+                in_toto_subjects: Vec::new(),
+            });
+        }
+        out
+    }
+}
+
 /// What `StatFile`/`ReadDir` tell about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStat {
@@ -252,11 +288,12 @@ impl Client {
         ref_id: String,
         definition: pb::Definition,
         metadata: HashMap<String, Vec<u8>>,
+        attestations: Vec<InToto>,
     ) -> Result<(), Error> {
         let result = fe::Result {
             metadata,
             result: Some(ResultKind::Ref(fe::Ref { id: ref_id, def: Some(definition) })),
-            ..Default::default()
+            attestations: InToto::by_platform(attestations),
         };
         let req = fe::ReturnRequest { result: Some(result), error: None };
         self.inner.r#return(req).await.map_err(Error::rpc("Return"))?;
@@ -270,9 +307,14 @@ impl Client {
         mut self,
         refs: Vec<(String, String, pb::Definition)>,
         metadata: HashMap<String, Vec<u8>>,
+        attestations: Vec<InToto>,
     ) -> Result<(), Error> {
         let refs = refs.into_iter().map(|(platform, id, def)| (platform, fe::Ref { id, def: Some(def) })).collect();
-        let result = fe::Result { metadata, result: Some(ResultKind::Refs(fe::RefMap { refs })), ..Default::default() };
+        let result = fe::Result {
+            metadata,
+            result: Some(ResultKind::Refs(fe::RefMap { refs })),
+            attestations: InToto::by_platform(attestations),
+        };
         let req = fe::ReturnRequest { result: Some(result), error: None };
         self.inner.r#return(req).await.map_err(Error::rpc("Return"))?;
         Ok(())

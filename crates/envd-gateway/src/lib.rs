@@ -23,7 +23,7 @@ pub mod transport;
 pub use bollard_buildkit_proto::google::rpc::Status;
 pub use bollard_buildkit_proto::moby::buildkit::v1::frontend as proto;
 pub use caps::Caps;
-pub use client::{Client, FileStat, ResolvedImage, Warning};
+pub use client::{Client, FileStat, InToto, ResolvedImage, Warning};
 pub use env::{CacheImport, FrontendEnv};
 pub use error::{plain_status, unsupported_subrequest_status, Error, Located, SourceError, SourceRange};
 pub use tonic::Code;

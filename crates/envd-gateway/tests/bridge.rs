@@ -237,11 +237,25 @@ async fn finish_returns_ref_definition_and_metadata() {
     let client = connect(bridge).await;
     let def = pb::Definition { def: vec![b"op".to_vec()], ..Default::default() };
     let md = HashMap::from([("containerimage.config".to_owned(), b"{}".to_vec())]);
-    client.finish("ref-1".into(), def.clone(), md).await.unwrap();
+    let sbom = envd_gateway::InToto {
+        platform: "linux/amd64".into(),
+        ref_id: "ref-2".into(),
+        definition: def.clone(),
+        path: "/sbom.spdx.json".into(),
+        predicate_type: "https://spdx.dev/Document".into(),
+        metadata: HashMap::from([("reason".to_owned(), b"sbom".to_vec())]),
+    };
+    client.finish("ref-1".into(), def.clone(), md, vec![sbom]).await.unwrap();
     let ret = returned.lock().unwrap().clone().unwrap();
     assert!(ret.error.is_none());
     let result = ret.result.unwrap();
     assert_eq!(result.metadata["containerimage.config"], b"{}");
+    // the SBOM under its platform, as an in-toto predicate in its own ref
+    let a = &result.attestations["linux/amd64"].attestation[0];
+    assert_eq!((a.kind, a.path.as_str()), (fe::AttestationKind::InToto as i32, "/sbom.spdx.json"));
+    assert_eq!(a.in_toto_predicate_type, "https://spdx.dev/Document");
+    assert_eq!(a.r#ref.as_ref().map(|r| r.id.as_str()), Some("ref-2"));
+    assert_eq!(a.metadata["reason"], b"sbom");
     match result.result {
         Some(fe::result::Result::Ref(r)) => {
             assert_eq!(r.id, "ref-1");

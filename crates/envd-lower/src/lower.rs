@@ -29,6 +29,11 @@ pub struct Lowered {
     /// in one layer each; the frontend solves the resolves, reads their
     /// locks and lowers again.
     pub resolves: Vec<crate::lock::Resolve>,
+    /// The base as the steps start from it: what an SBOM compares the
+    /// image with, to name what the build added.
+    pub base: State,
+    /// The conda environment's prefix, where the build has one.
+    pub conda_prefix: Option<String>,
 }
 
 /// Lowers `plan` onto the resolved base of `inputs`.
@@ -50,6 +55,7 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
     channel_dirs.extend(pip::referenced(plan, inputs)?);
     let context = context::state(plan, config, inputs, &channel_dirs);
     let mut state = base::state(&ctx, plan, base);
+    let base_state = state.clone();
     for stage in schedule(plan) {
         state = match stage {
             Stage::Install { apt, conda: calls } => {
@@ -124,7 +130,14 @@ pub fn lower(plan: &Plan, config: &LowerConfig, inputs: &Inputs) -> Result<Lower
     for (k, v) in &config.labels {
         image.set_label(k, v);
     }
-    Ok(Lowered { state, config: image, scripts: ctx.scripts.into_inner(), resolves: ctx.resolves.into_inner() })
+    Ok(Lowered {
+        state,
+        config: image,
+        scripts: ctx.scripts.into_inner(),
+        resolves: ctx.resolves.into_inner(),
+        base: base_state,
+        conda_prefix: conda.as_ref().map(|c| c.prefix().to_owned()),
+    })
 }
 
 /// Joins branches that each grew from `base` as

@@ -16,6 +16,8 @@ use envd_lower::{
 
 pub mod contexts;
 mod error;
+mod sbom;
+pub use sbom::Sbom;
 
 pub use contexts::{MainContext, NamedContexts};
 pub use error::ConfigError;
@@ -43,6 +45,7 @@ const KEY_NETWORK: &str = "force-network-mode";
 const KEY_SHM_SIZE: &str = "shm-size";
 const KEY_ULIMIT: &str = "ulimit";
 const KEY_CGROUP_PARENT: &str = "cgroup-parent";
+const KEY_SBOM: &str = "attest:sbom";
 const ARG_CACHE_NS: &str = "BUILDKIT_CACHE_MOUNT_NS";
 const ARG_MULTI_PLATFORM: &str = "BUILDKIT_MULTI_PLATFORM";
 const ARG_SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
@@ -70,6 +73,7 @@ const READ: &[&str] = &[
     KEY_SHM_SIZE,
     KEY_ULIMIT,
     KEY_CGROUP_PARENT,
+    KEY_SBOM,
     "context",
     "context:",
     "local-sessionid:",
@@ -100,7 +104,14 @@ const REFUSED: &[(&str, &str)] = &[
         "build-arg:BUILDKIT_DOCKERFILE_CHECK",
         "configures the Dockerfile linter; build.envd's is configured by the build arg ENVD_CHECK or a # check= line",
     ),
-    ("attest:sbom", "an SBOM needs a scanner run by the frontend, and this one has none yet; build without --sbom"),
+    (
+        "build-arg:BUILDKIT_SBOM_SCAN_CONTEXT",
+        "scans the build context for a Dockerfile's SBOM; build.envd's SBOM names the packages the build installed, from its own records",
+    ),
+    (
+        "build-arg:BUILDKIT_SBOM_SCAN_STAGE",
+        "scans a Dockerfile's stages for its SBOM; build.envd has no stages, and its SBOM names the packages the build installed",
+    ),
     ("contextsubdir", "a context subdirectory is given in the context URL here, as #ref:subdir"),
     ("input:", "another build's result (a bake target: context) cannot be a build.envd input yet"),
     ("input-metadata:", "another build's result (a bake target: context) cannot be a build.envd input yet"),
@@ -180,6 +191,8 @@ pub struct Config {
     /// `SOURCE_DATE_EPOCH` (buildx passes the environment variable as this
     /// build arg): the image's dates, for reproducible builds.
     pub source_date_epoch: Option<i64>,
+    /// `attest:sbom` (`--sbom`, `--attest type=sbom`).
+    pub sbom: Sbom,
 }
 
 impl Config {
@@ -238,6 +251,10 @@ impl Config {
             proxy: parse_proxy(opts),
             cache_namespace: opts.get(&format!("{PREFIX_BUILD_ARG}{ARG_CACHE_NS}")).cloned().unwrap_or_default(),
             source_date_epoch: parse_source_date_epoch(opts)?,
+            sbom: match opts.get(KEY_SBOM) {
+                None => Sbom::Off,
+                Some(v) => Sbom::parse(v).map_err(|why| bad(KEY_SBOM, why))?,
+            },
         })
     }
 
@@ -620,8 +637,12 @@ mod tests {
             (("ulimit", "nofile=10:5"), "frontend option ulimit: \"nofile=10:5\": the soft limit is above the hard one"),
             (("hostname", "svc"), "frontend option hostname: a step hostname is not applied to build.envd steps; build without it"),
             (
-                ("attest:sbom", ""),
-                "frontend option attest:sbom: an SBOM needs a scanner run by the frontend, and this one has none yet; build without --sbom",
+                ("attest:sbom", "type=sbom,mode=all"),
+                "frontend option attest:sbom: mode=all is a scanner's parameter, and the frontend writes the SBOM itself; name the scanner with generator=IMAGE, or drop it",
+            ),
+            (
+                ("build-arg:BUILDKIT_SBOM_SCAN_STAGE", "true"),
+                "frontend option build-arg:BUILDKIT_SBOM_SCAN_STAGE: scans a Dockerfile's stages for its SBOM; build.envd has no stages, and its SBOM names the packages the build installed",
             ),
             (
                 ("build-arg:BUILDKIT_DOCKERFILE_CHECK", "skip=all"),
