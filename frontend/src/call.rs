@@ -157,6 +157,7 @@ async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failu
         used.iter().filter(|s| s.ssh == ssh).map(|s| json!({ "name": s.id, "required": false })).collect()
     };
     let (secrets, ssh) = (named(false), named(true));
+    let sbom = sbom_outline(plan);
     let json = json!({
         "name": plan.target,
         "description": description.clone().unwrap_or_default(),
@@ -165,12 +166,14 @@ async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failu
         "ssh": ssh,
         "cache": cache,
         "sources": [b64(&entry.source.data)],
+        "sbom": sbom,
     });
     let mut text = String::new();
     let mut head = vec![vec!["TARGET:".to_owned(), plan.target.clone()]];
     if let Some(d) = &description {
         head.push(vec!["DESCRIPTION:".to_owned(), d.clone()]);
     }
+    head.push(vec!["SBOM:".to_owned(), sbom.as_str().unwrap_or_default().to_owned()]);
     let _ = writeln!(text, "{}", table(&head, 1));
     let _ = writeln!(text, "{}", table(&rows, 3));
     for (title, list) in [("SECRET", &secrets), ("SSH", &ssh)] {
@@ -181,6 +184,26 @@ async fn outline_of(config: &Config, entry: &Entrypoint) -> Result<Answer, Failu
         }
     }
     Ok(answer(&json, text))
+}
+
+/// What `--sbom=true` gives for this target: the frontend's own SPDX
+/// document, and which install records it reads.
+fn sbom_outline(plan: &envd_lang::Plan) -> Value {
+    let mut kinds = Vec::new();
+    for (kind, name) in [
+        (|k: &envd_lang::StepKind| matches!(k, envd_lang::StepKind::SystemPackages { .. })) as fn(&_) -> bool,
+        |k| matches!(k, envd_lang::StepKind::CondaPackages { .. }),
+        |k| matches!(k, envd_lang::StepKind::PythonPackages { .. }),
+    ]
+    .into_iter()
+    .zip(["apt (dpkg's status)", "conda (conda-meta)", "python (.dist-info)"])
+    {
+        if plan.steps.iter().any(|s| kind(&s.kind)) {
+            kinds.push(name);
+        }
+    }
+    let installs = if kinds.is_empty() { "none; it names the base".to_owned() } else { kinds.join(", ") };
+    format!("available: --sbom=true writes an SPDX document from the install records of {installs}").into()
 }
 
 /// The `AIGES_*` args with their value and what they do for this target.

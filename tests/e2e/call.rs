@@ -95,6 +95,11 @@ fn call_outline_of_a_target_lists_the_args_it_reads() {
     assert!(r.ok, "{}", r.stderr);
     let v = json(&r);
     assert_eq!(v["name"], "gpu");
+    // buildx prints the outline from its own fields; the JSON says more
+    assert_eq!(
+        v["sbom"],
+        "available: --sbom=true writes an SPDX document from the install records of none; it names the base"
+    );
     let args: Vec<(String, String, i64)> = v["args"]
         .as_array()
         .unwrap()
