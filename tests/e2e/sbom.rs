@@ -59,7 +59,7 @@ fn an_sbom_names_every_conda_pip_and_apt_package_from_the_records_and_no_credent
     let python = envd_conda_fixture::machine_python().expect("package this machine's python");
     let ctx = Context::new("sbom");
     let served = ctx.dir().join("served");
-    wheels(&served, &["one:envd-e2e-one:1.0"]);
+    let hashes = wheels(&served, &["one:envd-e2e-one:1.0"]);
     let server = HostServer::basic_auth(&served, "envd", PASSWORD, ctx.dir().join("http.log"));
     ctx.channel_with_python("channel", Vec::new()).write(
         "build.envd",
@@ -104,6 +104,11 @@ fn an_sbom_names_every_conda_pip_and_apt_package_from_the_records_and_no_credent
     assert!(pyfixture.contains("build=py_0") && pyfixture.contains("subdir=noarch"), "{pyfixture}");
     // the pip package from the index, and the apt package
     assert!(has("pkg:pypi/envd-e2e-one@1.0"), "{purls:?}");
+    // with the wheel uv installed and the hash it checked, from the lock
+    let one =
+        spdx["packages"].as_array().unwrap().iter().find(|p| p["name"] == "envd-e2e-one").expect("the pip package");
+    assert_eq!(one["checksums"][0]["checksumValue"], hashes["envd_e2e_one-1.0-py3-none-any.whl"].as_str(), "{one}");
+    assert!(one["downloadLocation"].as_str().unwrap().ends_with("/envd_e2e_one-1.0-py3-none-any.whl"), "{one}");
     assert!(
         has("pkg:deb/debian/libgomp1@") && purls.iter().any(|p| p.contains("libgomp1@") && p.ends_with("arch=amd64"))
     );

@@ -131,6 +131,7 @@ fn plan(lock: &[LockedPackage], budget: &Budget) -> Vec<(Group, Vec<LockedPackag
                 wheel_size: p.size.unwrap_or(0),
                 sdist_only: false,
                 direct: false,
+                wheels: Vec::new(),
             })
         })
         .collect();

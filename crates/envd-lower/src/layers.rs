@@ -114,6 +114,7 @@ mod tests {
             wheel_size: mib << 20,
             sdist_only: false,
             direct: false,
+            wheels: Vec::new(),
         }
     }
 

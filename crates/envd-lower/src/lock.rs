@@ -31,6 +31,40 @@ pub struct LockedPackage {
     /// A requirement with no version and hash to pin (a VCS or URL
     /// requirement, a directory): installed as the user wrote it.
     pub direct: bool,
+    /// Its wheels, each with its URL (credentials stripped) and sha256:
+    /// which of them was installed, the SBOM reads from the
+    /// distribution's tags.
+    pub wheels: Vec<WheelFile>,
+}
+
+/// One wheel a lock lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WheelFile {
+    /// Where it is downloaded from, without credentials.
+    pub url: String,
+    /// Its sha256.
+    pub sha256: String,
+}
+
+impl WheelFile {
+    /// The tags its file name says it is for (`cp311-cp311-manylinux_2_17_x86_64`),
+    /// compressed tag sets (`py2.py3`) expanded.
+    pub fn tags(&self) -> Vec<String> {
+        let name = self.url.rsplit('/').next().unwrap_or_default();
+        let name = name.split(['?', '#']).next().unwrap_or_default();
+        let Some(stem) = name.strip_suffix(".whl") else { return Vec::new() };
+        let parts: Vec<&str> = stem.split('-').collect();
+        let [.., py, abi, plat] = parts.as_slice() else { return Vec::new() };
+        let mut out = Vec::new();
+        for py in py.split('.') {
+            for abi in abi.split('.') {
+                for plat in plat.split('.') {
+                    out.push(format!("{py}-{abi}-{plat}"));
+                }
+            }
+        }
+        out
+    }
 }
 
 impl LockedPackage {
@@ -85,7 +119,7 @@ impl PythonLock {
             let version = p.get("version").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             let mut hashes = Vec::new();
             let mut wheel_size = 0;
-            let mut wheels = 0;
+            let mut wheels = Vec::new();
             let file = |t: &dyn toml_edit::TableLike| {
                 let hash = t.get("hashes").and_then(|h| h.as_table_like()).and_then(|h| h.get("sha256"))?.as_str()?;
                 let size = t.get("size").and_then(|s| s.as_integer()).unwrap_or(0).max(0) as u64;
@@ -93,10 +127,14 @@ impl PythonLock {
             };
             if let Some(list) = p.get("wheels").and_then(|w| w.as_array()) {
                 for w in list.iter().filter_map(|w| w.as_inline_table()) {
-                    wheels += 1;
-                    if let Some((hash, size)) = file(w) {
-                        hashes.push(hash);
-                        wheel_size = wheel_size.max(size);
+                    let url = w.get("url").and_then(|u| u.as_str()).map(envd_conda::credentials::strip);
+                    match file(w) {
+                        Some((hash, size)) => {
+                            wheels.push(WheelFile { url: url.unwrap_or_default(), sha256: hash.clone() });
+                            hashes.push(hash);
+                            wheel_size = wheel_size.max(size);
+                        }
+                        None => wheels.push(WheelFile { url: url.unwrap_or_default(), sha256: String::new() }),
                     }
                 }
             }
@@ -111,10 +149,11 @@ impl PythonLock {
             let package = LockedPackage {
                 name: normalize(name),
                 version,
-                sdist_only: wheels == 0 && !direct,
+                sdist_only: wheels.is_empty() && !direct,
                 hashes,
                 wheel_size,
                 direct,
+                wheels,
             };
             by_name.insert(package.name.clone(), package);
         }
@@ -227,6 +266,22 @@ vcs = { type = "git", url = "https://git.example/demo.git", commit-id = "abc" }
         assert!(lock.packages[1].direct, "a VCS requirement has no version to pin");
         assert!(lock.packages[2].sdist_only);
         assert_eq!(lock.packages[3].wheel_size, 11053);
+    }
+
+    #[test]
+    fn a_wheel_says_its_tags_from_its_file_name() {
+        let lock = PythonLock::parse(PYLOCK).unwrap();
+        let charset = &lock.packages[0];
+        assert_eq!(charset.wheels.len(), 2);
+        assert_eq!(charset.wheels[0].tags(), ["cp311-cp311-manylinux_2_28_x86_64"]);
+        assert_eq!(charset.wheels[1].sha256, "96");
+        let six = lock.packages.iter().find(|p| p.name == "six").unwrap();
+        assert_eq!(six.wheels[0].tags(), ["py2-none-any", "py3-none-any"]);
+        let many = WheelFile {
+            url: "https://h/n-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl".into(),
+            sha256: String::new(),
+        };
+        assert_eq!(many.tags(), ["cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64"]);
     }
 
     #[test]

@@ -148,6 +148,7 @@ pub(crate) fn hashed_lock(text: &str) -> Option<HashedLock> {
             wheel_size: 0,
             sdist_only: false,
             direct: false,
+            wheels: Vec::new(),
         });
     }
     if packages.is_empty() {

@@ -114,7 +114,8 @@ async fn read(client: &Client, reference: &str, conda_prefix: Option<&str>) -> R
                     let Some(metadata) = file(&mut client, reference, &format!("{dir}/{dist}/METADATA")).await else {
                         continue;
                     };
-                    if let Ok(p) = records::python_metadata(&metadata, installer.as_deref()) {
+                    let wheel = file(&mut client, reference, &format!("{dir}/{dist}/WHEEL")).await;
+                    if let Ok(p) = records::python_metadata(&metadata, installer.as_deref(), wheel.as_deref()) {
                         out.push(p);
                     }
                 }
@@ -177,15 +178,63 @@ fn step_of(
     }
 }
 
-/// A python package's hash and index, from the lock that pinned it: the
-/// sha256 where the lock lists one file for it, which is then the one
-/// that was checked.
+/// A python package's file and hash, from the lock that pinned it: the
+/// wheel whose file name has the distribution's tags (the hash uv checked
+/// it against), or the one file the lock lists; else the index it came
+/// from.
 fn complete_python(p: &mut Package, locks: &[(usize, envd_lower::lock::PythonLock)], index: Option<&str>) {
     let locked = locks.iter().flat_map(|(_, l)| &l.packages).find(|l| l.name == p.name && l.version == p.version);
-    if let Some([one]) = locked.map(|l| l.hashes.as_slice()) {
-        p.sha256 = Some(one.clone());
+    let wheel = locked.and_then(|l| {
+        let mut matching = l.wheels.iter().filter(|w| w.tags().iter().any(|t| p.wheel_tags.contains(t)));
+        match (matching.next(), matching.next()) {
+            (Some(w), None) if !w.sha256.is_empty() => Some(w.clone()),
+            _ => None,
+        }
+    });
+    match (wheel, locked.map(|l| l.hashes.as_slice())) {
+        (Some(w), _) => {
+            p.sha256 = Some(w.sha256);
+            p.download = Some(w.url);
+        }
+        (None, Some([one])) => p.sha256 = Some(one.clone()),
+        _ => {}
     }
-    if let Some(index) = index {
-        p.download = Some(index.to_owned());
+    if p.download.is_none() {
+        p.download = index.map(str::to_owned);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envd_lower::lock::{LockedPackage, PythonLock, WheelFile};
+
+    #[test]
+    fn a_python_package_takes_the_hash_and_url_of_the_wheel_with_its_tags() {
+        let wheel =
+            |file: &str, sha: &str| WheelFile { url: format!("https://files.example/{file}"), sha256: sha.into() };
+        let lock = PythonLock {
+            packages: vec![LockedPackage {
+                name: "charset-normalizer".into(),
+                version: "3.5.3".into(),
+                hashes: vec!["2a".into(), "96".into(), "a2".into()],
+                wheel_size: 0,
+                sdist_only: false,
+                direct: false,
+                wheels: vec![
+                    wheel("charset_normalizer-3.5.3-cp311-cp311-manylinux_2_28_x86_64.whl", "2a"),
+                    wheel("charset_normalizer-3.5.3-py3-none-any.whl", "96"),
+                ],
+            }],
+        };
+        let metadata = "Name: charset-normalizer\nVersion: 3.5.3\n";
+        let mut p = records::python_metadata(metadata, Some("uv"), Some("Tag: py3-none-any\n")).unwrap();
+        complete_python(&mut p, &[(2, lock.clone())], Some("https://pypi.org/simple"));
+        assert_eq!(p.sha256.as_deref(), Some("96"));
+        assert_eq!(p.download.as_deref(), Some("https://files.example/charset_normalizer-3.5.3-py3-none-any.whl"));
+        // no tag to tell: no hash, and the index it came from
+        let mut p = records::python_metadata(metadata, Some("uv"), None).unwrap();
+        complete_python(&mut p, &[(2, lock)], Some("https://pypi.org/simple"));
+        assert_eq!((p.sha256, p.download.as_deref()), (None, Some("https://pypi.org/simple")));
     }
 }

@@ -26,6 +26,9 @@ pub struct Package {
     pub purl: String,
     /// What installed it (`uv`, `pip`, `conda`), where the record says.
     pub installer: Option<String>,
+    /// A python distribution's wheel tags (its `WHEEL` file): which of
+    /// the lock's wheels it was installed from.
+    pub wheel_tags: Vec<String>,
 }
 
 /// A package manager.
@@ -58,14 +61,15 @@ pub fn conda_record(text: &str) -> Result<Package, String> {
         license: field("license").filter(|l| !l.is_empty()),
         download: field("url").map(|u| credentials::strip(&u)),
         installer: Some("conda".into()),
+        wheel_tags: Vec::new(),
         name,
         version,
     })
 }
 
 /// A distribution's `METADATA` (email-header style): its name, version and
-/// license; `installer` is its `INSTALLER` file.
-pub fn python_metadata(metadata: &str, installer: Option<&str>) -> Result<Package, String> {
+/// license; `installer` is its `INSTALLER` file, `wheel` its `WHEEL` file.
+pub fn python_metadata(metadata: &str, installer: Option<&str>, wheel: Option<&str>) -> Result<Package, String> {
     let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
     for line in metadata.lines() {
         if line.is_empty() {
@@ -90,6 +94,12 @@ pub fn python_metadata(metadata: &str, installer: Option<&str>) -> Result<Packag
         license,
         download: None,
         installer: installer.map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned),
+        wheel_tags: wheel
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("Tag:"))
+            .map(|t| t.trim().to_owned())
+            .collect(),
         name: normalized,
         version,
     })
@@ -123,6 +133,7 @@ pub fn dpkg_status(text: &str, distro: &str) -> Vec<Package> {
             license: None,
             download: None,
             installer: Some("apt".into()),
+            wheel_tags: Vec::new(),
             name: name.to_string(),
             version: version.to_string(),
         });
@@ -188,13 +199,15 @@ mod tests {
     #[test]
     fn python_metadata_gives_the_normalised_name_version_license_and_installer() {
         let m = "Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0.1\nLicense: MIT\n\nName: not a header\n";
-        let p = python_metadata(m, Some("uv\n")).unwrap();
+        let p = python_metadata(m, Some("uv\n"), Some("Wheel-Version: 1.0\nTag: py2-none-any\nTag: py3-none-any\n"))
+            .unwrap();
+        assert_eq!(p.wheel_tags, ["py2-none-any", "py3-none-any"]);
         assert_eq!((p.name.as_str(), p.version.as_str()), ("pyyaml", "6.0.1"));
         assert_eq!(p.purl, "pkg:pypi/pyyaml@6.0.1");
         assert_eq!((p.license.as_deref(), p.installer.as_deref()), (Some("MIT"), Some("uv")));
-        let p = python_metadata("Name: six\nVersion: 1.16.0\nLicense: UNKNOWN\n", None).unwrap();
+        let p = python_metadata("Name: six\nVersion: 1.16.0\nLicense: UNKNOWN\n", None, None).unwrap();
         assert_eq!((p.license, p.installer), (None, None));
-        assert_eq!(python_metadata("Name: six\n", None).unwrap_err(), "METADATA has no Version");
+        assert_eq!(python_metadata("Name: six\n", None, None).unwrap_err(), "METADATA has no Version");
     }
 
     #[test]

@@ -171,6 +171,7 @@ mod tests {
             download: None,
             purl: purl("pypi", name, "1.0", &[]),
             installer: Some("uv".into()),
+            wheel_tags: Vec::new(),
         }
     }
 
