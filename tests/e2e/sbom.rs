@@ -200,6 +200,27 @@ fn each_platform_carries_its_own_sbom_with_its_conda_subdir() {
     assert!(subdirs[1].0 == "linux/arm64" && subdirs[1].1.ends_with("subdir=linux-aarch64"), "{subdirs:?}");
 }
 
+/// Pushed to a registry, the SBOM is what `imagetools inspect` shows.
+#[test]
+fn imagetools_inspect_shows_the_sbom_of_a_pushed_image() {
+    ensure_env();
+    let ctx = Context::new("sbom-pushed");
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    base(image=\"{}\")\n    install.system_packages(name=[\"libgomp1\"])\n",
+            cpu_base()
+        ),
+    );
+    let pushed = format!("{}/envd-e2e/sbom:{}", bases_env("REGISTRY"), std::process::id());
+    let r = ctx.build_envd_pushed(&pushed, &["--attest", "type=sbom"]);
+    assert!(r.ok, "{}", r.stderr);
+    let sbom = envd_e2e::docker_ok(&["buildx", "imagetools", "inspect", &pushed, "--format", "{{ json .SBOM }}"]);
+    let sbom: serde_json::Value = serde_json::from_str(&sbom).unwrap();
+    assert_eq!(sbom["SPDX"]["spdxVersion"], "SPDX-2.3", "{sbom}");
+    assert!(purls(&sbom["SPDX"]).iter().any(|p| p.starts_with("pkg:deb/debian/libgomp1@")), "{sbom}");
+}
+
 #[test]
 fn sbom_options_the_frontend_cannot_honour_are_refused_with_the_reason() {
     ensure_env();
