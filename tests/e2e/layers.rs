@@ -36,6 +36,18 @@ fn push(ctx: &Context, reference: &str, extra: &[&str]) -> envd_e2e::Run {
     r
 }
 
+/// What the push of `second` added: the environment's bytes (the first
+/// image's own layers, the base's left out), and the bytes of the layers
+/// of `second` that `first` has not.
+fn pushed_again(first: &str, second: &str) -> (u64, u64) {
+    let base: BTreeSet<String> = image_layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
+    let one = image_layers(first);
+    let env_bytes: u64 = one.iter().filter(|(d, _)| !base.contains(d)).map(|(_, s)| s).sum();
+    let known: BTreeSet<&String> = one.iter().map(|(d, _)| d).collect();
+    let new_bytes: u64 = image_layers(second).iter().filter(|(d, _)| !known.contains(d)).map(|(_, s)| s).sum();
+    (env_bytes, new_bytes)
+}
+
 #[test]
 fn a_one_package_edit_on_a_fresh_runner_fetches_one_wheel_and_pushes_one_small_layer() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -66,14 +78,7 @@ fn a_one_package_edit_on_a_fresh_runner_fetches_one_wheel_and_pushes_one_small_l
     let installed: Vec<&str> = second.stderr.lines().filter_map(|l| l.split_once(" + ").map(|(_, p)| p)).collect();
     assert_eq!(installed, ["attrs==23.2.0"], "{}", second.stderr);
 
-    // What the push added: the layers of the second image that the first
-    // has not, against the environment's bytes (the first's own layers).
-    let base: BTreeSet<String> = image_layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
-    let one = image_layers(&first_image);
-    let two = image_layers(&second_image);
-    let env_bytes: u64 = one.iter().filter(|(d, _)| !base.contains(d)).map(|(_, s)| s).sum();
-    let known: BTreeSet<&String> = one.iter().map(|(d, _)| d).collect();
-    let new_bytes: u64 = two.iter().filter(|(d, _)| !known.contains(d)).map(|(_, s)| s).sum();
+    let (env_bytes, new_bytes) = pushed_again(&first_image, &second_image);
     assert!(env_bytes > 10 << 20, "numpy alone is over 10 MB compressed: {env_bytes}");
     assert!(new_bytes * 10 <= env_bytes, "pushed {new_bytes} new bytes of a {env_bytes}-byte environment");
 
@@ -182,13 +187,7 @@ fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_
     let wheels: Vec<String> = mirror.wheel_requests().split_off(wheels_before);
     assert_eq!(wheels, ["idna-3.7-py3-none-any.whl"], "{}", second.stderr);
 
-    // What the push added against the environment's bytes.
-    let base: BTreeSet<String> = image_layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
-    let one = image_layers(&first_image);
-    let two = image_layers(&second_image);
-    let env_bytes: u64 = one.iter().filter(|(d, _)| !base.contains(d)).map(|(_, s)| s).sum();
-    let known: BTreeSet<&String> = one.iter().map(|(d, _)| d).collect();
-    let new_bytes: u64 = two.iter().filter(|(d, _)| !known.contains(d)).map(|(_, s)| s).sum();
+    let (env_bytes, new_bytes) = pushed_again(&first_image, &second_image);
     assert!(new_bytes * 10 <= env_bytes, "pushed {new_bytes} new bytes of a {env_bytes}-byte environment");
 
     // The image and run() see the whole environment, conda-meta lists
@@ -212,6 +211,7 @@ fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_
     other.write("build.envd", &build_envd).write("env.yaml", &env_yaml(&["pyfixture", "app"], &["six==1.16.0"]));
     let other_image = format!("{registry}/envd-e2e/conda-layers-b:{pid}");
     push(&other, &other_image, &[]);
+    let base: BTreeSet<String> = image_layers(&cpu_base()).into_iter().map(|(d, _)| d).collect();
     let of = |image: &str| -> BTreeSet<String> {
         image_layers(image).into_iter().map(|(d, _)| d).filter(|d| !base.contains(d)).collect()
     };

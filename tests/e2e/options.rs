@@ -154,8 +154,8 @@ fn options_that_would_be_dropped_are_refused_by_name() {
             "frontend option no-cache: --no-cache-filter build names Dockerfile stages, and build.envd has none; use --no-cache",
         ),
         (
-            vec!["--sbom=true"],
-            "frontend option attest:sbom: an SBOM needs a scanner run by the frontend, and this one has none yet; build without --sbom",
+            vec!["--sbom=mode=all"],
+            "frontend option attest:sbom: mode=all is a scanner's parameter, and the frontend writes the SBOM itself; name the scanner with generator=IMAGE, or drop it",
         ),
         (
             vec!["--build-arg", "BUILDKIT_CACHE_MOUNTNS=team"],

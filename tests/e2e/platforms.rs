@@ -3,7 +3,6 @@
 //! under qemu-user-static (registered by `scripts/setup.sh`), on the arm64
 //! stand-in, with conda packages of the `linux-aarch64` subdir.
 
-use envd_conda_fixture::{Content, Package};
 use envd_e2e::{bases_env, docker_ok, ensure_env, Context, FRONTEND};
 
 fn in_image(reference: &str, platform: &str, script: &str) -> String {
@@ -26,18 +25,7 @@ fn in_image(reference: &str, platform: &str, script: &str) -> String {
 fn two_platforms_push_an_index_whose_arm64_image_is_arm64_throughout() {
     ensure_env();
     let ctx = Context::new("platforms");
-    // One package name, a build for each subdir: the solve of each
-    // platform must take its own.
-    let marker = |aarch64: bool| {
-        let arch = if aarch64 { "aarch64" } else { "x86_64" };
-        let p = Package::new("archmark", "1.0", "h0_0").file("share/archmark", Content::File(format!("{arch}\n")));
-        if aarch64 {
-            p.aarch64()
-        } else {
-            p
-        }
-    };
-    ctx.channel("channel", vec![marker(false), marker(true)]).write(
+    ctx.archmark_channel("channel").write(
         "build.envd",
         &format!(
             "def build():\n    config.conda_channel(channel=\"channels: [defaults]\\ndefault_channels: [./channel]\\n\")\n    base(image=\"{}\")\n    install.conda_packages(name=[\"archmark\"])\n    run(commands=[\"uname -m > /home/aiges/uname\"])\n",

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use envd_conda_fixture::{Content, Package};
 use envd_e2e::{bases_env, cpu_base, ensure_env, wheels, Context, HostServer};
 
 /// The password of the index, handed to the build with `--secret id=netrc`.
@@ -167,15 +166,7 @@ fn credentials_the_provenance_would_record_are_warned_about() {
 fn each_platform_carries_its_own_sbom_with_its_conda_subdir() {
     ensure_env();
     let ctx = Context::new("sbom-platforms");
-    let marker = |aarch64: bool| {
-        let p = Package::new("archmark", "1.0", "h0_0").file("share/archmark", Content::File("x\n".into()));
-        if aarch64 {
-            p.aarch64()
-        } else {
-            p
-        }
-    };
-    ctx.channel("channel", vec![marker(false), marker(true)]).write(
+    ctx.archmark_channel("channel").write(
         "build.envd",
         &format!(
             "def build():\n    config.conda_channel(channel=\"channels: [defaults]\\ndefault_channels: [./channel]\\n\")\n    base(image=\"{}\")\n    install.conda_packages(name=[\"archmark\"])\n",
