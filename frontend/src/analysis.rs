@@ -106,9 +106,25 @@ pub async fn analyse(
     let read = files.read(&needs, &paths).await?;
     read.check_encodings(&evaluated.plan)?;
     let files = read.text;
-    let input = envd_check::Input { evaluated: &evaluated, build_args: &build_args, files: &files };
+    let input = envd_check::Input {
+        evaluated: &evaluated,
+        build_args: &build_args,
+        files: &files,
+        base_cuda: base_cuda(&needs),
+    };
     let findings = check.apply(envd_check::lint(&input));
     Ok(Analysis { check, evaluated, needs, files, findings })
+}
+
+/// What build.envd says of the base's CUDA, for the GPU rules: none on
+/// `aiges_cpu`, the version of `aiges_gpu`; not known of another image
+/// until the build reads its config (the step's log then says).
+fn base_cuda(needs: &Needs) -> envd_gpu::BaseCuda {
+    match (&needs.base.cuda, needs.base.alias) {
+        (Some(v), _) => envd_gpu::Cuda::parse(v).map_or(envd_gpu::BaseCuda::Unknown, envd_gpu::BaseCuda::Version),
+        (None, Some("aiges_cpu")) => envd_gpu::BaseCuda::None,
+        (None, _) => envd_gpu::BaseCuda::Unknown,
+    }
 }
 
 /// The evaluation options of `config`; `locate_reads` gives every read of

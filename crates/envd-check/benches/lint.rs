@@ -18,13 +18,14 @@ fn bench(c: &mut Criterion) {
         .collect();
     assert_eq!(files.len(), 2, "env.yaml and build.txt");
     let args = BTreeMap::new();
-    let input = Input { evaluated: &evaluated, build_args: &args, files: &files };
+    let input =
+        Input { evaluated: &evaluated, build_args: &args, files: &files, base_cuda: envd_gpu::BaseCuda::Unknown };
     assert!(!lint(&input).is_empty(), "the seed has findings");
     c.bench_function("lint/seed", |b| b.iter(|| lint(&input)));
 
     let big = evaluate("build.envd", &generated_build_file(1000), &EvalOptions::default()).unwrap();
     let none = BTreeMap::new();
-    let input = Input { evaluated: &big, build_args: &args, files: &none };
+    let input = Input { evaluated: &big, build_args: &args, files: &none, base_cuda: envd_gpu::BaseCuda::Unknown };
     c.bench_function("lint/1000-steps", |b| b.iter(|| lint(&input)));
 }
 

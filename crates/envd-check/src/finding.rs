@@ -33,6 +33,10 @@ pub struct Input<'a> {
     pub build_args: &'a BTreeMap<String, String>,
     /// The files of [`files_to_read`](crate::files_to_read) that could be read, by context path.
     pub files: &'a BTreeMap<String, String>,
+    /// What build.envd says of the base's CUDA: `aiges_cpu` has none,
+    /// `aiges_gpu` its version; another image's is not known before the
+    /// build reads its config.
+    pub base_cuda: envd_gpu::BaseCuda,
 }
 
 /// The 1-based number of the first line of `text` that contains `needle`.

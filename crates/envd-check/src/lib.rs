@@ -18,6 +18,8 @@ mod config;
 mod credentials;
 mod env_file;
 mod finding;
+mod gpu;
+mod named;
 mod pins;
 mod python;
 mod run_steps;
@@ -58,6 +60,7 @@ pub fn lint(input: &Input) -> Vec<Finding> {
     python::check(input, &mut out);
     credentials::check(input, &mut out);
     pins::check(input, &mut out);
+    gpu::check(input, &mut out);
     env_file::check(input, &mut out);
     build_args::check(input, &mut out);
     let build_file = input.evaluated.plan.base.span.file.clone();
@@ -72,17 +75,30 @@ pub fn lint(input: &Input) -> Vec<Finding> {
 pub(crate) mod testing {
     use std::collections::BTreeMap;
 
+    use envd_gpu::BaseCuda;
     use envd_lang::{evaluate, EvalOptions, Rule};
 
     use super::*;
 
-    /// The findings of `rule` for `source` with `files` and `args`.
+    /// The findings of `rule` for `source` with `files` and `args`, on a
+    /// base whose CUDA is not known.
     pub(crate) fn findings(rule: Rule, source: &str, files: &[(&str, &str)], args: &[(&str, &str)]) -> Vec<Finding> {
+        findings_on(BaseCuda::Unknown, rule, source, files, args)
+    }
+
+    /// [`findings`] on a base with `base_cuda`.
+    pub(crate) fn findings_on(
+        base_cuda: BaseCuda,
+        rule: Rule,
+        source: &str,
+        files: &[(&str, &str)],
+        args: &[(&str, &str)],
+    ) -> Vec<Finding> {
         let build_args: BTreeMap<String, String> = args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let opts = EvalOptions { build_args: build_args.clone(), ..Default::default() };
         let evaluated = evaluate("build.envd", source, &opts).unwrap_or_else(|e| panic!("{e}"));
         let files: BTreeMap<String, String> = files.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        lint(&Input { evaluated: &evaluated, build_args: &build_args, files: &files })
+        lint(&Input { evaluated: &evaluated, build_args: &build_args, files: &files, base_cuda })
             .into_iter()
             .filter(|f| f.rule == rule)
             .collect()
@@ -90,7 +106,21 @@ pub(crate) mod testing {
 
     /// `findings` as (line, message) pairs.
     pub(crate) fn lines(rule: Rule, source: &str, files: &[(&str, &str)], args: &[(&str, &str)]) -> Vec<(u32, String)> {
-        findings(rule, source, files, args).into_iter().map(|f| (f.span.map_or(0, |s| s.line), f.message)).collect()
+        lines_on(BaseCuda::Unknown, rule, source, files, args)
+    }
+
+    /// [`lines`] on a base with `base_cuda`.
+    pub(crate) fn lines_on(
+        base_cuda: BaseCuda,
+        rule: Rule,
+        source: &str,
+        files: &[(&str, &str)],
+        args: &[(&str, &str)],
+    ) -> Vec<(u32, String)> {
+        findings_on(base_cuda, rule, source, files, args)
+            .into_iter()
+            .map(|f| (f.span.map_or(0, |s| s.line), f.message))
+            .collect()
     }
 }
 

@@ -7,10 +7,10 @@
 //! package); within one conda solve, two pins make the solve fail far from
 //! the line that caused it.
 
-use envd_conda::EnvFile;
-use envd_lang::{Rule, Span, StepKind};
+use envd_lang::{Rule, Span};
 
-use crate::finding::{line_containing, Finding, Input};
+use crate::finding::{Finding, Input};
+use crate::named::Installer;
 
 /// An exact version asked for.
 #[derive(Debug, Clone)]
@@ -25,32 +25,13 @@ struct Pin {
 }
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
-    let mut pins: Vec<Pin> = Vec::new();
-    for step in &input.evaluated.plan.steps {
-        match &step.kind {
-            StepKind::PythonPackages { names, requirements, .. } => {
-                pins.extend(names.iter().filter_map(|n| pip_pin(n, &step.span)));
-                if let Some(path) = requirements {
-                    if let Some(text) = input.files.get(path.as_str()) {
-                        for (i, line) in text.lines().enumerate() {
-                            let span = Span::line(path.as_str(), i as u32 + 1);
-                            pins.extend(pip_pin(line.split(" #").next().unwrap_or(line), &span));
-                        }
-                    }
-                }
-            }
-            StepKind::CondaPackages { names, env_file, .. } => {
-                pins.extend(names.iter().filter_map(|n| conda_pin(n, &step.span)));
-                let Some(path) = env_file else { continue };
-                let Some(text) = input.files.get(path.as_str()) else { continue };
-                let Ok(file) = EnvFile::parse(text) else { continue };
-                let at = |item: &str| Span::line(path.as_str(), line_containing(text, item).unwrap_or(1));
-                pins.extend(file.dependencies.iter().filter_map(|d| conda_pin(d, &at(d))));
-                pins.extend(file.pip.iter().filter_map(|p| pip_pin(p, &at(p))));
-            }
-            _ => {}
-        }
-    }
+    let pins: Vec<Pin> = crate::named::packages(input)
+        .iter()
+        .filter_map(|n| match n.installer {
+            Installer::Pip => pip_pin(&n.spec, &n.span),
+            Installer::Conda => conda_pin(&n.spec, &n.span),
+        })
+        .collect();
     for (i, later) in pins.iter().enumerate() {
         let Some(first) = pins[..i].iter().find(|p| p.name == later.name && !compatible(p, later)) else { continue };
         out.push(Finding::at(

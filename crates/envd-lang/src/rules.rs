@@ -39,6 +39,12 @@ pub enum Rule {
     BaseOsIgnored,
     /// Channel keys at the top level of `config.conda_channel`'s YAML.
     CondaChannelKeyMisplaced,
+    /// A torch family build the base's CUDA cannot run, or a CPU one on a GPU base.
+    TorchCudaMismatch,
+    /// Packages of one build built for different CUDA versions.
+    CudaVariantMismatch,
+    /// A package built for a GPU on a base without CUDA.
+    GpuPackageOnCpuBase,
 }
 
 impl Rule {
@@ -57,6 +63,9 @@ impl Rule {
         Rule::DeprecatedAlias,
         Rule::BaseOsIgnored,
         Rule::CondaChannelKeyMisplaced,
+        Rule::TorchCudaMismatch,
+        Rule::CudaVariantMismatch,
+        Rule::GpuPackageOnCpuBase,
     ];
 
     /// The CamelCase name.
@@ -75,6 +84,9 @@ impl Rule {
             Rule::DeprecatedAlias => "DeprecatedAlias",
             Rule::BaseOsIgnored => "BaseOsIgnored",
             Rule::CondaChannelKeyMisplaced => "CondaChannelKeyMisplaced",
+            Rule::TorchCudaMismatch => "TorchCudaMismatch",
+            Rule::CudaVariantMismatch => "CudaVariantMismatch",
+            Rule::GpuPackageOnCpuBase => "GpuPackageOnCpuBase",
         }
     }
 
@@ -115,6 +127,13 @@ impl Rule {
             Rule::CondaChannelKeyMisplaced => {
                 "channel names at the top level of config.conda_channel's YAML are not custom channels"
             }
+            Rule::TorchCudaMismatch => {
+                "a torch build for a newer CUDA than the base's fails on its GPU, and a +cpu one never uses it"
+            }
+            Rule::CudaVariantMismatch => {
+                "packages built for different CUDA versions fail together at import, or on the base's CUDA"
+            }
+            Rule::GpuPackageOnCpuBase => "a package built for a GPU on a base without CUDA cannot use it",
         }
     }
 

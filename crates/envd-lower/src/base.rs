@@ -134,6 +134,14 @@ pub(crate) fn choose(plan: &Plan, overrides: &BaseOverrides) -> Result<BaseChoic
     Ok(BaseChoice { reference, alias, cuda, label, span: plan.base.span.clone() })
 }
 
+/// The `CUDA_VERSION` of the base's config (the nvidia/cuda images'
+/// convention, and the AIGES GPU images'), as written: `11.6.2`.
+pub(crate) fn config_cuda(base: &ResolvedBase) -> Option<String> {
+    let env = base.config.env();
+    let v = env.iter().find(|(k, _)| k == "CUDA_VERSION").map(|(_, v)| v.trim().to_owned())?;
+    (!v.is_empty()).then_some(v)
+}
+
 /// The base image as the first step, carrying its env, working directory
 /// and user into every later exec.
 pub(crate) fn state(ctx: &Ctx, plan: &Plan, base: &ResolvedBase) -> State {

@@ -82,10 +82,8 @@ pub(crate) struct Conda {
 /// convention, `11.6.2` read as `11.6`). `None` on a base with none.
 pub(crate) fn cuda_version(plan: &Plan, override_arg: Option<&str>, base: &crate::ResolvedBase) -> Option<String> {
     let from_config = || {
-        let env = base.config.env();
-        let v = env.iter().find(|(k, _)| k == "CUDA_VERSION").map(|(_, v)| v.trim().to_owned())?;
-        let major_minor: Vec<&str> = v.split('.').take(2).collect();
-        (!v.is_empty()).then(|| major_minor.join("."))
+        let v = crate::base::config_cuda(base)?;
+        Some(v.split('.').take(2).collect::<Vec<_>>().join("."))
     };
     override_arg
         .map(|v| v.trim().to_owned())
@@ -458,8 +456,12 @@ impl Conda {
             let args: Vec<String> = seg.pip.iter().map(|r| shell::quote(r)).collect();
             // The pip: entries read as the lines of a requirements file.
             let lines = seg.pip.join("\n");
+            let torch = crate::torch::index(ctx, plan, &seg.pip);
+            if let Some(t) = &torch {
+                script.push_str(&t.echo());
+            }
             let install = pip::Install {
-                args: args.join(" "),
+                args: torch.as_ref().map_or_else(|| args.join(" "), |t| t.extend(&args.join(" "))),
                 direct: seg.pip.iter().any(|r| pip::is_direct(r)),
                 pip_only: crate::requirements::pip_only("the env file's pip: section", &lines),
                 hashes: crate::requirements::has_hashes(&lines),
@@ -533,7 +535,10 @@ impl Conda {
         };
         let prepare = |exec: Exec| pip_section_mounts(ctx, uv(exec), plan, seg, context);
         let what = credentials::strip(&seg.pip.join(" "));
-        let resolve = crate::layered::resolve(ctx, &py, &args.join(" "), &what, pip::unauthorized(plan), prepare);
+        let torch = crate::torch::index(ctx, plan, &seg.pip);
+        let log = torch.as_ref().map(|t| t.echo()).unwrap_or_default();
+        let args = torch.as_ref().map_or_else(|| args.join(" "), |t| t.extend(&args.join(" ")));
+        let resolve = crate::layered::resolve(ctx, &py, &args, &what, &log, pip::unauthorized(plan), prepare);
         let Some(text) = ctx.inputs.locks.get(&resolve.key()) else {
             // Resolved against the environment, so a round after it.
             ctx.resolves.borrow_mut().push(resolve);

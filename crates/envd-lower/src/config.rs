@@ -55,6 +55,11 @@ pub struct LowerConfig {
     /// `ENVD_MAX_LAYERS`: the most layers the image may have, the base's
     /// included.
     pub max_layers: usize,
+    /// `ENVD_TORCH_BACKEND`: how the torch family's variant is chosen.
+    pub torch_backend: envd_gpu::Backend,
+    /// `ENVD_TORCH_INDEX`: where PyTorch's variant indexes are
+    /// (`<index>/cu116`).
+    pub torch_index: String,
 }
 
 impl LowerConfig {
@@ -81,6 +86,8 @@ impl LowerConfig {
             python_layers: PackageLayers::Packages,
             conda_layers: PackageLayers::Packages,
             max_layers: DEFAULT_MAX_LAYERS,
+            torch_backend: envd_gpu::Backend::Auto,
+            torch_index: envd_gpu::DEFAULT_TORCH_INDEX.to_owned(),
         }
     }
 }
@@ -159,6 +166,25 @@ pub fn max_layers_from_build_arg(value: Option<&str>) -> Result<usize, String> {
     }
 }
 
+/// The build arg that chooses the torch family's variant.
+pub const TORCH_BACKEND_ARG: &str = envd_gpu::TORCH_BACKEND_ARG;
+
+/// The build arg that names where PyTorch's variant indexes are.
+pub const TORCH_INDEX_ARG: &str = "ENVD_TORCH_INDEX";
+
+/// Reads [`TORCH_INDEX_ARG`]: an http(s) URL, PyTorch's without one.
+pub fn torch_index_from_build_arg(value: Option<&str>) -> Result<String, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(envd_gpu::DEFAULT_TORCH_INDEX.to_owned()),
+        Some(v) if v.starts_with("http://") || v.starts_with("https://") => Ok(v.trim_end_matches('/').to_owned()),
+        Some(v) => Err(format!(
+            "{:?} is not an http(s) URL of PyTorch's indexes, such as {}",
+            envd_conda::credentials::redact(v),
+            envd_gpu::DEFAULT_TORCH_INDEX
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +198,16 @@ mod tests {
         assert_eq!(max_layers_from_build_arg(Some("40")), Ok(40));
         assert_eq!(max_layers_from_build_arg(Some("1")), Err("\"1\" is not a number of layers from 2 to 127".into()));
         assert!(max_layers_from_build_arg(Some("lots")).is_err());
+    }
+
+    #[test]
+    fn the_torch_index_arg_is_a_url() {
+        assert_eq!(torch_index_from_build_arg(None).unwrap(), "https://download.pytorch.org/whl");
+        assert_eq!(torch_index_from_build_arg(Some("http://mirror:8080/whl/")).unwrap(), "http://mirror:8080/whl");
+        assert_eq!(
+            torch_index_from_build_arg(Some("mirror/whl")).unwrap_err(),
+            "\"mirror/whl\" is not an http(s) URL of PyTorch's indexes, such as https://download.pytorch.org/whl"
+        );
     }
 
     #[test]

@@ -87,7 +87,8 @@ pub(crate) struct PythonStep<'a> {
 
 /// The resolve step: `uv pip compile` of the step's requirements (`args`,
 /// quoted; `what` names them in progress) against its python, written to
-/// a scratch output. `prepare`
+/// a scratch output; `log` is shell lines it runs first (the torch index
+/// it was given, and why: see [`crate::torch`]). `prepare`
 /// adds what every uv step of this call mounts (settings, secrets, the
 /// requirements files), as for the install itself.
 pub(crate) fn resolve(
@@ -95,6 +96,7 @@ pub(crate) fn resolve(
     py: &PythonStep,
     args: &str,
     what: &str,
+    log: &str,
     reason: (u32, String),
     prepare: impl Fn(Exec) -> Exec,
 ) -> Resolve {
@@ -107,7 +109,7 @@ pub(crate) fn resolve(
     // pip as it always did. Any other failure is the step's.
     let refusals = quote(crate::uv::REFUSALS);
     let script = format!(
-        r#"{prelude}pip_only=
+        r#"{log}{prelude}pip_only=
 {settings}lock={LOCK_DIR}/{LOCK_FILE}
 if [ -z "$pip_only" ]; then
   # uv pip compile reads requirements from files only: the step's

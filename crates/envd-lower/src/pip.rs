@@ -214,8 +214,11 @@ pub(crate) fn lower(
     let requirements_text = what.requirements.and_then(|r| ctx.inputs.context_files.get(r.as_str()));
     let direct = what.names.iter().any(|n| is_direct(n))
         || requirements_text.is_some_and(|t| t.lines().any(|l| is_direct(l.split(" #").next().unwrap_or(l))));
+    let mut requirement_lines: Vec<String> = what.names.to_vec();
+    requirement_lines.extend(requirements_text.map(|t| crate::requirements::lines(t)).unwrap_or_default());
+    let torch = crate::torch::index(ctx, plan, &requirement_lines);
     let install = Install {
-        args: args.join(" "),
+        args: torch.as_ref().map_or_else(|| args.join(" "), |t| t.extend(&args.join(" "))),
         direct,
         pip_only: what
             .requirements
@@ -224,6 +227,8 @@ pub(crate) fn lower(
         hashes: requirements_text.is_some_and(|t| crate::requirements::has_hashes(t)),
     };
     let (script, uv_image) = install_script(ctx, python, &install);
+    let log = torch.as_ref().map(|t| t.echo()).unwrap_or_default();
+    let script = log.clone() + &script;
     let mounts =
         |exec: envd_llb::Exec| with_mounts(ctx, plan, exec, uv_image.as_deref(), context, what, requirements_text);
     // A package's own step sees no requirements file and nothing of the
@@ -236,6 +241,10 @@ pub(crate) fn lower(
         (true, Some(text)) if what.names.is_empty() && what.wheels.is_empty() => crate::requirements::hashed_lock(text),
         _ => None,
     };
+    let hashed = hashed.map(|mut h| {
+        h.options.extend(torch.as_ref().and_then(|t| t.option_line()));
+        h
+    });
     let layered = uv_image.is_some() && install.pip_only.is_none() && (!install.hashes || hashed.is_some());
     let mut lock_mount = None;
     let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff, hashed.as_ref()) {
@@ -247,7 +256,7 @@ pub(crate) fn lower(
         (true, PackageLayers::Packages, true, None) => {
             let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python), call: CALL };
             let what = name.trim_start_matches(CALL).trim();
-            let resolve = crate::layered::resolve(ctx, &py, &install.args, what, unauthorized(plan), mounts);
+            let resolve = crate::layered::resolve(ctx, &py, &install.args, what, &log, unauthorized(plan), mounts);
             let on = match ctx.inputs.locks.get(&resolve.key()) {
                 Some(text) => {
                     let lock = crate::lock::PythonLockText::parse(text).map_err(|e| {

@@ -53,8 +53,14 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// A requirements file's logical lines (see [`logical_lines`]), without
+/// their numbers.
+pub(crate) fn lines(text: &str) -> Vec<String> {
+    logical_lines(text).into_iter().map(|(_, l)| l).collect()
+}
+
 /// A line's option (`-r`, `--index-url`) and its value, if it is one.
-fn option(line: &str) -> Option<(&str, &str)> {
+pub(crate) fn option(line: &str) -> Option<(&str, &str)> {
     if !line.starts_with('-') {
         return None;
     }

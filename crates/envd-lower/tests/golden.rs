@@ -266,3 +266,58 @@ fn without_its_own_image_the_frontend_says_why_conda_cannot_run() {
     assert!(err.message.contains("needs the frontend's own image"), "{}", err.message);
     assert_eq!(err.span.map(|s| s.line), Some(3));
 }
+
+/// The script of the step named `install.python_packages …` when `src`
+/// lowers on a base whose config has `env`, with `backend`.
+fn torch_script(src: &str, files: &[(&str, &str)], env: &str, backend: envd_gpu::Backend) -> String {
+    let base_config = BASE_CONFIG.replace("\"Env\":[", &format!("\"Env\":[{env}"));
+    let inputs = Inputs {
+        context_files: files.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        ..inputs(src, "x:1", &base_config)
+    };
+    let config = LowerConfig { torch_backend: backend, torch_index: "http://mirror.test/whl".into(), ..config() };
+    let lowered = lower(&plan(src), &config, &inputs).unwrap();
+    let step = lowered.scripts.iter().find(|s| s.name.contains("install.python_packages")).expect("a python step");
+    step.script.clone()
+}
+
+#[test]
+fn the_torch_family_comes_from_the_variant_the_base_can_run() {
+    use envd_gpu::{Backend, Variant};
+    let gpu = "\"CUDA_VERSION=11.6.2\",";
+    let torch =
+        "def build():\n    base(image=\"x:1\")\n    install.python_packages(name=[\"torch==1.13.1\", \"six\"])\n";
+    let s = torch_script(torch, &[], gpu, Backend::Auto);
+    assert!(s.contains("'--extra-index-url=http://mirror.test/whl/cu116'"), "{s}");
+    assert!(s.contains("echo 'envd: torch from http://mirror.test/whl/cu116 (base CUDA 11.6.2)'"), "{s}");
+    let s = torch_script(torch, &[], "", Backend::Auto);
+    assert!(s.contains("--extra-index-url=http://mirror.test/whl/cpu") && s.contains("(the base has no CUDA)"), "{s}");
+
+    // What the user names wins: a local version, an index of their own.
+    let reqs = "torch==1.13.1+cu118\ntorchvision==0.14.1\n";
+    let from_file =
+        "def build():\n    base(image=\"x:1\")\n    install.python_packages(requirements=\"requirements.txt\")\n";
+    let s = torch_script(from_file, &[("requirements.txt", reqs)], gpu, Backend::Auto);
+    assert!(s.contains("whl/cu118'") && s.contains("(torch==1.13.1+cu118 names it)"), "{s}");
+    let own = "--extra-index-url https://download.pytorch.org/whl/cu117\ntorch==1.13.1\n";
+    let s = torch_script(from_file, &[("requirements.txt", own)], gpu, Backend::Auto);
+    assert!(!s.contains("envd: torch") && !s.contains("mirror.test"), "{s}");
+    let configured = "def build():\n    base(image=\"x:1\")\n    config.pip_index(url=\"https://pypi.org/simple\", extra_url=\"https://m.test/whl/cu117\")\n    install.python_packages(name=[\"torch==1.13.1\"])\n";
+    assert!(!torch_script(configured, &[], gpu, Backend::Auto).contains("mirror.test"));
+
+    // The build arg forces a variant or turns the choice off.
+    let s = torch_script(torch, &[], gpu, Backend::Force(Variant::Cpu));
+    assert!(s.contains("whl/cpu'") && s.contains("(ENVD_TORCH_BACKEND=cpu)"), "{s}");
+    let s = torch_script(torch, &[], gpu, Backend::Off);
+    assert!(!s.contains("envd: torch") && !s.contains("mirror.test"), "{s}");
+
+    // No torch, no index; a torch with no build for the base says so.
+    let six = "def build():\n    base(image=\"x:1\")\n    install.python_packages(name=[\"six\"])\n";
+    assert!(!torch_script(six, &[], gpu, Backend::Auto).contains("envd: torch"));
+    let new = "def build():\n    base(image=\"x:1\")\n    install.python_packages(name=[\"torch==2.5.1\"])\n";
+    let s = torch_script(new, &[], gpu, Backend::Auto);
+    assert!(
+        s.contains("envd: torch 2.5.1 has no PyTorch build for CUDA 11.6.2 or older") && !s.contains("mirror.test"),
+        "{s}"
+    );
+}

@@ -11,7 +11,7 @@ use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Limits, NetMode, Platform, ProxyEnv, ResolveMode, Ulimit};
 use envd_lower::{
     BaseOverrides, LlbCaps, LowerConfig, PackageLayers, PythonInstaller, CONDA_LAYERS_ARG, MAX_LAYERS_ARG,
-    PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG,
+    PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG, TORCH_BACKEND_ARG, TORCH_INDEX_ARG,
 };
 
 pub mod contexts;
@@ -170,6 +170,11 @@ pub struct Config {
     pub conda_layers: PackageLayers,
     /// `ENVD_MAX_LAYERS`: the most layers of the image, the base's included.
     pub max_layers: usize,
+    /// `ENVD_TORCH_BACKEND`: the torch family's variant, from the base's
+    /// CUDA (the default), forced, or not chosen at all.
+    pub torch_backend: envd_gpu::Backend,
+    /// `ENVD_TORCH_INDEX`: where PyTorch's variant indexes are.
+    pub torch_index: String,
     /// `--label`s.
     pub labels: Vec<(String, String)>,
     /// `--no-cache`.
@@ -217,6 +222,10 @@ impl Config {
             .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{CONDA_LAYERS_ARG}"), reason))?;
         let max_layers = envd_lower::max_layers_from_build_arg(build_args.get(MAX_LAYERS_ARG).map(String::as_str))
             .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{MAX_LAYERS_ARG}"), reason))?;
+        let torch_backend = envd_gpu::Backend::from_build_arg(build_args.get(TORCH_BACKEND_ARG).map(String::as_str))
+            .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{TORCH_BACKEND_ARG}"), reason))?;
+        let torch_index = envd_lower::torch_index_from_build_arg(build_args.get(TORCH_INDEX_ARG).map(String::as_str))
+            .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{TORCH_INDEX_ARG}"), reason))?;
         Ok(Self {
             request: Request::from_id(opts.get(KEY_REQUEST_ID).map(String::as_str)),
             check,
@@ -241,6 +250,8 @@ impl Config {
             python_layers,
             conda_layers,
             max_layers,
+            torch_backend,
+            torch_index,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
             no_cache: parse_no_cache(opts)?,
             cache_imports: parse_cache_imports(opts)?,
@@ -282,6 +293,8 @@ impl Config {
             python_layers: self.python_layers,
             conda_layers: self.conda_layers,
             max_layers: self.max_layers,
+            torch_backend: self.torch_backend,
+            torch_index: self.torch_index.clone(),
         }
     }
 }
@@ -672,6 +685,14 @@ mod tests {
             (
                 ("build-arg:ENVD_CONDA_LAYERS", "yes"),
                 "frontend option build-arg:ENVD_CONDA_LAYERS: \"yes\" is not packages or single",
+            ),
+            (
+                ("build-arg:ENVD_TORCH_BACKEND", "cuda"),
+                "frontend option build-arg:ENVD_TORCH_BACKEND: \"cuda\" is not auto, off, cpu or a CUDA variant such as cu116",
+            ),
+            (
+                ("build-arg:ENVD_TORCH_INDEX", "mirror/whl"),
+                "frontend option build-arg:ENVD_TORCH_INDEX: \"mirror/whl\" is not an http(s) URL of PyTorch's indexes, such as https://download.pytorch.org/whl",
             ),
             (
                 ("build-arg:ENVD_MAX_LAYERS", "500"),
