@@ -221,11 +221,56 @@ fn base_args(config: &Config, plan: &envd_lang::Plan) -> Result<Vec<(&'static st
         }
         _ => format!("replaces {which}; the base is {}", chosen.reference),
     };
-    Ok(vec![
+    let mut args = vec![
         (AIGES_DEVICE_ARG, given(AIGES_DEVICE_ARG), device),
         (AIGES_CPU_IMAGE_ARG, given(AIGES_CPU_IMAGE_ARG), image("aiges_cpu")),
         (AIGES_GPU_IMAGE_ARG, given(AIGES_GPU_IMAGE_ARG), image("aiges_gpu ({cuda} is the CUDA version)")),
-    ])
+    ];
+    let installs_python = plan.steps.iter().any(|s| {
+        matches!(s.kind, envd_lang::StepKind::PythonPackages { .. } | envd_lang::StepKind::CondaPackages { .. })
+    });
+    if installs_python {
+        let torch = torch_outline(config, plan, &chosen);
+        args.push((envd_lower::TORCH_BACKEND_ARG, given(envd_lower::TORCH_BACKEND_ARG), torch));
+        args.push((
+            envd_lower::TORCH_INDEX_ARG,
+            given(envd_lower::TORCH_INDEX_ARG),
+            format!("where PyTorch's variant indexes are; now {}", config.torch_index),
+        ));
+    }
+    Ok(args)
+}
+
+/// Which build of the torch family a python step that names it installs
+/// (see README's GPU packages): the variant and why, as far as the
+/// outline knows the base and the pins (build.envd's, not the files').
+fn torch_outline(config: &Config, plan: &envd_lang::Plan, chosen: &envd_lower::BaseChoice) -> String {
+    use envd_gpu::Backend;
+    let index = &config.torch_index;
+    let torch = plan.steps.iter().find_map(|s| match &s.kind {
+        envd_lang::StepKind::PythonPackages { names, .. } => names
+            .iter()
+            .filter_map(|n| envd_gpu::Requirement::parse(n))
+            .find(|r| r.name == "torch")
+            .and_then(|r| r.version),
+        _ => None,
+    });
+    let prefix = "auto, off, cpu or cuXYZ: the build of torch, torchvision, torchaudio and xformers";
+    match (config.torch_backend, &chosen.cuda, chosen.alias) {
+        (Backend::Off, ..) => format!("{prefix}; off: no PyTorch index is added"),
+        (Backend::Force(v), ..) => format!("{prefix}; from {index}/{v}"),
+        (Backend::Auto, Some(cuda), _) => {
+            let variant = envd_gpu::Cuda::parse(cuda).and_then(|c| envd_gpu::nearest(c, torch.as_deref()));
+            match variant {
+                Some(v) => format!("{prefix}; from {index}/{v} (the base's CUDA {cuda} or its config's CUDA_VERSION)"),
+                None => format!("{prefix}; none: PyTorch built no torch for CUDA {cuda} or older"),
+            }
+        }
+        (Backend::Auto, None, Some("aiges_cpu")) => format!("{prefix}; from {index}/cpu (aiges_cpu has no CUDA)"),
+        (Backend::Auto, None, _) => {
+            format!("{prefix}; from the variant of the base's CUDA_VERSION, read when the build runs (its log says)")
+        }
+    }
 }
 
 /// `frontend.lint`: the findings, with `result.statuscode` 1 if there is
