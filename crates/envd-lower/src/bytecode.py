@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import sys
 import sysconfig
+import tempfile
 import time
 
 
@@ -49,12 +50,22 @@ def current(pyc, path, source):
 
 
 def write(path, data):
-    """Atomically, as importlib writes .pyc files."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    """Atomically, as importlib writes .pyc files, through a temporary file
+    whose name no other writer can take: the cache is shared by build
+    containers, each with its own pid namespace, so a pid is no unique
+    name (mkstemp's is random and created exclusively)."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def compiled(path):

@@ -214,6 +214,47 @@ mod tests {
         assert!(uv_done.is_some_and(|at| at < s.find("envd: installing with pip").unwrap()), "{s}");
     }
 
+    /// Two writers into one shared cache whose pids are the same (two
+    /// build containers, each with its own pid namespace): every write
+    /// lands whole, and no writer loses its temporary file to the other.
+    #[test]
+    fn bytecode_writes_are_atomic_across_writers_with_the_same_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bytecode.py"), BYTECODE).unwrap();
+        let writer = r#"
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("bytecode", sys.argv[1])
+bytecode = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bytecode)
+os.getpid = lambda: 42
+data = sys.argv[3].encode() * 50000
+for _ in range(300):
+    bytecode.write(sys.argv[2], data)
+"#;
+        let script = dir.path().join("bytecode.py");
+        let target = dir.path().join("cache/ab/cdef");
+        let spawn = |fill: &str| {
+            std::process::Command::new("python3")
+                .args(["-c", writer])
+                .arg(&script)
+                .arg(&target)
+                .arg(fill)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("a"), spawn("b"));
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let written = std::fs::read(&target).unwrap();
+        assert_eq!(written.len(), 50000);
+        assert!(written.iter().all(|&c| c == written[0]), "one writer's bytes, whole");
+        let left: Vec<_> = std::fs::read_dir(target.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
+    }
+
     /// [`BYTECODE`] with this machine's python3, on a virtual environment:
     /// what it writes is what `py_compile` writes, and the second time the
     /// code comes from the cache.
