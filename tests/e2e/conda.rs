@@ -265,7 +265,7 @@ fn cuda_packages_solve_on_the_gpu_base_without_install_cuda_and_not_on_the_cpu_o
             "--build-arg",
             &format!("AIGES_CPU_IMAGE={}", cpu_base()),
             "--build-arg",
-            &format!("AIGES_GPU_IMAGE={}", envd_e2e::bases_env("BASE_GPU_IMAGE")),
+            &format!("AIGES_GPU_IMAGE={}", envd_e2e::gpu_base()),
         ]
         .map(|s| s.to_owned());
         let args: Vec<&str> = images.iter().map(String::as_str).collect();

@@ -4,14 +4,14 @@
 
 use std::process::Command;
 
-use envd_e2e::{bases_env, cpu_base, docker_ok, ensure_env, git, git_daemon, Context, HostServer, FRONTEND};
+use envd_e2e::{cpu_base, docker_ok, ensure_env, git, git_daemon, gpu_base, Context, HostServer, FRONTEND};
 
 /// An image like the GPU stand-in with a marker file, built by buildx
 /// from a Dockerfile: another local image, or (with `output`) an OCI
 /// layout directory.
 fn marked_gpu_base(marker: &str, output: &[&str]) -> Context {
     let ctx = Context::new(&format!("alt-{marker}"));
-    ctx.write("Dockerfile", &format!("FROM {}\nRUN echo {marker} > /alt-base\n", bases_env("BASE_GPU_IMAGE")));
+    ctx.write("Dockerfile", &format!("FROM {}\nRUN echo {marker} > /alt-base\n", gpu_base()));
     let r = ctx.build(output);
     assert!(r.ok, "{}", r.stderr);
     ctx
@@ -34,7 +34,7 @@ fn a_named_context_replaces_aiges_gpu_before_the_build_arg() {
     let named = format!("aiges_gpu=docker-image://{}", alt.tag);
     // The build arg names the plain GPU stand-in, which has no /alt-base:
     // the named context wins over it.
-    let arg = format!("AIGES_GPU_IMAGE={}", bases_env("BASE_GPU_IMAGE"));
+    let arg = format!("AIGES_GPU_IMAGE={}", gpu_base());
     let r = ctx.build_envd(&["--build-context", &named, "--build-arg", &arg]);
     assert!(r.ok, "{}", r.stderr);
     assert!(r.stderr.contains("(--build-context context:aiges_gpu)"), "progress names the context: {}", r.stderr);

@@ -34,6 +34,12 @@ pub fn cpu_base() -> String {
     bases_env("BASE_CPU_IMAGE")
 }
 
+/// The local stand-in for the AIGES GPU base: the CPU one with
+/// `CUDA_VERSION=11.6.2` in its config (no CUDA libraries).
+pub fn gpu_base() -> String {
+    bases_env("BASE_GPU_IMAGE")
+}
+
 /// The Ubuntu 18.04 stand-in (glibc 2.27, no python).
 pub fn ubuntu_base() -> String {
     bases_env("BASE_UBUNTU_IMAGE")
@@ -391,11 +397,21 @@ impl HostServer {
     /// Serves `dir` over plain HTTP (`tests/servers/files_http.py`); the
     /// log is the server's request lines.
     pub fn files(dir: &Path, log: PathBuf) -> Self {
+        Self::files_with(dir, log, &[])
+    }
+
+    /// [`HostServer::files`], answering HEAD with 501 as a server that
+    /// implements only GET does.
+    pub fn files_without_head(dir: &Path, log: PathBuf) -> Self {
+        Self::files_with(dir, log, &["no-head"])
+    }
+
+    fn files_with(dir: &Path, log: PathBuf, extra: &[&str]) -> Self {
         let stderr = std::fs::File::create(&log).expect("create the server log");
         let script = repo().join("tests/servers/files_http.py");
         Self::start(log, |gateway, port| {
             let mut c = Command::new("python3");
-            c.arg(script).args([gateway, &port.to_string()]).arg(dir).stderr(stderr);
+            c.arg(script).args([gateway, &port.to_string()]).arg(dir).args(extra).stderr(stderr);
             c
         })
     }
@@ -490,7 +506,7 @@ pub fn prune_builder() {
 /// "failed to prepare extraction snapshot … parent snapshot … does not
 /// exist" ([`ENGINE_LOST_SNAPSHOT`]).
 pub fn unpack_bases() {
-    for base in [cpu_base(), bases_env("BASE_GPU_IMAGE"), ubuntu_base()] {
+    for base in [cpu_base(), gpu_base(), ubuntu_base()] {
         docker_ok(&["run", "--rm", "--entrypoint", "/bin/true", &base]);
     }
 }

@@ -5,7 +5,9 @@
 Each SPEC is `PLACE:NAME:VERSION[:REQUIRES]`. PLACE `one` or `two` puts the
 wheel on the simple index ROOT/PLACE/simple/NAME/; PLACE `links` on the
 flat find-links page ROOT/links/index.html; PLACE `local` only writes it,
-to ROOT/local/. REQUIRES is a comma-separated list of requirements. Each
+to ROOT/local/. A PLACE with a slash, such as `whl/cu116`, is an index in
+PyTorch's layout: ROOT/PLACE/NAME/, no `simple`, the wheel beside its page.
+VERSION may carry a local version (`1.13.1+cu116`). REQUIRES is a comma-separated list of requirements. Each
 wheel's module `NAME` (dashes as underscores) has VERSION and PLACE. The
 wheels are byte-for-byte the same on every run. Prints one line per wheel:
 `PLACE NAME VERSION FILENAME SHA256`.
@@ -19,7 +21,11 @@ for spec in sys.argv[2:]:
     requires = [r for r in (rest[0] if rest else "").split(",") if r]
     module = name.replace("-", "_")
     wheel = "%s-%s-py3-none-any.whl" % (module, version)
-    folder = os.path.join(root, place if place in ("links", "local") else place + "/files")
+    pytorch = "/" in place
+    if pytorch:
+        folder = os.path.join(root, place, name)
+    else:
+        folder = os.path.join(root, place if place in ("links", "local") else place + "/files")
     os.makedirs(folder, exist_ok=True)
     files = {
         "%s/__init__.py" % module: "VERSION = %r\nPLACE = %r\n" % (version, place),
@@ -38,8 +44,12 @@ for spec in sys.argv[2:]:
     print(place, name, version, wheel, digest)
     if place == "local":
         continue
-    page = os.path.join(root, "links") if place == "links" else os.path.join(root, place, "simple", name)
-    href = wheel if place == "links" else "../../files/" + wheel
+    if pytorch:
+        page, href = folder, wheel
+    elif place == "links":
+        page, href = os.path.join(root, "links"), wheel
+    else:
+        page, href = os.path.join(root, place, "simple", name), "../../files/" + wheel
     pages.setdefault(page, []).append('<a href="%s#sha256=%s">%s</a>' % (html.escape(href), digest, wheel))
 for page, links in pages.items():
     os.makedirs(page, exist_ok=True)
