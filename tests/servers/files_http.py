@@ -7,7 +7,10 @@ connection), the kernel drops the connections beyond the backlog, and the
 clients wait seconds to retry: builds against the test server stalled for
 up to half a minute where a real index or channel answers at once.
 
-Usage: files_http.py BIND PORT DIRECTORY; request lines go to stderr.
+Usage: files_http.py BIND PORT DIRECTORY [no-head]; request lines go to
+stderr. With `no-head`, HEAD is answered 501, as by a server that
+implements only GET (http.server's BaseHTTPRequestHandler, some artifact
+stores).
 """
 import functools
 import http.server
@@ -18,9 +21,15 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 1024
 
 
+class NoHead(http.server.SimpleHTTPRequestHandler):
+    def do_HEAD(self):
+        self.send_error(501, "Unsupported method ('HEAD')")
+
+
 def main():
     bind, port, root = sys.argv[1:4]
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+    kind = NoHead if sys.argv[4:] == ["no-head"] else http.server.SimpleHTTPRequestHandler
+    handler = functools.partial(kind, directory=root)
     Server((bind, int(port)), handler).serve_forever()
 
 

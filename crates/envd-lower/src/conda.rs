@@ -466,7 +466,8 @@ impl Conda {
                 pip_only: crate::requirements::pip_only("the env file's pip: section", &lines),
                 hashes: crate::requirements::has_hashes(&lines),
             };
-            let (pip_script, uv_image) = pip::install_script(ctx, &format!("{}/bin/python", self.prefix), &install);
+            let (pip_script, uv_image) =
+                pip::install_script(ctx, pip::python_prelude(&format!("{}/bin/python", self.prefix)), &install);
             script.push_str(&pip_script);
             // uv is in the installer's directory, mounted already.
             uv = uv_image.is_some();
@@ -538,7 +539,7 @@ impl Conda {
         let torch = crate::torch::index(ctx, plan, &seg.pip);
         let log = torch.as_ref().map(|t| t.echo()).unwrap_or_default();
         let args = torch.as_ref().map_or_else(|| args.join(" "), |t| t.extend(&args.join(" ")));
-        let resolve = crate::layered::resolve(ctx, &py, &args, &what, &log, pip::unauthorized(plan), prepare);
+        let resolve = crate::layered::resolve(ctx, &py, &args, &what, &log, vec![pip::unauthorized(plan)], prepare);
         let Some(text) = ctx.inputs.locks.get(&resolve.key()) else {
             // Resolved against the environment, so a round after it.
             ctx.resolves.borrow_mut().push(resolve);

@@ -60,6 +60,9 @@ pub struct LowerConfig {
     /// `ENVD_TORCH_INDEX`: where PyTorch's variant indexes are
     /// (`<index>/cu116`).
     pub torch_index: String,
+    /// `ENVD_BREAK_SYSTEM_PACKAGES`: python steps install into a python
+    /// that is externally managed (PEP 668) instead of stopping.
+    pub break_system_packages: bool,
 }
 
 impl LowerConfig {
@@ -88,6 +91,7 @@ impl LowerConfig {
             max_layers: DEFAULT_MAX_LAYERS,
             torch_backend: envd_gpu::Backend::Auto,
             torch_index: envd_gpu::DEFAULT_TORCH_INDEX.to_owned(),
+            break_system_packages: false,
         }
     }
 }
@@ -171,6 +175,16 @@ pub const TORCH_BACKEND_ARG: &str = envd_gpu::TORCH_BACKEND_ARG;
 
 /// The build arg that names where PyTorch's variant indexes are.
 pub const TORCH_INDEX_ARG: &str = "ENVD_TORCH_INDEX";
+
+/// Reads a yes-or-no build arg such as `ENVD_BREAK_SYSTEM_PACKAGES`:
+/// `1`/`true`, or `0`/`false`/empty (the default).
+pub fn flag_from_build_arg(value: Option<&str>) -> Result<bool, String> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("0") | Some("false") => Ok(false),
+        Some("1") | Some("true") => Ok(true),
+        Some(other) => Err(format!("{other:?} is not 1, true, 0 or false")),
+    }
+}
 
 /// Reads [`TORCH_INDEX_ARG`]: an http(s) URL, PyTorch's without one.
 pub fn torch_index_from_build_arg(value: Option<&str>) -> Result<String, String> {

@@ -97,7 +97,7 @@ pub(crate) fn resolve(
     args: &str,
     what: &str,
     log: &str,
-    reason: (u32, String),
+    reasons: Vec<(u32, String)>,
     prepare: impl Fn(Exec) -> Exec,
 ) -> Resolve {
     let (step, state, prelude) = (py.step, py.state, &py.prelude);
@@ -108,6 +108,7 @@ pub(crate) fn resolve(
     // the step installs everything itself, in one layer, falling back to
     // pip as it always did. Any other failure is the step's.
     let refusals = quote(crate::uv::REFUSALS);
+    let (head_refused, head_reason) = (quote(crate::uv::HEAD_REFUSED), quote(crate::uv::HEAD_REFUSED_REASON));
     let script = format!(
         r#"{log}{prelude}pip_only=
 {settings}lock={LOCK_DIR}/{LOCK_FILE}
@@ -123,6 +124,8 @@ if [ -z "$pip_only" ]; then
   cat "$log"
   if [ "$s" = 2 ] && grep -qE {refusals} "$log"; then
     pip_only="uv refuses what pip accepts"
+  elif [ "$s" = 2 ] && grep -qF {head_refused} "$log"; then
+    pip_only={head_reason}
   elif [ "$s" = 1 ] && grep -q 'was not found in the package registry' "$log"; then
     pip_only="uv found a requirement in no index"
   elif [ "$s" != 0 ]; then
@@ -137,7 +140,7 @@ fi
 "#
     );
     let name = format!("{}: resolve {what}", py.call);
-    let exec = ctx.script_with_reasons(state, &[step], &name, &script, vec![reason]);
+    let exec = ctx.script_with_reasons(state, &[step], &name, &script, reasons);
     resolve_output(prepare(exec), step, LOCK_FILE)
 }
 
@@ -294,7 +297,7 @@ find $roots -xdev -newer "$marker" -exec touch -h -d @{epoch} {{}} +
         all => format!("{}: {} ({})", py.call, group.name, all.join(" ")),
     };
     let exec = ctx
-        .script(state, &[step], &name, &script)
+        .script_with_reasons(state, &[step], &name, &script, vec![crate::pip::externally_managed()])
         .mount(Mount::Bind { dest: LOCK_DIR.into(), source: file, selector: "/".into(), readonly: true })
         .mount(Mount::Tmpfs { dest: "/tmp".into(), size: 0 });
     prepare(exec).root()

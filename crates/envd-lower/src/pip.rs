@@ -16,7 +16,7 @@ use crate::config::{PackageLayers, PythonInstaller};
 use crate::ctx::Ctx;
 use crate::schedule::Numbered;
 use crate::secrets;
-use crate::shell::{quote, EXIT_UNAUTHORIZED};
+use crate::shell::{quote, EXIT_EXTERNALLY_MANAGED, EXIT_UNAUTHORIZED};
 use crate::well_known::{CONTEXT_MOUNT, PIP_CACHE, PIP_WHEELHOUSE as WHEELHOUSE};
 
 /// How progress names the call.
@@ -67,8 +67,8 @@ pub(crate) struct Install {
     pub(crate) hashes: bool,
 }
 
-/// The script that installs with `python` (a path, or [`BASE_PYTHON`]),
-/// and the frontend image whose uv it runs, if it runs uv: with
+/// The script that installs into the python `prelude` sets (see
+/// [`python_prelude`]), and the frontend image whose uv it runs, if it runs uv: with
 /// `ENVD_PYTHON_INSTALLER=pip`, or when BuildKit did not name the
 /// frontend's image, pip does it all.
 ///
@@ -76,8 +76,8 @@ pub(crate) struct Install {
 /// [`BASE_PYTHON`]) is there only if the in-build solve brought one, by a
 /// spec or as a dependency, which is known only when the step runs: the
 /// script falls back to the base's python then.
-pub(crate) fn install_script(ctx: &Ctx, python: &str, install: &Install) -> (String, Option<String>) {
-    let script = python_prelude(python);
+pub(crate) fn install_script(ctx: &Ctx, prelude: String, install: &Install) -> (String, Option<String>) {
+    let script = prelude;
     let pip = with_python("\"$py\"", &install.args, install.direct);
     match (ctx.config.python_installer, ctx.inputs.installer_image.as_deref()) {
         (PythonInstaller::Pip, _) => (script + &pip, None),
@@ -97,7 +97,10 @@ pub(crate) fn install_script(ctx: &Ctx, python: &str, install: &Install) -> (Str
 /// What a step that installs python packages mounts and sets: pip's cache
 /// and settings always (pip may do it), uv's and uv itself when it runs.
 pub(crate) fn install_env(ctx: &Ctx, exec: envd_llb::Exec, uv_image: Option<&str>) -> envd_llb::Exec {
-    let exec = cache_env(exec);
+    let mut exec = cache_env(exec);
+    if ctx.config.break_system_packages {
+        exec = exec.env("UV_BREAK_SYSTEM_PACKAGES", "1").env("PIP_BREAK_SYSTEM_PACKAGES", "1");
+    }
     match uv_image {
         Some(image) => crate::uv::env(ctx, exec).mount(crate::frontend_image::bin_mount(ctx, image, "uv")),
         None => exec,
@@ -154,6 +157,42 @@ pub(crate) fn unauthorized(plan: &Plan) -> (u32, String) {
         EXIT_UNAUTHORIZED,
         format!(
             "{index} answered 401 Unauthorized; give pip credentials with docker buildx build --secret id=netrc,src=$HOME/.netrc (or id=pip.conf, or id=PIP_INDEX_URL,env=PIP_INDEX_URL)"
+        ),
+    )
+}
+
+/// Why an `install.python_packages` step failed, by its exit code.
+pub(crate) fn reasons(plan: &Plan) -> Vec<(u32, String)> {
+    vec![unauthorized(plan), externally_managed()]
+}
+
+/// The build arg that lets python steps install into an externally
+/// managed python.
+pub const BREAK_SYSTEM_PACKAGES_ARG: &str = "ENVD_BREAK_SYSTEM_PACKAGES";
+
+/// The lines after [`python_prelude`] that stop a step whose python is
+/// externally managed (PEP 668: the `EXTERNALLY-MANAGED` file in its
+/// standard library, as Debian 12's and Ubuntu 23.04's pythons have),
+/// unless `ENVD_BREAK_SYSTEM_PACKAGES` allows it: with the sentence of
+/// [`externally_managed`] at the call, not uv's paragraph about apt.
+pub(crate) fn system_python_check(ctx: &Ctx) -> String {
+    if ctx.config.break_system_packages {
+        return String::new();
+    }
+    let marker = quote(
+        "import os, sys, sysconfig; sys.exit(0 if os.path.isfile(os.path.join(sysconfig.get_path(\"stdlib\"), \"EXTERNALLY-MANAGED\")) else 1)",
+    );
+    format!(
+        "if \"$py\" -c {marker} 2>/dev/null; then echo \"envd: $py is externally managed (PEP 668)\" >&2; exit {EXIT_EXTERNALLY_MANAGED}; fi\n"
+    )
+}
+
+/// The sentence of a step that stopped at [`system_python_check`].
+pub(crate) fn externally_managed() -> (u32, String) {
+    (
+        EXIT_EXTERNALLY_MANAGED,
+        format!(
+            "the base's python is externally managed (PEP 668, as on Debian 12 and Ubuntu 23.04 or later), so python packages cannot go into it; install them into a conda environment (base(language=\"python3.X\") with install.conda_packages brings its own python), or pass --build-arg {BREAK_SYSTEM_PACKAGES_ARG}=1 to install into the base's python anyway"
         ),
     )
 }
@@ -226,7 +265,8 @@ pub(crate) fn lower(
             .and_then(|(r, t)| crate::requirements::pip_only(r.as_str(), t)),
         hashes: requirements_text.is_some_and(|t| crate::requirements::has_hashes(t)),
     };
-    let (script, uv_image) = install_script(ctx, python, &install);
+    let prelude = python_prelude(python) + &system_python_check(ctx);
+    let (script, uv_image) = install_script(ctx, prelude.clone(), &install);
     let log = torch.as_ref().map(|t| t.echo()).unwrap_or_default();
     let script = log.clone() + &script;
     let mounts =
@@ -249,14 +289,14 @@ pub(crate) fn lower(
     let mut lock_mount = None;
     let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff, hashed.as_ref()) {
         (true, PackageLayers::Packages, true, Some(hashed)) => {
-            let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python), call: CALL };
+            let py = crate::layered::PythonStep { step, state, prelude: prelude.clone(), call: CALL };
             let lock = crate::layered::Locked::Hashed(hashed);
             (crate::layered::install_groups(ctx, &py, lock, &ctx.layer_budget(plan), package_env), script)
         }
         (true, PackageLayers::Packages, true, None) => {
-            let py = crate::layered::PythonStep { step, state, prelude: python_prelude(python), call: CALL };
+            let py = crate::layered::PythonStep { step, state, prelude: prelude.clone(), call: CALL };
             let what = name.trim_start_matches(CALL).trim();
-            let resolve = crate::layered::resolve(ctx, &py, &install.args, what, &log, unauthorized(plan), mounts);
+            let resolve = crate::layered::resolve(ctx, &py, &install.args, what, &log, reasons(plan), mounts);
             let on = match ctx.inputs.locks.get(&resolve.key()) {
                 Some(text) => {
                     let lock = crate::lock::PythonLockText::parse(text).map_err(|e| {
@@ -291,7 +331,7 @@ pub(crate) fn lower(
         }
         _ => (state.clone(), script),
     };
-    let exec = ctx.script_with_reasons(&on, &[step], &name, &script, vec![unauthorized(plan)]);
+    let exec = ctx.script_with_reasons(&on, &[step], &name, &script, reasons(plan));
     let exec = mounts(exec);
     Ok(match lock_mount {
         Some(m) => exec.mount(m).root(),

@@ -68,6 +68,10 @@ impl ScriptStep {
 /// The exit code of a pip step whose index answered 401 Unauthorized.
 pub(crate) const EXIT_UNAUTHORIZED: u32 = 41;
 
+/// The exit code of a python step whose python is externally managed
+/// (PEP 668), which it checks before uv or pip says so in a paragraph.
+pub(crate) const EXIT_EXTERNALLY_MANAGED: u32 = 42;
+
 #[cfg(test)]
 mod tests {
     use super::*;

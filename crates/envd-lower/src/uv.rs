@@ -132,6 +132,16 @@ for name, value in sorted(out.items()):
 pub(crate) const REFUSALS: &str =
     "unexpected argument|Unexpected '-', expected|Expected `--hash`|is unsupported|is not supported|Couldn't parse requirement|Failed to parse: |Unsupported editable requirement";
 
+/// What uv prints when an index answers its `HEAD` request (sent before
+/// a ranged read of a wheel) with 501, as servers that implement only GET
+/// do (Python's `http.server`, some artifact stores); pip sends none, and
+/// uv takes 405 in its stride. uv exits 2, after its bounded retries.
+pub(crate) const HEAD_REFUSED: &str = "HTTP status server error (501";
+
+/// Why a step falls back to pip when [`HEAD_REFUSED`] shows.
+pub(crate) const HEAD_REFUSED_REASON: &str =
+    "the index answers HEAD with 501 Not Implemented, which uv asks before a ranged read and pip never sends";
+
 /// The part of a step's script that installs `args` (quoted) into the
 /// python in `$py`: uv, or pip (`pip_script`, the same install with pip)
 /// when `pip_only` gives a reason or uv refuses.
@@ -142,6 +152,7 @@ pub(crate) fn script(args: &str, pip_only: Option<&str>, require_hashes: bool, p
     let hashes = if require_hashes { " --require-hashes" } else { "" };
     let refusals = crate::shell::quote(REFUSALS);
     let pyc_cache = PYC_CACHE.target;
+    let (head_refused, head_reason) = (crate::shell::quote(HEAD_REFUSED), crate::shell::quote(HEAD_REFUSED_REASON));
     format!(
         r#"pip_only={reason}
 if [ -z "$pip_only" ]; then
@@ -152,6 +163,8 @@ if [ -z "$pip_only" ]; then
   if [ -f "$log.rc" ]; then s=$(cat "$log.rc"); fi
   if [ "$s" = 2 ] && grep -qE "$refusals" "$log"; then
     pip_only="uv refuses what pip accepts: $(grep -m1 -E "$refusals" "$log")"
+  elif [ "$s" = 2 ] && grep -qF {head_refused} "$log"; then
+    pip_only={head_reason}
   elif [ "$s" = 1 ] && grep -q 'was not found in the package registry' "$log"; then
     pip_only="uv found a requirement in no index, which is also what an index that refuses the credentials looks like to uv; pip says which"
   elif [ "$s" != 0 ]; then

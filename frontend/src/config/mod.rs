@@ -10,8 +10,8 @@ use envd_check::{CheckConfig, ENVD_CHECK_ARG, PROXY_ARGS};
 use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Limits, NetMode, Platform, ProxyEnv, ResolveMode, Ulimit};
 use envd_lower::{
-    BaseOverrides, LlbCaps, LowerConfig, PackageLayers, PythonInstaller, CONDA_LAYERS_ARG, MAX_LAYERS_ARG,
-    PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG, TORCH_BACKEND_ARG, TORCH_INDEX_ARG,
+    BaseOverrides, LlbCaps, LowerConfig, PackageLayers, PythonInstaller, BREAK_SYSTEM_PACKAGES_ARG, CONDA_LAYERS_ARG,
+    MAX_LAYERS_ARG, PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG, TORCH_BACKEND_ARG, TORCH_INDEX_ARG,
 };
 
 pub mod contexts;
@@ -175,6 +175,9 @@ pub struct Config {
     pub torch_backend: envd_gpu::Backend,
     /// `ENVD_TORCH_INDEX`: where PyTorch's variant indexes are.
     pub torch_index: String,
+    /// `ENVD_BREAK_SYSTEM_PACKAGES`: install into an externally managed
+    /// python (PEP 668).
+    pub break_system_packages: bool,
     /// `--label`s.
     pub labels: Vec<(String, String)>,
     /// `--no-cache`.
@@ -226,6 +229,9 @@ impl Config {
             .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{TORCH_BACKEND_ARG}"), reason))?;
         let torch_index = envd_lower::torch_index_from_build_arg(build_args.get(TORCH_INDEX_ARG).map(String::as_str))
             .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{TORCH_INDEX_ARG}"), reason))?;
+        let break_system_packages =
+            envd_lower::flag_from_build_arg(build_args.get(BREAK_SYSTEM_PACKAGES_ARG).map(String::as_str))
+                .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{BREAK_SYSTEM_PACKAGES_ARG}"), reason))?;
         Ok(Self {
             request: Request::from_id(opts.get(KEY_REQUEST_ID).map(String::as_str)),
             check,
@@ -252,6 +258,7 @@ impl Config {
             max_layers,
             torch_backend,
             torch_index,
+            break_system_packages,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
             no_cache: parse_no_cache(opts)?,
             cache_imports: parse_cache_imports(opts)?,
@@ -295,6 +302,7 @@ impl Config {
             max_layers: self.max_layers,
             torch_backend: self.torch_backend,
             torch_index: self.torch_index.clone(),
+            break_system_packages: self.break_system_packages,
         }
     }
 }
@@ -685,6 +693,10 @@ mod tests {
             (
                 ("build-arg:ENVD_CONDA_LAYERS", "yes"),
                 "frontend option build-arg:ENVD_CONDA_LAYERS: \"yes\" is not packages or single",
+            ),
+            (
+                ("build-arg:ENVD_BREAK_SYSTEM_PACKAGES", "yes"),
+                "frontend option build-arg:ENVD_BREAK_SYSTEM_PACKAGES: \"yes\" is not 1, true, 0 or false",
             ),
             (
                 ("build-arg:ENVD_TORCH_BACKEND", "cuda"),
