@@ -416,6 +416,20 @@ impl HostServer {
         })
     }
 
+    /// Serves `dir` with the faults `faults` (JSON, see
+    /// `tests/servers/fault_http.py`); the log is `<seconds> <what> <path>`
+    /// lines.
+    pub fn faulty(dir: &Path, log: PathBuf, faults: &str) -> Self {
+        std::fs::write(&log, "").expect("create the server log");
+        let script = repo().join("tests/servers/fault_http.py");
+        let (log_arg, faults) = (log.clone(), faults.to_owned());
+        Self::start(log, move |gateway, port| {
+            let mut c = Command::new("python3");
+            c.arg(script).args([gateway, &port.to_string()]).arg(dir).arg(log_arg).arg(faults);
+            c
+        })
+    }
+
     /// Serves `dir` only to requests with HTTP basic auth `user:password`
     /// (`tests/servers/auth_http.py`); the log is `<status> <path>` lines.
     pub fn basic_auth(dir: &Path, user: &str, password: &str, log: PathBuf) -> Self {

@@ -5,17 +5,32 @@
 //! written in a channel URL (`/t/<token>/`) work as they are.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rattler_networking::AuthenticationMiddleware;
 use reqwest_middleware::ClientWithMiddleware;
 
 use crate::error::{err, err_chain, Error};
 
+/// The variable (set by the build arg of the same name) that says how
+/// many seconds the installer waits on a channel.
+pub(crate) const TIMEOUT_VAR: &str = "ENVD_HTTP_TIMEOUT";
+
+/// How long the installer waits on a channel to connect, and between two
+/// reads of an answer: [`TIMEOUT_VAR`] seconds, 60 without it. A channel
+/// that stalls is then an error that names the URL, never a hang.
+pub(crate) fn timeout() -> Duration {
+    let seconds = std::env::var(TIMEOUT_VAR).ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|s| *s > 0);
+    Duration::from_secs(seconds.unwrap_or(60))
+}
+
 fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("envd-frontend/", env!("CARGO_PKG_VERSION")))
         // glibc's resolver cannot work from a static binary.
         .hickory_dns(true)
+        .connect_timeout(timeout())
+        .read_timeout(timeout())
 }
 
 /// A client for `channels`, with credentials.

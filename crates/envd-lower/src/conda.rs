@@ -337,7 +337,7 @@ impl Conda {
             })
             .mount(CONDA_PKGS.mount())
             .mount(CONDA_REPODATA.mount());
-        exec = secrets::conda(exec);
+        exec = ctx.network_timeouts(secrets::conda(exec));
         if !seg.pip.is_empty() {
             exec = pip_section_mounts(ctx, secrets::pip_without_netrc(pip::cache_env(exec), plan), plan, seg, context);
         }
@@ -525,6 +525,7 @@ impl Conda {
             state: on,
             prelude: pip::python_prelude(&python),
             call: "install.conda_packages: pip",
+            reasons: Vec::new(),
         };
         let args: Vec<String> = seg.pip.iter().map(|r| shell::quote(r)).collect();
         // The python of a conda environment may come without the .pyc

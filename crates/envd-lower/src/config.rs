@@ -63,6 +63,10 @@ pub struct LowerConfig {
     /// `ENVD_BREAK_SYSTEM_PACKAGES`: python steps install into a python
     /// that is externally managed (PEP 668) instead of stopping.
     pub break_system_packages: bool,
+    /// `ENVD_HTTP_TIMEOUT`: how many seconds uv, pip and the conda
+    /// installer wait on an index or channel; their own defaults (30, 15
+    /// and 60) without it.
+    pub http_timeout: Option<u32>,
 }
 
 impl LowerConfig {
@@ -92,6 +96,7 @@ impl LowerConfig {
             torch_backend: envd_gpu::Backend::Auto,
             torch_index: envd_gpu::DEFAULT_TORCH_INDEX.to_owned(),
             break_system_packages: false,
+            http_timeout: None,
         }
     }
 }
@@ -183,6 +188,22 @@ pub fn flag_from_build_arg(value: Option<&str>) -> Result<bool, String> {
         None | Some("") | Some("0") | Some("false") => Ok(false),
         Some("1") | Some("true") => Ok(true),
         Some(other) => Err(format!("{other:?} is not 1, true, 0 or false")),
+    }
+}
+
+/// The build arg that sets the installers' network timeout.
+pub const HTTP_TIMEOUT_ARG: &str = "ENVD_HTTP_TIMEOUT";
+
+/// Reads [`HTTP_TIMEOUT_ARG`]: whole seconds from 1 to 3600.
+pub fn http_timeout_from_build_arg(value: Option<&str>) -> Result<Option<u32>, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=3600).contains(n))
+            .map(Some)
+            .ok_or_else(|| format!("{v:?} is not a number of seconds from 1 to 3600")),
     }
 }
 

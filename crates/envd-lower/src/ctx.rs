@@ -55,6 +55,19 @@ impl Ctx<'_> {
         shell::sh(state, script).constraints(constraints)
     }
 
+    /// `exec` with the installers' network timeout, if the build sets one
+    /// (`ENVD_HTTP_TIMEOUT`): uv's, pip's and the conda installer's own
+    /// variables, for every step that installs packages.
+    pub(crate) fn network_timeouts(&self, exec: Exec) -> Exec {
+        match self.config.http_timeout {
+            Some(seconds) => {
+                let s = seconds.to_string();
+                exec.env("UV_HTTP_TIMEOUT", &s).env("PIP_TIMEOUT", &s).env(crate::config::HTTP_TIMEOUT_ARG, &s)
+            }
+            None => exec,
+        }
+    }
+
     /// The layers each step whose packages go in layers of their own may
     /// take (see [`Budget::share`]): every python step and the conda
     /// environment share the image's limit.

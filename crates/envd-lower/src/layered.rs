@@ -83,6 +83,9 @@ pub(crate) struct PythonStep<'a> {
     /// What progress calls its steps: `install.python_packages`, or
     /// `install.conda_packages: pip` for an env file's `pip:` section.
     pub(crate) call: &'static str,
+    /// The exit codes its prelude may stop a group's step with, each with
+    /// its sentence (see [`crate::shell::ScriptStep::reasons`]).
+    pub(crate) reasons: Vec<(u32, String)>,
 }
 
 /// The resolve step: `uv pip compile` of the step's requirements (`args`,
@@ -297,7 +300,7 @@ find $roots -xdev -newer "$marker" -exec touch -h -d @{epoch} {{}} +
         all => format!("{}: {} ({})", py.call, group.name, all.join(" ")),
     };
     let exec = ctx
-        .script_with_reasons(state, &[step], &name, &script, vec![crate::pip::externally_managed()])
+        .script_with_reasons(state, &[step], &name, &script, py.reasons.clone())
         .mount(Mount::Bind { dest: LOCK_DIR.into(), source: file, selector: "/".into(), readonly: true })
         .mount(Mount::Tmpfs { dest: "/tmp".into(), size: 0 });
     prepare(exec).root()

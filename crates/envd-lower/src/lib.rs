@@ -44,9 +44,9 @@ pub mod well_known;
 pub use base::{BaseChoice, BaseOverrides, Device, AIGES_CPU_IMAGE_ARG, AIGES_DEVICE_ARG, AIGES_GPU_IMAGE_ARG};
 pub use conda::{DEFAULT_PREFIX as DEFAULT_CONDA_PREFIX, INSTALLER_PATH};
 pub use config::{
-    flag_from_build_arg, max_layers_from_build_arg, torch_index_from_build_arg, LlbCaps, LowerConfig, PackageLayers,
-    PythonInstaller, CONDA_LAYERS_ARG, MAX_LAYERS_ARG, PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG, TORCH_BACKEND_ARG,
-    TORCH_INDEX_ARG,
+    flag_from_build_arg, http_timeout_from_build_arg, max_layers_from_build_arg, torch_index_from_build_arg, LlbCaps,
+    LowerConfig, PackageLayers, PythonInstaller, CONDA_LAYERS_ARG, HTTP_TIMEOUT_ARG, MAX_LAYERS_ARG,
+    PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG, TORCH_BACKEND_ARG, TORCH_INDEX_ARG,
 };
 pub use image_config::ImageConfig;
 pub use inputs::{BaseSource, ContextSource, Inputs, ResolvedBase, LOCAL_INSTALLER_IMAGE};

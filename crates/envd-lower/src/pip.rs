@@ -97,7 +97,7 @@ pub(crate) fn install_script(ctx: &Ctx, prelude: String, install: &Install) -> (
 /// What a step that installs python packages mounts and sets: pip's cache
 /// and settings always (pip may do it), uv's and uv itself when it runs.
 pub(crate) fn install_env(ctx: &Ctx, exec: envd_llb::Exec, uv_image: Option<&str>) -> envd_llb::Exec {
-    let mut exec = cache_env(exec);
+    let mut exec = ctx.network_timeouts(cache_env(exec));
     if ctx.config.break_system_packages {
         exec = exec.env("UV_BREAK_SYSTEM_PACKAGES", "1").env("PIP_BREAK_SYSTEM_PACKAGES", "1");
     }
@@ -289,12 +289,24 @@ pub(crate) fn lower(
     let mut lock_mount = None;
     let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff, hashed.as_ref()) {
         (true, PackageLayers::Packages, true, Some(hashed)) => {
-            let py = crate::layered::PythonStep { step, state, prelude: prelude.clone(), call: CALL };
+            let py = crate::layered::PythonStep {
+                step,
+                state,
+                prelude: prelude.clone(),
+                call: CALL,
+                reasons: vec![externally_managed()],
+            };
             let lock = crate::layered::Locked::Hashed(hashed);
             (crate::layered::install_groups(ctx, &py, lock, &ctx.layer_budget(plan), package_env), script)
         }
         (true, PackageLayers::Packages, true, None) => {
-            let py = crate::layered::PythonStep { step, state, prelude: prelude.clone(), call: CALL };
+            let py = crate::layered::PythonStep {
+                step,
+                state,
+                prelude: prelude.clone(),
+                call: CALL,
+                reasons: vec![externally_managed()],
+            };
             let what = name.trim_start_matches(CALL).trim();
             let resolve = crate::layered::resolve(ctx, &py, &install.args, what, &log, reasons(plan), mounts);
             let on = match ctx.inputs.locks.get(&resolve.key()) {

@@ -11,7 +11,7 @@ use envd_gateway::{CacheImport, FrontendEnv};
 use envd_llb::{Limits, NetMode, Platform, ProxyEnv, ResolveMode, Ulimit};
 use envd_lower::{
     BaseOverrides, LlbCaps, LowerConfig, PackageLayers, PythonInstaller, BREAK_SYSTEM_PACKAGES_ARG, CONDA_LAYERS_ARG,
-    MAX_LAYERS_ARG, PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG, TORCH_BACKEND_ARG, TORCH_INDEX_ARG,
+    HTTP_TIMEOUT_ARG, MAX_LAYERS_ARG, PYTHON_INSTALLER_ARG, PYTHON_LAYERS_ARG, TORCH_BACKEND_ARG, TORCH_INDEX_ARG,
 };
 
 pub mod contexts;
@@ -178,6 +178,8 @@ pub struct Config {
     /// `ENVD_BREAK_SYSTEM_PACKAGES`: install into an externally managed
     /// python (PEP 668).
     pub break_system_packages: bool,
+    /// `ENVD_HTTP_TIMEOUT`: the installers' network timeout, in seconds.
+    pub http_timeout: Option<u32>,
     /// `--label`s.
     pub labels: Vec<(String, String)>,
     /// `--no-cache`.
@@ -232,6 +234,9 @@ impl Config {
         let break_system_packages =
             envd_lower::flag_from_build_arg(build_args.get(BREAK_SYSTEM_PACKAGES_ARG).map(String::as_str))
                 .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{BREAK_SYSTEM_PACKAGES_ARG}"), reason))?;
+        let http_timeout =
+            envd_lower::http_timeout_from_build_arg(build_args.get(HTTP_TIMEOUT_ARG).map(String::as_str))
+                .map_err(|reason| bad(&format!("{PREFIX_BUILD_ARG}{HTTP_TIMEOUT_ARG}"), reason))?;
         Ok(Self {
             request: Request::from_id(opts.get(KEY_REQUEST_ID).map(String::as_str)),
             check,
@@ -259,6 +264,7 @@ impl Config {
             torch_backend,
             torch_index,
             break_system_packages,
+            http_timeout,
             labels: prefixed(opts, PREFIX_LABEL).collect(),
             no_cache: parse_no_cache(opts)?,
             cache_imports: parse_cache_imports(opts)?,
@@ -303,6 +309,7 @@ impl Config {
             torch_backend: self.torch_backend,
             torch_index: self.torch_index.clone(),
             break_system_packages: self.break_system_packages,
+            http_timeout: self.http_timeout,
         }
     }
 }
@@ -693,6 +700,10 @@ mod tests {
             (
                 ("build-arg:ENVD_CONDA_LAYERS", "yes"),
                 "frontend option build-arg:ENVD_CONDA_LAYERS: \"yes\" is not packages or single",
+            ),
+            (
+                ("build-arg:ENVD_HTTP_TIMEOUT", "forever"),
+                "frontend option build-arg:ENVD_HTTP_TIMEOUT: \"forever\" is not a number of seconds from 1 to 3600",
             ),
             (
                 ("build-arg:ENVD_BREAK_SYSTEM_PACKAGES", "yes"),
