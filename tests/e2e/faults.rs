@@ -74,3 +74,148 @@ fn an_externally_managed_python_stops_the_step_with_what_to_do() {
     let got = docker_ok(&["run", "--rm", &ctx.tag, "python3", "-c", "import envd_e2e_one as m; print(m.VERSION)"]);
     assert_eq!(got.trim(), "1.0");
 }
+
+/// Who installs in a fault scenario.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Installer {
+    Uv,
+    Pip,
+    Conda,
+}
+
+/// What a fault scenario comes to: the build's outcome, how long it took,
+/// and how often the faulty file was asked for.
+struct Outcome {
+    run: envd_e2e::Run,
+    seconds: f64,
+    tries: usize,
+}
+
+/// The timeout the scenarios build with (`ENVD_HTTP_TIMEOUT`), so that a
+/// stalled server costs seconds.
+const TIMEOUT: &str = "2";
+
+/// Builds a package of `installer` from a server that meets `fault` (see
+/// `tests/servers/fault_http.py`) on the package's file.
+fn under_fault(installer: Installer, n: usize, fault: &str) -> Outcome {
+    let ctx = Context::new(&format!("fault-{installer:?}-{n}").to_lowercase());
+    // a name no cache of an earlier run has (pip's wheelhouse, conda's
+    // package cache)
+    let n = format!("{n}x{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
+    let served = ctx.dir().join("served");
+    let (file, body) = match installer {
+        Installer::Conda => {
+            let name = format!("faulty{n}");
+            let package = envd_conda_fixture::Package::new(&name, "1.0", "h0_0")
+                .file("share/faulty.txt", envd_conda_fixture::Content::File(format!("{name}\n")));
+            let file = package.filename();
+            envd_conda_fixture::write_channel(&served.join("channel"), &[package]).expect("write the channel");
+            (file, format!("install.conda_packages(name=[\"{name}\"])"))
+        }
+        _ => {
+            let name = format!("envd-e2e-fault{n}");
+            wheels(&served, &[&format!("one:{name}:1.0")]);
+            (
+                format!("envd_e2e_fault{n}-1.0-py3-none-any.whl"),
+                format!("install.python_packages(name=[\"{name}==1.0\"])"),
+            )
+        }
+    };
+    let log = ctx.dir().join("faults.log");
+    let server = HostServer::faulty(&served, log.clone(), &format!("{{\"{file}\": {fault}}}"));
+    ctx.write(
+        "build.envd",
+        &format!(
+            "def build():\n    config.conda_channel(channel=\"channels: [http://files.test:{port}/channel]\")\n    config.pip_index(url=\"http://files.test:{port}/one/simple\", trust=True)\n    base(image=\"{}\")\n    {body}\n",
+            cpu_base(),
+            port = server.port
+        ),
+    );
+    let timeout = format!("ENVD_HTTP_TIMEOUT={TIMEOUT}");
+    let mut args = vec!["--add-host", "files.test:host-gateway", "--build-arg", timeout.as_str()];
+    if installer == Installer::Pip {
+        args.extend(["--build-arg", "ENVD_PYTHON_INSTALLER=pip"]);
+    }
+    let started = std::time::Instant::now();
+    let run = ctx.build_envd(&args);
+    let seconds = started.elapsed().as_secs_f64();
+    let tries = std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| l.ends_with(&file)).count();
+    Outcome { run, seconds, tries }
+}
+
+/// What a scenario is expected to come to: success, or a failure whose
+/// output says `what` within `seconds`.
+#[derive(Clone, Copy)]
+enum Expect {
+    Ok,
+    Fails { what: &'static str, seconds: f64 },
+}
+
+/// The faults of the scenarios, as `tests/servers/fault_http.py` takes them.
+const FAULTS: [(&str, &str); 5] = [
+    ("503 twice", r#"{"kind": "status", "code": 503, "times": 2}"#),
+    ("dropped mid-body once", r#"{"kind": "drop", "times": 1}"#),
+    ("truncated", r#"{"kind": "truncate"}"#),
+    ("corrupted", r#"{"kind": "corrupt"}"#),
+    ("stalls", r#"{"kind": "stall", "seconds": 600}"#),
+];
+
+/// Each fault of [`FAULTS`] for `installer`, with what each is expected
+/// to come to: a transient one is retried and the build succeeds; one
+/// that stays fails within a bounded time, at the build.envd line, saying
+/// what went wrong. The table of outcomes and times goes to the test's
+/// output (the README's "When things fail" has it).
+fn faults_for(installer: Installer, expected: [Expect; 5]) {
+    ensure_env();
+    let mut table = String::from(
+        "| fault | installer | outcome | seconds | requests of the file |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for (n, ((what, fault), expect)) in FAULTS.into_iter().zip(expected).enumerate() {
+        let o = under_fault(installer, n, fault);
+        let outcome = if o.run.ok { "ok" } else { "failed" };
+        table.push_str(&format!("| {what} | {installer:?} | {outcome} | {:.1} | {} |\n", o.seconds, o.tries));
+        let scenario = format!("{what} / {installer:?}");
+        match expect {
+            Expect::Ok => {
+                assert!(o.run.ok, "{scenario}: {}", o.run.stderr);
+                assert!(o.tries >= 2, "{scenario}: the file was asked for again ({} requests)", o.tries);
+            }
+            Expect::Fails { what: says, seconds } => {
+                assert!(!o.run.ok, "{scenario}");
+                assert!(o.run.stderr.contains(says), "{scenario}: {}", o.run.stderr);
+                assert!(o.run.stderr.contains("build.envd:5"), "{scenario}: at the line: {}", o.run.stderr);
+                assert!(o.seconds < seconds, "{scenario}: {:.1}s, more than {seconds}s", o.seconds);
+            }
+        }
+    }
+    eprintln!("{table}");
+}
+
+/// uv tries a 5xx and a dropped download again; a damaged archive fails
+/// at once; a stalled index after 4 timeouts.
+#[test]
+fn uv_retries_transient_faults_and_fails_in_bounded_time_on_the_rest() {
+    let damaged = Expect::Fails { what: "Failed to extract archive", seconds: 60.0 };
+    let stalled = Expect::Fails { what: "operation timed out", seconds: 60.0 };
+    faults_for(Installer::Uv, [Expect::Ok, Expect::Ok, damaged, damaged, stalled]);
+}
+
+/// pip tries a 5xx again; a download cut short it takes for a hash
+/// mismatch (the index's `#sha256=`), at once; a stalled index after its
+/// 5 retries.
+#[test]
+fn pip_retries_transient_faults_and_fails_in_bounded_time_on_the_rest() {
+    let damaged = Expect::Fails { what: "DO NOT MATCH THE HASHES", seconds: 60.0 };
+    let stalled = Expect::Fails { what: "Read timed out", seconds: 60.0 };
+    faults_for(Installer::Pip, [Expect::Ok, damaged, damaged, damaged, stalled]);
+}
+
+/// The conda installer tries a 5xx (its client) and a dropped download
+/// (the package cache) again; a damaged archive fails after the package
+/// cache's tries; a stalled channel after them too.
+#[test]
+fn the_conda_installer_retries_transient_faults_and_fails_in_bounded_time_on_the_rest() {
+    let damaged = Expect::Fails { what: "as the lock file pins it", seconds: 60.0 };
+    let stalled = Expect::Fails { what: "operation timed out", seconds: 60.0 };
+    faults_for(Installer::Conda, [Expect::Ok, Expect::Ok, damaged, damaged, stalled]);
+}

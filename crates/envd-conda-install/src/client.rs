@@ -4,6 +4,8 @@
 //! `conda-auth` secret) and netrc (`NETRC`, the `netrc` secret). Tokens
 //! written in a channel URL (`/t/<token>/`) work as they are.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +39,42 @@ fn builder() -> reqwest::ClientBuilder {
 pub(crate) fn build(channels: &[String]) -> Result<ClientWithMiddleware, Error> {
     let auth = AuthenticationMiddleware::from_env_and_defaults()
         .map_err(|e| err("cannot read the conda credentials (the conda-auth or netrc secret)", e))?;
-    Ok(reqwest_middleware::ClientBuilder::new(plain(channels)?).with_arc(Arc::new(auth)).build())
+    Ok(reqwest_middleware::ClientBuilder::new(plain(channels)?).with(retry).with_arc(Arc::new(auth)).build())
+}
+
+/// How often a request that met a transient failure is tried again.
+const RETRIES: u32 = 3;
+
+/// Tries a request again, after 1, 2 and 4 seconds, when the channel
+/// answered a server error (5xx) or 429, or the connection failed: a
+/// channel behind a busy proxy often does, and conda retries too.
+/// Bounded: at most [`RETRIES`] more tries and 7 s of waiting besides the
+/// timeouts. Streaming failures of an archive are the package cache's to
+/// retry (see `fetch_locked`).
+fn retry<'a>(
+    req: reqwest::Request,
+    extensions: &'a mut http::Extensions,
+    next: reqwest_middleware::Next<'a>,
+) -> Pin<Box<dyn Future<Output = reqwest_middleware::Result<reqwest::Response>> + Send + 'a>> {
+    Box::pin(async move {
+        let mut tries = 0;
+        loop {
+            let Some(attempt) = req.try_clone() else { return next.run(req, extensions).await };
+            let result = next.clone().run(attempt, &mut *extensions).await;
+            let transient = match &result {
+                Ok(r) => r.status().is_server_error() || r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS,
+                // A timeout is not tried again here: the package cache
+                // tries an archive again (see `fetch_locked`), and a
+                // stalled channel should cost a few timeouts, not sixteen.
+                Err(e) => e.is_connect() || (e.is_request() && !e.is_timeout()),
+            };
+            if !transient || tries == RETRIES {
+                return result;
+            }
+            tokio::time::sleep(Duration::from_secs(1 << tries)).await;
+            tries += 1;
+        }
+    })
 }
 
 /// The client without credentials. An image without CA certificates (a

@@ -410,7 +410,14 @@ async fn fetch_locked(
     let key = CacheKey::from(id.clone()).with_opt_sha256(sha256).with_opt_md5(md5);
     let fetched = !cached.contains_url(key.clone(), &url);
     let entry = package_cache
-        .get_or_fetch_from_url(key, url.clone(), LazyClient::from(client.clone()), None, None)
+        .get_or_fetch_from_url_with_retry(
+            key,
+            url.clone(),
+            LazyClient::from(client.clone()),
+            rattler_networking::retry_policies::default_retry_policy(),
+            None,
+            None,
+        )
         .await
         .map_err(|e| err_chain(&format!("cannot fetch {shown} as the lock file pins it"), &e))?;
     let index = IndexJson::from_package_directory(entry.path())

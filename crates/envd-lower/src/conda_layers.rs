@@ -211,7 +211,7 @@ while d=$(dirname "$d"); [ "$d" != / ]; do touch -h -d @{epoch} "$d"; done
         })
         .mount(CONDA_PKGS.mount())
         .mount(Mount::Tmpfs { dest: "/tmp".into(), size: 0 });
-    exec = crate::secrets::conda(exec);
+    exec = ctx.network_timeouts(crate::secrets::conda(exec));
     if let Some(context) = env.context {
         // Each archive of a channel directory alone, so that the layer's
         // key is its archives and not the whole channel.
