@@ -19,6 +19,7 @@ mod credentials;
 mod env_file;
 mod finding;
 mod gpu;
+mod loader;
 mod named;
 mod pins;
 mod python;
@@ -61,6 +62,7 @@ pub fn lint(input: &Input) -> Vec<Finding> {
     credentials::check(input, &mut out);
     pins::check(input, &mut out);
     gpu::check(input, &mut out);
+    loader::check(input, &mut out);
     env_file::check(input, &mut out);
     build_args::check(input, &mut out);
     let build_file = input.evaluated.plan.base.span.file.clone();

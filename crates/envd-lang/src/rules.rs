@@ -45,6 +45,10 @@ pub enum Rule {
     CudaVariantMismatch,
     /// A package built for a GPU on a base without CUDA.
     GpuPackageOnCpuBase,
+    /// An argument accepted for envd's sake that has no effect here.
+    ArgumentIgnored,
+    /// `runtime.command` on an AIGES base, which replaces the loader's start.
+    LoaderCommandReplaced,
 }
 
 impl Rule {
@@ -66,6 +70,8 @@ impl Rule {
         Rule::TorchCudaMismatch,
         Rule::CudaVariantMismatch,
         Rule::GpuPackageOnCpuBase,
+        Rule::ArgumentIgnored,
+        Rule::LoaderCommandReplaced,
     ];
 
     /// The CamelCase name.
@@ -87,6 +93,8 @@ impl Rule {
             Rule::TorchCudaMismatch => "TorchCudaMismatch",
             Rule::CudaVariantMismatch => "CudaVariantMismatch",
             Rule::GpuPackageOnCpuBase => "GpuPackageOnCpuBase",
+            Rule::ArgumentIgnored => "ArgumentIgnored",
+            Rule::LoaderCommandReplaced => "LoaderCommandReplaced",
         }
     }
 
@@ -134,6 +142,10 @@ impl Rule {
                 "packages built for different CUDA versions fail together at import, or on the base's CUDA"
             }
             Rule::GpuPackageOnCpuBase => "a package built for a GPU on a base without CUDA cannot use it",
+            Rule::ArgumentIgnored => "an argument envd accepts has no effect on this build",
+            Rule::LoaderCommandReplaced => {
+                "runtime.command replaces the image's command, which on an AIGES base starts the loader"
+            }
         }
     }
 

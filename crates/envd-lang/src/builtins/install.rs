@@ -9,6 +9,7 @@ use starlark::values::none::{NoneOr, NoneType};
 
 use super::call::{caller, context_path, package_names, set_once, store};
 use crate::plan::{Cuda, Step, StepKind};
+use crate::rules::Rule;
 
 /// CUDA versions with an AIGES GPU loader image.
 pub(crate) const KNOWN_CUDA: &[&str] = &["10.1", "11.2", "11.6", "11.7"];
@@ -97,12 +98,16 @@ fn members(builder: &mut GlobalsBuilder) {
 
     /// `install.cuda(version=, cudnn=)`: build on the AIGES GPU image for
     /// that CUDA version.
-    fn cuda<'v>(
-        version: &str,
-        #[starlark(default = "8")] cudnn: &str,
-        eval: &mut Evaluator<'v, '_, '_>,
-    ) -> anyhow::Result<NoneType> {
+    fn cuda<'v>(version: &str, cudnn: Option<&str>, eval: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<NoneType> {
         let span = caller(eval);
+        if let Some(cudnn) = cudnn {
+            store(eval).warn(
+                &span,
+                Rule::ArgumentIgnored,
+                format!("install.cuda(cudnn={cudnn:?}) has no effect: the AIGES GPU image of each CUDA version comes with its own cuDNN, and no other is installed; drop cudnn="),
+            );
+        }
+        let cudnn = cudnn.unwrap_or("8");
         let version = version.trim();
         if !KNOWN_CUDA.contains(&version) {
             bail!(
