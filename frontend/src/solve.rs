@@ -8,6 +8,7 @@
 //! solve's result, so it lives here, with the solve.
 
 use envd_gateway::{CacheImport, Client};
+use envd_lang::Diagnostic;
 use envd_llb::pb::Definition;
 use envd_lower::ScriptStep;
 
@@ -22,14 +23,29 @@ pub async fn solve(
     scripts: &[ScriptStep],
 ) -> Result<String, Failure> {
     client.clone().solve(definition, cache_imports).await.map_err(|e| match Failure::from(e) {
-        Failure::Upstream(mut status) => {
-            if let Some(m) = explain_failure(scripts, &status.message) {
-                status.message = m;
+        Failure::Upstream(mut status) => match explain_failure(scripts, &status.message) {
+            // The step said why: that sentence, at its call. BuildKit's
+            // own status would carry the call's location too, but it loses
+            // it when the step's script makes its details too big to pass.
+            Some(Explained { message, reason_at: Some(span) }) => Failure::from(Diagnostic::at(span, message)),
+            Some(Explained { message, reason_at: None }) => {
+                status.message = message;
+                Failure::Upstream(status)
             }
-            Failure::Upstream(status)
-        }
+            None => Failure::Upstream(status),
+        },
         other => other,
     })
+}
+
+/// A failed step's message, as [`explain_failure`] rewords it.
+#[derive(Debug, PartialEq)]
+pub struct Explained {
+    /// The message.
+    pub message: String,
+    /// The step's build.envd call, when the script said why it failed (an
+    /// exit code of its [`ScriptStep::reasons`]).
+    pub reason_at: Option<envd_lang::Span>,
 }
 
 /// BuildKit's message for a failed step (`process "<args>" did not
@@ -37,17 +53,17 @@ pub async fn solve(
 /// `%q` does), with the step's progress name in front and the user's
 /// commands in place of the arguments. `None` when no step of `steps` is
 /// the one named.
-pub fn explain_failure(steps: &[ScriptStep], message: &str) -> Option<String> {
+pub fn explain_failure(steps: &[ScriptStep], message: &str) -> Option<Explained> {
     steps.iter().find_map(|step| {
         let needle = format!("process {}", go_quote(&step.args.join(" ")));
         let at = message.find(&needle)?;
         let rest = &message[at + needle.len()..];
         let code = rest.rsplit("exit code: ").next().and_then(|c| c.trim().parse::<u32>().ok());
         if let Some((_, reason)) = step.reasons.iter().find(|(c, _)| Some(*c) == code) {
-            return Some(format!("{}: {reason}", step.name));
+            return Some(Explained { message: format!("{}: {reason}", step.name), reason_at: step.at.clone() });
         }
         let shown = go_quote(step.script.trim_end());
-        Some(format!("{}: {}process {shown}{rest}", step.name, &message[..at]))
+        Some(Explained { message: format!("{}: {}process {shown}{rest}", step.name, &message[..at]), reason_at: None })
     })
 }
 
@@ -95,17 +111,24 @@ mod tests {
             args: wrapper.iter().map(|a| a.to_string()).collect(),
             script: "echo \"hi\"\nfalse\n".into(),
             reasons: vec![(41, "the index said no".into())],
+            at: Some(envd_lang::Span::line("build.envd", 3)),
         };
         // As BuildKit writes it: the arguments joined by spaces, then %q.
         let message = r#"process "/bin/sh -c if [ -x /bin/bash ]; then exec /bin/bash -e -c \"$1\"; fi; exec /bin/sh -e -c \"$1\" envd echo \"hi\"\nfalse\n" did not complete successfully: exit code: 1"#;
         assert_eq!(
             explain_failure(std::slice::from_ref(&step), message).unwrap(),
-            r#"[3/3] run echo "hi" && false: process "echo \"hi\"\nfalse" did not complete successfully: exit code: 1"#
+            Explained {
+                message: r#"[3/3] run echo "hi" && false: process "echo \"hi\"\nfalse" did not complete successfully: exit code: 1"#.into(),
+                reason_at: None
+            }
         );
         let refused = message.replace("exit code: 1", "exit code: 41");
         assert_eq!(
             explain_failure(std::slice::from_ref(&step), &refused).unwrap(),
-            "[3/3] run echo \"hi\" && false: the index said no"
+            Explained {
+                message: "[3/3] run echo \"hi\" && false: the index said no".into(),
+                reason_at: Some(envd_lang::Span::line("build.envd", 3))
+            }
         );
         assert_eq!(explain_failure(&[step], "process \"/bin/false\" did not complete successfully"), None);
     }
@@ -119,7 +142,7 @@ mod tests {
         let step = lowered.scripts.last().unwrap();
         let message = format!("process {} did not complete successfully: exit code: 1", go_quote(&step.args.join(" ")));
         assert_eq!(
-            explain_failure(&lowered.scripts, &message).unwrap(),
+            explain_failure(&lowered.scripts, &message).unwrap().message,
             format!("{}: process \"false\" did not complete successfully: exit code: 1", step.name)
         );
     }

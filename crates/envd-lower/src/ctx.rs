@@ -51,7 +51,7 @@ impl Ctx<'_> {
             constraints = constraints.with_location(self.inputs.source.location(span.line, span.end_line));
         }
         let name = self.progress(first.number(), name);
-        self.scripts.borrow_mut().push(ScriptStep::new(name, script, reasons));
+        self.scripts.borrow_mut().push(ScriptStep::new(name, script, reasons, Some(first.step.span.clone())));
         shell::sh(state, script).constraints(constraints)
     }
 

@@ -143,7 +143,17 @@ impl PythonLock {
                     hashes.push(hash);
                 }
             }
-            let direct = ["vcs", "directory", "archive"].iter().any(|k| p.get(k).is_some()) || version.is_empty();
+            // A wheel of a local directory (`--find-links ./wheels`) has a
+            // path, or a file: URL: only the step that mounts the context
+            // can install it, as a direct reference.
+            let local_wheel = p.get("wheels").and_then(|w| w.as_array()).is_some_and(|list| {
+                list.iter().filter_map(|w| w.as_inline_table()).any(|w| match w.get("url").and_then(|u| u.as_str()) {
+                    None => true,
+                    Some(url) => url.starts_with("file:"),
+                })
+            });
+            let direct =
+                ["vcs", "directory", "archive"].iter().any(|k| p.get(k).is_some()) || version.is_empty() || local_wheel;
             hashes.sort();
             hashes.dedup();
             let package = LockedPackage {
@@ -266,6 +276,10 @@ vcs = { type = "git", url = "https://git.example/demo.git", commit-id = "abc" }
         assert!(lock.packages[1].direct, "a VCS requirement has no version to pin");
         assert!(lock.packages[2].sdist_only);
         assert_eq!(lock.packages[3].wheel_size, 11053);
+        let local = "[[packages]]\nname = \"par\"\nversion = \"1.0\"\nwheels = [{ path = \"wheels/par-1.0-py3-none-any.whl\", hashes = { sha256 = \"aa\" } }]\n";
+        assert!(PythonLock::parse(local).unwrap().packages[0].direct, "a wheel of a local directory is the step's own");
+        let file_url = local.replace("path = \"wheels/", "url = \"file:///run/envd/context/wheels/");
+        assert!(PythonLock::parse(&file_url).unwrap().packages[0].direct);
     }
 
     #[test]

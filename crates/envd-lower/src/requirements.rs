@@ -165,7 +165,7 @@ pub(crate) fn hashed_lock(text: &str) -> Option<HashedLock> {
 }
 
 /// The context paths the requirements file at context path `file` names
-/// with `-r`/`-c` and as local paths (`./wheels/x.whl`, `../pkg`),
+/// with `-r`/`-c`, `-f` (a local directory) and as local paths (`./wheels/x.whl`, `../pkg`),
 /// relative to its directory, as pip reads them. An editable local
 /// project (`-e ./pkg`) is an error: the install would link to the build
 /// context, which the image does not keep.
@@ -175,6 +175,9 @@ pub(crate) fn references(file: &str, text: &str) -> Result<Vec<String>, String> 
     for (i, line) in logical_lines(text) {
         let path = match option(&line) {
             Some(("-r" | "--requirement" | "-c" | "--constraint", value)) => value,
+            // a directory of wheels, which pip and uv read relative to the
+            // working directory (the file's own, for the step)
+            Some(("-f" | "--find-links", value)) if !value.contains("://") => value,
             Some(("-e" | "--editable", value)) if is_local(value) => {
                 return Err(format!(
                     "{file}:{i}: -e {value} would install an editable link into the build context, which the image does not keep; drop -e, or io.copy the project into the image and install it from there"
@@ -273,12 +276,16 @@ mod tests {
     fn named_files_are_found_relative_to_the_requirements_file() {
         assert_eq!(
             references("svc/requirements.txt", OK).unwrap(),
-            ["svc/base.txt", "svc/constraints.txt", "svc/wheels/demo-0.1-py3-none-any.whl"]
+            ["svc/base.txt", "svc/constraints.txt", "svc/wheels", "svc/wheels/demo-0.1-py3-none-any.whl"]
         );
         assert_eq!(references("r.txt", "-r ../x.txt\n").unwrap_err(), "r.txt:1: ../x.txt is outside the build context");
         assert_eq!(
             references("r.txt", "-c/etc/c.txt\n").unwrap_err(),
             "r.txt:1: /etc/c.txt is not a path inside the build context"
+        );
+        assert_eq!(
+            references("svc/requirements.txt", "--find-links ./wheels/local\n-f https://h/links\nsix\n").unwrap(),
+            ["svc/wheels/local"]
         );
         let e = references("r.txt", "six\n-e ./pkg\n").unwrap_err();
         assert!(e.starts_with("r.txt:2: -e ./pkg would install an editable link into the build context"), "{e}");

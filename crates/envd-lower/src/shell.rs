@@ -56,12 +56,14 @@ pub struct ScriptStep {
     /// Exit codes the script uses to say why it failed, each with the
     /// sentence a failure with it reads as.
     pub reasons: Vec<(u32, String)>,
+    /// The build.envd call it runs for (the first, for a segment's).
+    pub at: Option<envd_lang::Span>,
 }
 
 impl ScriptStep {
     /// The record of a step named `name` that runs `script`.
-    pub(crate) fn new(name: String, script: &str, reasons: Vec<(u32, String)>) -> Self {
-        Self { name, args: args(script).map(str::to_owned).collect(), script: script.to_owned(), reasons }
+    pub(crate) fn new(name: String, script: &str, reasons: Vec<(u32, String)>, at: Option<envd_lang::Span>) -> Self {
+        Self { name, args: args(script).map(str::to_owned).collect(), script: script.to_owned(), reasons, at }
     }
 }
 
@@ -84,7 +86,7 @@ mod tests {
 
     #[test]
     fn a_script_step_records_the_arguments_buildkit_names() {
-        let step = ScriptStep::new("[2/2] run true".into(), "true\n", Vec::new());
+        let step = ScriptStep::new("[2/2] run true".into(), "true\n", Vec::new(), None);
         assert_eq!(step.args.first().map(String::as_str), Some("/bin/sh"));
         assert_eq!(step.args.last().map(String::as_str), Some("true\n"));
         assert_eq!(step.args.len(), WRAPPER.len() + 1);

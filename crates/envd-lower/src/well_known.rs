@@ -47,7 +47,11 @@ pub const UV_CACHE: CacheMount =
 /// and source (see `bytecode.py`).
 pub const PYC_CACHE: CacheMount =
     CacheMount { id: "envd-pyc-cache", target: "/var/cache/envd/pyc", sharing: CacheSharing::Shared };
-/// conda package archives and their extracted directories.
+/// conda package archives and their extracted directories. LOCKED:
+/// with `shared`, four builds at once on a cold cache failed (one linked
+/// `python`'s files from a directory another was still extracting; see
+/// the parallel test in `tests/e2e/survive.rs`), and rattler's own file
+/// locks did not prevent it across build containers.
 pub const CONDA_PKGS: CacheMount =
     CacheMount { id: "envd-conda-pkgs", target: "/var/cache/envd/conda/pkgs", sharing: CacheSharing::Locked };
 /// conda repodata.
