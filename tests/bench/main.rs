@@ -344,8 +344,28 @@ impl CondaBench {
     }
 }
 
+/// The heading of the ML-scale section, which `ENVD_BENCH_ONLY=layers`
+/// measures again and puts in place in BENCHMARKS.md.
+const LAYERS_HEADING: &str = "## Python packages in layers, at ML scale";
+
+/// `ENVD_BENCH_ONLY=layers`: only the ML-scale layers figures (the
+/// longest section), written over that section of BENCHMARKS.md.
+fn layers_only() {
+    let mut section = String::new();
+    layers::run(&mut section, std::env::var("ENVD_BENCH_ML_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3));
+    let path = repo().join("BENCHMARKS.md");
+    let old = std::fs::read_to_string(&path).expect("BENCHMARKS.md from an earlier `make bench`");
+    let start = old.find(LAYERS_HEADING).expect("BENCHMARKS.md has the layers section");
+    let end =
+        old[start + LAYERS_HEADING.len()..].find("\n## ").map_or(old.len(), |i| start + LAYERS_HEADING.len() + i + 1);
+    written(&format!("{}{}\n\n{}", &old[..start], section.trim(), &old[end..]));
+}
+
 fn main() {
     ensure_env();
+    if std::env::var("ENVD_BENCH_ONLY").as_deref() == Ok("layers") {
+        return layers_only();
+    }
     let n = runs();
     let mut md = String::new();
     let _ = writeln!(md, "# Benchmarks\n\nWritten by `make bench` on {}. Regenerate with `make bench` (`ENVD_BENCH_RUNS` runs of each figure, default 5).\n", sh("date -u +%Y-%m-%d"));

@@ -50,13 +50,43 @@ fn sh(tag: &str, script: &str) -> String {
     docker_ok(&["run", "--rm", "--entrypoint", "/bin/sh", tag, "-c", script])
 }
 
+/// A name no cache of an earlier run has.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis())
+}
+
+/// Serves `served` as `files.test`, `file` stalling on its first request;
+/// and the server's log.
+fn stalling_once(ctx: &Context, served: &std::path::Path, file: &str) -> (HostServer, std::path::PathBuf) {
+    let log = ctx.dir().join("faults.log");
+    let fault = format!("{{\"{file}\": {{\"kind\": \"stall\", \"seconds\": 20, \"times\": 1}}}}");
+    (HostServer::faulty(served, log.clone(), &fault), log)
+}
+
+/// Writes build.envd: `config` (the line that names the served channel or
+/// index), the CPU stand-in, then `install`.
+fn write_build(ctx: &Context, config: &str, install: &str) {
+    ctx.write(
+        "build.envd",
+        &format!("def build():\n    {config}\n    base(image=\"{}\")\n    {install}\n", cpu_base()),
+    );
+}
+
+const HOST: [&str; 2] = ["--add-host", "files.test:host-gateway"];
+
+/// The build interrupted when the server logs `seen`, then built again.
+fn cancelled_then_built(ctx: &Context, log: &std::path::Path, seen: &str) {
+    assert!(interrupted_when(ctx, &HOST, log, seen), "SIGINT fails the build");
+    let r = ctx.build_envd(&HOST);
+    assert!(r.ok, "{}", r.stderr);
+}
+
 #[test]
 fn a_build_cancelled_during_the_conda_fetch_leaves_nothing_half_made() {
     ensure_env();
     let _guard = beside_others();
     let ctx = Context::new("cancel-conda");
-    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let name = format!("cancelled{unique}");
+    let name = unique("cancelled");
     let package = envd_conda_fixture::Package::new(&name, "1.0", "h0_0")
         .file("share/cancelled.txt", envd_conda_fixture::Content::File("whole\n".repeat(20000)));
     let file = package.filename();
@@ -64,36 +94,18 @@ fn a_build_cancelled_during_the_conda_fetch_leaves_nothing_half_made() {
     let other = envd_conda_fixture::Package::new("other", "1.0", "h0_0")
         .file("share/other.txt", envd_conda_fixture::Content::File("other\n".into()));
     envd_conda_fixture::write_channel(&served.join("channel"), &[package, other]).expect("write the channel");
-    let log = ctx.dir().join("faults.log");
-    let server = HostServer::faulty(
-        &served,
-        log.clone(),
-        &format!("{{\"{file}\": {{\"kind\": \"stall\", \"seconds\": 20, \"times\": 1}}}}"),
-    );
-    let write = |names: &str| {
-        ctx.write(
-            "build.envd",
-            &format!(
-                "def build():\n    config.conda_channel(channel=\"channels: [http://files.test:{}/channel]\")\n    base(image=\"{}\")\n    install.conda_packages(name=[{names}])\n",
-                server.port,
-                cpu_base()
-            ),
-        );
-    };
-    write(&format!("\"{name}\""));
-    let host = ["--add-host", "files.test:host-gateway"];
-    assert!(interrupted_when(&ctx, &host, &log, &format!("stall /channel/linux-64/{file}")), "SIGINT fails the build");
-
+    let (server, log) = stalling_once(&ctx, &served, &file);
+    let channel = format!("config.conda_channel(channel=\"channels: [http://files.test:{}/channel]\")", server.port);
+    write_build(&ctx, &channel, &format!("install.conda_packages(name=[\"{name}\"])"));
     // the same file again: the fetch that was cut off is not reused half made
-    let r = ctx.build_envd(&host);
-    assert!(r.ok, "{}", r.stderr);
+    cancelled_then_built(&ctx, &log, &format!("stall /channel/linux-64/{file}"));
     assert_eq!(sh(&ctx.tag, "wc -l < /opt/conda/share/cancelled.txt").trim(), "20000");
     let meta = sh(&ctx.tag, &format!("ls /opt/conda/conda-meta/{name}-1.0-h0_0.json"));
     assert!(meta.contains(&name), "{meta}");
 
     // another file that shares the package
-    write(&format!("\"{name}\", \"other\""));
-    let r = ctx.build_envd(&host);
+    write_build(&ctx, &channel, &format!("install.conda_packages(name=[\"{name}\", \"other\"])"));
+    let r = ctx.build_envd(&HOST);
     assert!(r.ok, "{}", r.stderr);
     let both = sh(
         &ctx.tag,
@@ -107,41 +119,22 @@ fn a_build_cancelled_during_the_uv_fetch_leaves_nothing_half_made() {
     ensure_env();
     let _guard = beside_others();
     let ctx = Context::new("cancel-uv");
-    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let name = format!("envd-e2e-cancelled{unique}");
+    let name = unique("envd-e2e-cancelled");
     let served = ctx.dir().join("served");
     wheels(&served, &[&format!("one:{name}:1.0"), "one:envd-e2e-two:1.0"]);
     let file = format!("{}-1.0-py3-none-any.whl", name.replace('-', "_"));
-    let log = ctx.dir().join("faults.log");
-    let server = HostServer::faulty(
-        &served,
-        log.clone(),
-        &format!("{{\"{file}\": {{\"kind\": \"stall\", \"seconds\": 20, \"times\": 1}}}}"),
-    );
-    let write = |names: &str| {
-        ctx.write(
-            "build.envd",
-            &format!(
-                "def build():\n    config.pip_index(url=\"http://files.test:{}/one/simple\", trust=True)\n    base(image=\"{}\")\n    install.python_packages(name=[{names}])\n",
-                server.port,
-                cpu_base()
-            ),
-        );
-    };
-    write(&format!("\"{name}==1.0\""));
-    let host = ["--add-host", "files.test:host-gateway"];
-    assert!(interrupted_when(&ctx, &host, &log, &format!("stall /one/files/{file}")), "SIGINT fails the build");
-
-    let r = ctx.build_envd(&host);
-    assert!(r.ok, "{}", r.stderr);
+    let (server, log) = stalling_once(&ctx, &served, &file);
+    let index = format!("config.pip_index(url=\"http://files.test:{}/one/simple\", trust=True)", server.port);
+    write_build(&ctx, &index, &format!("install.python_packages(name=[\"{name}==1.0\"])"));
+    cancelled_then_built(&ctx, &log, &format!("stall /one/files/{file}"));
     let module = name.replace('-', "_");
     let check = format!("python3 -c 'import {module} as m; print(m.VERSION)' && python3 -m pip check");
     let out = sh(&ctx.tag, &check);
     assert!(out.starts_with("1.0\n") && out.contains("No broken requirements found"), "{out}");
 
     // another file that shares the package
-    write(&format!("\"{name}==1.0\", \"envd-e2e-two==1.0\""));
-    let r = ctx.build_envd(&host);
+    write_build(&ctx, &index, &format!("install.python_packages(name=[\"{name}==1.0\", \"envd-e2e-two==1.0\"])"));
+    let r = ctx.build_envd(&HOST);
     assert!(r.ok, "{}", r.stderr);
     assert!(sh(&ctx.tag, &check).contains("No broken requirements found"));
 }

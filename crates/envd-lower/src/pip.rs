@@ -287,26 +287,19 @@ pub(crate) fn lower(
     });
     let layered = uv_image.is_some() && install.pip_only.is_none() && (!install.hashes || hashed.is_some());
     let mut lock_mount = None;
+    let py = crate::layered::PythonStep {
+        step,
+        state,
+        prelude: prelude.clone(),
+        call: CALL,
+        reasons: vec![externally_managed()],
+    };
     let (on, script) = match (layered, ctx.config.python_layers, ctx.config.caps.merge_diff, hashed.as_ref()) {
         (true, PackageLayers::Packages, true, Some(hashed)) => {
-            let py = crate::layered::PythonStep {
-                step,
-                state,
-                prelude: prelude.clone(),
-                call: CALL,
-                reasons: vec![externally_managed()],
-            };
             let lock = crate::layered::Locked::Hashed(hashed);
             (crate::layered::install_groups(ctx, &py, lock, &ctx.layer_budget(plan), package_env), script)
         }
         (true, PackageLayers::Packages, true, None) => {
-            let py = crate::layered::PythonStep {
-                step,
-                state,
-                prelude: prelude.clone(),
-                call: CALL,
-                reasons: vec![externally_managed()],
-            };
             let what = name.trim_start_matches(CALL).trim();
             let resolve = crate::layered::resolve(ctx, &py, &install.args, what, &log, reasons(plan), mounts);
             let on = match ctx.inputs.locks.get(&resolve.key()) {
