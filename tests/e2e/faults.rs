@@ -1,11 +1,17 @@
 //! Builds that survive what they meet (issue 27), through real builds: an
-//! index that refuses HEAD, and a base whose python is externally managed.
+//! index that refuses HEAD, a base whose python is externally managed, and
+//! indexes and channels that fail on request. A module of `survive.rs`:
+//! each test builds beside the others, never while the parallel test
+//! prunes the builder.
 
 use envd_e2e::{cpu_base, docker_ok, ensure_env, wheels, Context, HostServer};
+
+use super::beside_others;
 
 #[test]
 fn an_index_that_answers_head_with_501_is_installed_from_with_pip() {
     ensure_env();
+    let _guard = beside_others();
     let ctx = Context::new("no-head");
     let served = ctx.dir().join("served");
     wheels(&served, &["one:envd-e2e-one:1.0"]);
@@ -33,6 +39,7 @@ fn an_index_that_answers_head_with_501_is_installed_from_with_pip() {
 #[test]
 fn an_externally_managed_python_stops_the_step_with_what_to_do() {
     ensure_env();
+    let _guard = beside_others();
     // the CPU stand-in with the marker Debian 12's python has
     let managed = Context::new("pep668-base");
     managed.write(
@@ -167,6 +174,7 @@ const FAULTS: [(&str, &str); 5] = [
 /// output (the README's "When things fail" has it).
 fn faults_for(installer: Installer, expected: [Expect; 5]) {
     ensure_env();
+    let _guard = beside_others();
     let mut table = String::from(
         "| fault | installer | outcome | seconds | requests of the file |\n| --- | --- | --- | --- | --- |\n",
     );

@@ -10,6 +10,11 @@ use std::path::Path;
 
 use envd_e2e::{cpu_base, docker_ok, ensure_env, git, git_daemon, wheels, Context, HostServer, Run};
 
+/// GPU wheels that match the base (issue 26): in this binary, so that
+/// their builds run beside these.
+#[path = "gpu.rs"]
+mod gpu;
+
 /// uv's summary line for an installed package; pip says `Successfully installed`.
 const UV_INSTALLED: &str = " + ";
 

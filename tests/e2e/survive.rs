@@ -1,4 +1,4 @@
-//! Builds that survive each other (issue 27): four targets whose installs
+//! Builds that survive each other and the network (issue 27): four targets whose installs
 //! overlap, built at once on cold shared caches, all come out whole; and
 //! the buildx client interrupted while the conda installer or uv is
 //! fetching a package leaves nothing half made: the next build of the
@@ -12,6 +12,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use envd_e2e::{cpu_base, docker_ok, ensure_env, prune_builder, wheels, Context, HostServer, FRONTEND};
+
+/// Faults of the network and of the base: in this binary, so that their
+/// builds run beside these (`make test`'s time).
+#[path = "faults.rs"]
+mod faults;
 
 /// Starts `docker buildx build` of `ctx`'s build.envd with `extra`, waits
 /// until `log` has a line that contains `seen`, then sends the client
@@ -182,7 +187,7 @@ fn overlapping_targets(ctx: &Context) {
 /// The parallel test prunes the builder; the others build beside each other.
 static PRUNE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
-fn beside_others() -> std::sync::RwLockReadGuard<'static, ()> {
+pub(crate) fn beside_others() -> std::sync::RwLockReadGuard<'static, ()> {
     PRUNE.read().unwrap_or_else(|e| e.into_inner())
 }
 
