@@ -285,7 +285,9 @@ pub fn steps(progress: &str) -> Vec<(String, bool)> {
 }
 
 /// Every `#N [...]` vertex buildx's plain progress reports but the
-/// `[internal]` ones, with whether it was CACHED.
+/// `[internal]` ones, with whether it was CACHED. A vertex CANCELED in a
+/// build that succeeded did not run either: BuildKit found a later step
+/// in the cache (a registry cache, say) and stopped checking this one.
 fn vertices(progress: &str) -> Vec<(String, bool)> {
     let mut names: Vec<(String, String)> = Vec::new();
     for line in progress.lines() {
@@ -302,7 +304,7 @@ fn vertices(progress: &str) -> Vec<(String, bool)> {
     names
         .into_iter()
         .map(|(id, name)| {
-            let cached = progress.lines().any(|l| l == format!("#{id} CACHED"));
+            let cached = progress.lines().any(|l| l == format!("#{id} CACHED") || l == format!("#{id} CANCELED"));
             (name, cached)
         })
         .collect()
