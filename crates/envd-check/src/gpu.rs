@@ -15,7 +15,7 @@ use envd_gpu::{BaseCuda, Built, Cuda, Requirement, Variant};
 use envd_lang::{Rule, Span};
 
 use crate::finding::{Finding, Input};
-use crate::named::Installer;
+use crate::named::{Installer, Named};
 
 /// What one package or index asks of CUDA, and where.
 struct Ask {
@@ -28,18 +28,19 @@ struct Ask {
 }
 
 pub(crate) fn check(input: &Input, out: &mut Vec<Finding>) {
-    let asks = asks(input);
+    let named = crate::named::packages(input);
+    let asks = asks(input, &named);
     match input.base_cuda {
         BaseCuda::None => on_cpu(&asks, out),
-        BaseCuda::Version(cuda) => on_gpu(input, cuda, &asks, out),
+        BaseCuda::Version(cuda) => on_gpu(input, &named, cuda, &asks, out),
         BaseCuda::Unknown => {}
     }
     mixed(&asks, out);
 }
 
-fn asks(input: &Input) -> Vec<Ask> {
+fn asks(input: &Input, packages: &[Named]) -> Vec<Ask> {
     let mut out = Vec::new();
-    for named in crate::named::packages(input) {
+    for named in packages {
         let spec = named.spec.trim();
         let span = named.span.clone();
         match named.installer {
@@ -105,7 +106,7 @@ fn on_cpu(asks: &[Ask], out: &mut Vec<Finding>) {
     }
 }
 
-fn on_gpu(input: &Input, base: Cuda, asks: &[Ask], out: &mut Vec<Finding>) {
+fn on_gpu(input: &Input, packages: &[Named], base: Cuda, asks: &[Ask], out: &mut Vec<Finding>) {
     let nearest = |torch: Option<&str>| envd_gpu::nearest(base, torch).map_or("none".to_owned(), |v| v.to_string());
     for ask in asks {
         let (rule, message) = match ask.built {
@@ -138,7 +139,7 @@ fn on_gpu(input: &Input, base: Cuda, asks: &[Ask], out: &mut Vec<Finding>) {
     if input.build_args.get(envd_gpu::TORCH_BACKEND_ARG).is_some_and(|v| !v.trim().eq_ignore_ascii_case("auto")) {
         return;
     }
-    for named in crate::named::packages(input).iter().filter(|n| n.installer == Installer::Pip) {
+    for named in packages.iter().filter(|n| n.installer == Installer::Pip) {
         let Some(req) = Requirement::parse(&named.spec) else { continue };
         let (Some(version), None) = (req.version.as_deref(), req.local.as_deref()) else { continue };
         if req.name == "torch" && envd_gpu::nearest(base, Some(version)).is_none() {
