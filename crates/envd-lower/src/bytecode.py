@@ -129,6 +129,9 @@ def main(cache):
                     continue
                 write(pyc, head + body)
                 hits += 1
+    if todo:
+        # a line to watch for: tests/e2e/survive.rs interrupts a build here
+        print("envd: compiling %d .py files" % len(todo), flush=True)
     done = None
     if len(todo) > 64 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
         try:

@@ -16,7 +16,7 @@ use crate::config::{PackageLayers, PythonInstaller};
 use crate::ctx::Ctx;
 use crate::schedule::Numbered;
 use crate::secrets;
-use crate::shell::{quote, EXIT_EXTERNALLY_MANAGED, EXIT_UNAUTHORIZED};
+use crate::shell::{quote, EXIT_EXTERNALLY_MANAGED, EXIT_HASH_MISMATCH, EXIT_UNAUTHORIZED};
 use crate::well_known::{CONTEXT_MOUNT, PIP_CACHE, PIP_WHEELHOUSE as WHEELHOUSE};
 
 /// How progress names the call.
@@ -121,11 +121,21 @@ fn with_python(python: &str, args: &str, direct: bool) -> String {
             )),
         )
     };
-    // pip tells why an index refused only in its debug log.
+    // pip tells why an index refused only in its debug log. pip never
+    // fetches a file again: a download cut short by a proxy fails as a
+    // hash mismatch (the index's `#sha256=`), which a second try mends;
+    // a file that is wrong twice is the server's.
     format!(
         r#"mkdir -p {WHEELHOUSE}
-log=$(mktemp) s=0
-{python} -m pip {fetch} --log "$log" {args} || s=$?
+log=$(mktemp) s=0 try=0
+while :; do
+  try=$((try + 1)) s=0
+  : >"$log"
+  {python} -m pip {fetch} --log "$log" {args} || s=$?
+  if [ "$s" = 0 ] || ! grep -q 'DO NOT MATCH THE HASHES' "$log"; then break; fi
+  if [ "$try" -ge 2 ]; then s={EXIT_HASH_MISMATCH}; break; fi
+  echo "envd: a download does not have the hash its index gives (cut short on the way?); pip does not fetch a file again, so envd runs pip once more"
+done
 if [ "$s" != 0 ]; then
   if grep -qE '401 (Client Error|Error|Unauthorized)|HTTP error 401' "$log"; then s={EXIT_UNAUTHORIZED}; fi
   rm -f "$log"
@@ -163,7 +173,16 @@ pub(crate) fn unauthorized(plan: &Plan) -> (u32, String) {
 
 /// Why an `install.python_packages` step failed, by its exit code.
 pub(crate) fn reasons(plan: &Plan) -> Vec<(u32, String)> {
-    vec![unauthorized(plan), externally_managed()]
+    vec![unauthorized(plan), externally_managed(), hash_mismatch()]
+}
+
+/// The sentence of a pip step whose download had the wrong hash twice
+/// (see [`with_python`]).
+pub(crate) fn hash_mismatch() -> (u32, String) {
+    (
+        EXIT_HASH_MISMATCH,
+        "a file pip downloaded did not have the sha256 its index (or the requirement's --hash) gives, on two tries: the server, or a proxy on the way, sends it damaged or cut short; pip's output above names the file and its URL".to_owned(),
+    )
 }
 
 /// The build arg that lets python steps install into an externally

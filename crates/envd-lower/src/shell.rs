@@ -74,6 +74,10 @@ pub(crate) const EXIT_UNAUTHORIZED: u32 = 41;
 /// (PEP 668), which it checks before uv or pip says so in a paragraph.
 pub(crate) const EXIT_EXTERNALLY_MANAGED: u32 = 42;
 
+/// The exit code of a pip step whose download did not have its hash
+/// twice (pip fetches a file once; see `pip::with_python`).
+pub(crate) const EXIT_HASH_MISMATCH: u32 = 43;
+
 #[cfg(test)]
 mod tests {
     use super::*;
