@@ -6,15 +6,34 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 
-.PHONY: help demo test setup bases image unit e2e lint fmt golden bench fuzz fuzz-short
+.PHONY: help demo test test-build checks setup bases image unit e2e lint fmt golden bench fuzz fuzz-short
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
 demo: bases image ## install what is missing, build the frontend image, build and run examples/hello and examples/seed
 	bash scripts/demo.sh
 
-test: lint unit fuzz-short e2e ## every test: formatting, clippy, unit, a short fuzz run and end-to-end
+test: ## every test: formatting, clippy, unit, a short fuzz run and end-to-end, in two lanes (below)
+	$(MAKE) -j2 --output-sync=target setup test-build
+	$(MAKE) -j2 --output-sync=target e2e checks
+
+# The lanes of `make test` on 2 cores. The end-to-end builds spend much of
+# their time waiting on docker, the network and timeouts, so lint, unit
+# and the fuzz run go beside them (`checks`); before that, setup (apt,
+# debootstrap, docker import: mostly I/O) goes beside the compile of every
+# binary the tests run (`test-build`: CPU). `checks` runs clippy last, so
+# that it holds target/debug's lock after the end-to-end lane's cargo has
+# found its test binary built (cargo holds no lock while tests run).
+test-build:
+	bash scripts/release-binaries.sh --quiet
+	$(CARGO) test --workspace --exclude envd-e2e --locked --no-run
+	$(CARGO) test -p envd-e2e --locked --no-run
+
+checks:
+	$(MAKE) unit
+	$(MAKE) fuzz-short
+	$(MAKE) lint
 
 setup: ## install and start dockerd, buildx and the registry; make the local base images (amd64, arm64 under qemu)
 	bash scripts/setup.sh all

@@ -16,10 +16,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use envd_e2e::{cpu_base, docker, ensure_env, repo, Context, FRONTEND};
+use envd_e2e::{cpu_base, docker, engine_alone, repo, Context, FRONTEND};
 
 mod layers;
 mod noop;
+mod parallel;
 mod python;
 
 /// Runs of each figure (`ENVD_BENCH_RUNS`, default 5).
@@ -348,23 +349,46 @@ impl CondaBench {
 /// measures again and puts in place in BENCHMARKS.md.
 const LAYERS_HEADING: &str = "## Python packages in layers, at ML scale";
 
-/// `ENVD_BENCH_ONLY=layers`: only the ML-scale layers figures (the
-/// longest section), written over that section of BENCHMARKS.md.
-fn layers_only() {
-    let mut section = String::new();
-    layers::run(&mut section, std::env::var("ENVD_BENCH_ML_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3));
+/// Runs of each ML-scale figure (`ENVD_BENCH_ML_RUNS`, default 3).
+fn ml_runs() -> usize {
+    std::env::var("ENVD_BENCH_ML_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
+}
+
+/// `section` in place of the one under `heading` in BENCHMARKS.md, or
+/// at its end when it has none.
+fn replace_section(heading: &str, section: &str) {
     let path = repo().join("BENCHMARKS.md");
     let old = std::fs::read_to_string(&path).expect("BENCHMARKS.md from an earlier `make bench`");
-    let start = old.find(LAYERS_HEADING).expect("BENCHMARKS.md has the layers section");
-    let end =
-        old[start + LAYERS_HEADING.len()..].find("\n## ").map_or(old.len(), |i| start + LAYERS_HEADING.len() + i + 1);
+    let Some(start) = old.find(heading) else {
+        return written(&format!("{}\n\n{}\n", old.trim_end(), section.trim()));
+    };
+    let end = old[start + heading.len()..].find("\n## ").map_or(old.len(), |i| start + heading.len() + i + 1);
     written(&format!("{}{}\n\n{}", &old[..start], section.trim(), &old[end..]));
 }
 
+/// `ENVD_BENCH_ONLY=layers,parallel` (either or both): only those
+/// sections, each written over its own in BENCHMARKS.md.
+fn only(sections: &str) {
+    for name in sections.split(',').map(str::trim) {
+        let mut section = String::new();
+        match name {
+            "layers" => {
+                layers::run(&mut section, ml_runs());
+                replace_section(LAYERS_HEADING, &section);
+            }
+            "parallel" => {
+                parallel::run(&mut section, runs());
+                replace_section(parallel::HEADING, &section);
+            }
+            other => panic!("ENVD_BENCH_ONLY: no section {other:?} (layers, parallel)"),
+        }
+    }
+}
+
 fn main() {
-    ensure_env();
-    if std::env::var("ENVD_BENCH_ONLY").as_deref() == Ok("layers") {
-        return layers_only();
+    let _alone = engine_alone();
+    if let Ok(sections) = std::env::var("ENVD_BENCH_ONLY") {
+        return only(&sections);
     }
     let n = runs();
     let mut md = String::new();
@@ -562,7 +586,9 @@ fn main() {
 
     python::run(&mut md, n);
     written(&md);
-    layers::run(&mut md, std::env::var("ENVD_BENCH_ML_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3));
+    layers::run(&mut md, ml_runs());
+    written(&md);
+    parallel::run(&mut md, n);
     written(&md);
 
     // --- size and memory ---

@@ -44,7 +44,7 @@ fn json(r: &Run) -> serde_json::Value {
 
 #[test]
 fn call_targets_lists_the_functions_with_their_descriptions() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("call-targets");
     ctx.write("build.envd", &three_targets());
     let r = call(&ctx, "targets", &[]);
@@ -79,7 +79,7 @@ fn call_targets_lists_the_functions_with_their_descriptions() {
 
 #[test]
 fn call_outline_of_a_target_lists_the_args_it_reads() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("call-outline");
     ctx.write("build.envd", &three_targets());
     let r = call(&ctx, "outline", &["--target", "gpu"]);
@@ -132,7 +132,7 @@ fn with_findings() -> String {
 
 #[test]
 fn call_check_is_clean_or_exits_1_with_the_findings() {
-    ensure_env();
+    let _engine = ensure_env();
     let clean = Context::new("check-clean");
     clean.write("build.envd", &format!("def build():\n    base(image=\"{}\")\n", cpu_base()));
     let r = call(&clean, "check", &[]);
@@ -146,7 +146,7 @@ fn call_check_is_clean_or_exits_1_with_the_findings() {
     assert!(r.stdout.contains("Check complete, 2 warnings have been found!"), "{}", r.stdout);
     assert!(
         r.stdout.contains(
-            "WARNING: PipInstallInRun - https://github.com/aiges/envd-frontend/blob/main/README.md#pipinstallinrun"
+            "WARNING: PipInstallInRun - https://github.com/aiges/envd-frontend/blob/main/docs/rules.md#pipinstallinrun"
         ),
         "{}",
         r.stdout
@@ -174,7 +174,7 @@ fn call_check_is_clean_or_exits_1_with_the_findings() {
 
 #[test]
 fn call_check_of_a_file_that_does_not_parse_is_a_build_error_at_its_line() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("check-syntax");
     ctx.write("build.envd", "def build():\n    base(image=\"x\"\n    run(commands=[])\n");
     let r = call(&ctx, "check", &[]);
@@ -186,7 +186,7 @@ fn call_check_of_a_file_that_does_not_parse_is_a_build_error_at_its_line() {
 
 #[test]
 fn a_build_prints_its_warnings_and_error_true_fails_it() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("warn-build");
     ctx.write("build.envd", &with_findings());
     let r = ctx.build_envd(&[]);
@@ -211,7 +211,7 @@ fn a_build_prints_its_warnings_and_error_true_fails_it() {
 
 #[test]
 fn bake_call_check_checks_every_target_of_the_example() {
-    ensure_env();
+    let _engine = ensure_env();
     let r = bake_with(&["--call", "check"], "examples/aiges-service/docker-bake.hcl");
     assert!(r.ok, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.stdout.matches("Check complete, no warnings found.").count(), 2, "cpu and gpu: {}", r.stdout);
@@ -219,7 +219,7 @@ fn bake_call_check_checks_every_target_of_the_example() {
 
 #[test]
 fn describe_lists_the_calls_answered_and_others_are_refused_by_name() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("call-describe");
     ctx.write("build.envd", &format!("def build():\n    base(image=\"{}\")\n", cpu_base()));
     let r = call(&ctx, "subrequests.describe", &[]);
@@ -234,7 +234,7 @@ fn describe_lists_the_calls_answered_and_others_are_refused_by_name() {
 
 #[test]
 fn a_bad_envd_check_is_refused_naming_the_build_arg() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("check-bad-arg");
     ctx.write("build.envd", &format!("def build():\n    base(image=\"{}\")\n", cpu_base()));
     let r = ctx.build_envd(&["--build-arg", "ENVD_CHECK=skip=PipInstalInRun"]);

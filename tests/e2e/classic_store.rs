@@ -1,11 +1,11 @@
 //! dockerd's classic image store has no MergeOp/DiffOp; builds must work
 //! there too. This test restarts dockerd with the containerd snapshotter
-//! off, builds a service, and puts the snapshotter back, so it has a test
-//! binary of its own: nothing else may build while dockerd restarts.
+//! off, builds a service, and puts the snapshotter back, so it runs alone:
+//! nothing else may build while dockerd restarts.
 
 use std::process::Command;
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, repo, Context};
+use envd_e2e::{cpu_base, docker_ok, engine_alone, repo, Context};
 
 fn script(name: &str, classic: bool) -> bool {
     let mut cmd = Command::new("bash");
@@ -31,7 +31,7 @@ impl Drop for Restore {
 
 #[test]
 fn a_service_builds_on_the_classic_image_store() {
-    ensure_env();
+    let _alone = engine_alone();
     let _restore = Restore;
     assert!(script("setup.sh", true), "could not switch dockerd to the classic store");
     let driver = docker_ok(&["info", "-f", "{{json .DriverStatus}}"]);

@@ -6,18 +6,9 @@
 
 use envd_conda_fixture::{machine_python, Content, MachinePython, Package};
 use envd_e2e::{
-    cpu_base, docker_ok, ensure_env, git, git_daemon, image_config, repo, steps, ubuntu_base, Context, HostServer,
+    cpu_base, docker_ok, engine_alone, ensure_env, git, git_daemon, image_config, repo, steps, ubuntu_base, Context,
+    HostServer,
 };
-
-/// The conda package cache is one BuildKit cache mount for all builds.
-/// Under concurrent builds BuildKit was seen to hand a step a different
-/// copy of it (a fresh one), so the test that counts fetches runs alone:
-/// it takes this lock for writing, every other installing test for reading.
-static CONDA_CACHE: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-fn sharing_the_conda_cache() -> std::sync::RwLockReadGuard<'static, ()> {
-    CONDA_CACHE.read().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The python of the fixture channel: this machine's CPython.
 fn python() -> &'static MachinePython {
@@ -57,8 +48,7 @@ const ENV_YAML: &str = "name: service\nchannels:\n  - defaults\ndependencies:\n 
 
 #[test]
 fn an_env_yaml_installs_on_a_base_without_conda() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     let ctx = Context::new("conda-plain");
     let m = python();
     ctx.channel_with_python("channel", vec![])
@@ -142,8 +132,11 @@ fn marker(which: &str) -> (String, Package) {
 
 #[test]
 fn adding_one_package_fetches_only_that_package() {
-    ensure_env();
-    let _alone = CONDA_CACHE.write().unwrap_or_else(|e| e.into_inner());
+    // The conda package cache is one BuildKit cache mount for all builds.
+    // Under concurrent builds BuildKit was seen to hand a step a different
+    // copy of it (a fresh one), so this test, which counts fetches, runs
+    // alone.
+    let _alone = engine_alone();
     let ctx = Context::new("conda-add");
     let (name, package) = marker("add");
     let build = |specs: &str| {
@@ -173,8 +166,7 @@ fn adding_one_package_fetches_only_that_package() {
 
 #[test]
 fn a_conda_base_keeps_its_environment_and_records() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     // No conda can be installed here, so the conda base is made the way a
     // user of this frontend would make one: a build with an environment
     // (python, zlib), pushed to the local registry.
@@ -228,8 +220,7 @@ fn a_conda_base_keeps_its_environment_and_records() {
 
 #[test]
 fn an_unsolvable_environment_fails_at_its_line_with_the_explanation() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     let ctx = Context::new("conda-unsolvable");
     ctx.channel("channel", vec![]).write(
         "build.envd",
@@ -249,8 +240,7 @@ fn an_unsolvable_environment_fails_at_its_line_with_the_explanation() {
 
 #[test]
 fn cuda_packages_solve_on_the_gpu_base_without_install_cuda_and_not_on_the_cpu_one() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     let ctx = Context::new("conda-cuda");
     let cudapkg = Package::new("cudapkg", "1.0", "cuda11_0")
         .depends(&["__cuda >=11"])
@@ -289,7 +279,7 @@ fn cuda_packages_solve_on_the_gpu_base_without_install_cuda_and_not_on_the_cpu_o
 
 #[test]
 fn bad_env_files_and_specs_are_errors_at_their_line_before_anything_runs() {
-    ensure_env();
+    let _engine = ensure_env();
     let cases = [
         (None, "env_file=\"env.yaml\"", "env_file \"env.yaml\" was not found in the build context"),
         (Some("dependencies: [a\n"), "env_file=\"env.yaml\"", "env_file \"env.yaml\" is not valid YAML"),
@@ -324,8 +314,7 @@ fn bad_env_files_and_specs_are_errors_at_their_line_before_anything_runs() {
 
 #[test]
 fn the_seed_example_builds() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     let ctx = Context::new("seed");
     let example = repo().join("examples/seed");
     for f in ["build.envd", "env.yaml", "build.txt", "detectron2/setup.py", "detectron2/detectron2.py"] {
@@ -350,8 +339,7 @@ fn the_seed_example_builds() {
 
 #[test]
 fn an_http_channel_is_reached_by_name_from_inside_the_build() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     let ctx = Context::new("conda-http");
     let (name, package) = marker("http");
     ctx.channel("served", vec![package]);
@@ -377,8 +365,7 @@ fn an_http_channel_is_reached_by_name_from_inside_the_build() {
 
 #[test]
 fn https_channels_use_dns_and_the_base_images_ca_store() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     // pypi.org is reachable here but is no conda channel: getting as far
     // as "no such subdir" means the name resolved and TLS verified against
     // the CA bundle of the base. A name that does not exist says so.
@@ -404,8 +391,7 @@ fn https_channels_use_dns_and_the_base_images_ca_store() {
 
 #[test]
 fn the_installer_runs_on_ubuntu_18_04_and_sees_its_glibc() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     assert!(sh(&ubuntu_base(), "ldd --version | head -1").contains("2.27"), "the stand-in is glibc 2.27");
     let build = |base: &str, names: &str| {
         let ctx = Context::new("conda-ubuntu");
@@ -463,8 +449,7 @@ fn archive(ctx: &Context, url: &str, name: &str) -> (String, String) {
 
 #[test]
 fn explicit_and_conda_lock_files_install_exactly_their_archives_with_no_solve() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     let ctx = Context::new("conda-lock");
     let (name, package) = marker("locked");
     ctx.channel("served", vec![package]);
@@ -527,8 +512,7 @@ fn python_project(dir: &std::path::Path, name: &str, version: &str) {
 
 #[test]
 fn a_conda_env_export_file_with_editable_pip_entries_builds() {
-    ensure_env();
-    let _cache = sharing_the_conda_cache();
+    let _engine = ensure_env();
     let m = python();
     // The project the developer installed with `pip install -e git+...`,
     // served by a git daemon on the host.

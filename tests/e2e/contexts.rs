@@ -28,7 +28,7 @@ fn gpu_service(name: &str) -> Context {
 
 #[test]
 fn a_named_context_replaces_aiges_gpu_before_the_build_arg() {
-    ensure_env();
+    let _engine = ensure_env();
     let alt = marked_gpu_base("local-image", &[]);
     let ctx = gpu_service("named-image");
     let named = format!("aiges_gpu=docker-image://{}", alt.tag);
@@ -45,7 +45,7 @@ fn a_named_context_replaces_aiges_gpu_before_the_build_arg() {
 
 #[test]
 fn a_named_context_from_an_oci_layout_directory() {
-    ensure_env();
+    let _engine = ensure_env();
     let layout = std::env::temp_dir().join(format!("envd-e2e-oci-layout-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&layout);
     let dest = format!("type=oci,tar=false,dest={}", layout.display());
@@ -63,7 +63,7 @@ fn a_named_context_from_an_oci_layout_directory() {
 
 #[test]
 fn named_contexts_that_cannot_be_a_base_are_refused_and_unused_ones_are_named() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = gpu_service("named-bad");
     let r = ctx.build_envd(&["--build-context", "aiges_gpu=https://example.invalid/repo.git"]);
     assert!(!r.ok);
@@ -89,7 +89,7 @@ fn named_contexts_that_cannot_be_a_base_are_refused_and_unused_ones_are_named() 
 
 #[test]
 fn a_git_repository_at_a_ref_and_subdirectory_is_the_context() {
-    ensure_env();
+    let _engine = ensure_env();
     let root = std::env::temp_dir().join(format!("envd-e2e-git-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let work = root.join("work");
@@ -147,7 +147,7 @@ fn a_git_repository_at_a_ref_and_subdirectory_is_the_context() {
 
 #[test]
 fn a_tarball_over_http_is_the_context() {
-    ensure_env();
+    let _engine = ensure_env();
     let root = std::env::temp_dir().join(format!("envd-e2e-tarball-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let src = root.join("src");

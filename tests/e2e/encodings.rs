@@ -18,7 +18,7 @@ fn write_bytes(ctx: &Context, path: &str, bytes: &[u8]) {
 
 #[test]
 fn a_build_envd_with_a_bom_builds() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("bom");
     let mut file = b"\xEF\xBB\xBF# \xE6\x9C\x8D\xE5\x8A\xA1\r\n".to_vec();
     file.extend(
@@ -36,7 +36,7 @@ fn a_build_envd_with_a_bom_builds() {
 
 #[test]
 fn a_powershell_conda_env_export_and_requirements_file_install() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("utf16");
     ctx.channel("channel", vec![]).write(
         "build.envd",
@@ -57,7 +57,7 @@ fn a_powershell_conda_env_export_and_requirements_file_install() {
 
 #[test]
 fn a_latin1_requirements_file_fails_at_its_call_with_the_offset() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("latin1");
     ctx.write(
         "build.envd",

@@ -1,17 +1,12 @@
 //! Builds that survive what they meet (issue 27), through real builds: an
 //! index that refuses HEAD, a base whose python is externally managed, and
-//! indexes and channels that fail on request. A module of `survive.rs`:
-//! each test builds beside the others, never while the parallel test
-//! prunes the builder.
+//! indexes and channels that fail on request.
 
 use envd_e2e::{cpu_base, docker_ok, ensure_env, wheels, Context, HostServer};
 
-use super::beside_others;
-
 #[test]
 fn an_index_that_answers_head_with_501_is_installed_from_with_pip() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let ctx = Context::new("no-head");
     let served = ctx.dir().join("served");
     wheels(&served, &["one:envd-e2e-one:1.0"]);
@@ -38,8 +33,7 @@ fn an_index_that_answers_head_with_501_is_installed_from_with_pip() {
 
 #[test]
 fn an_externally_managed_python_stops_the_step_with_what_to_do() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     // the CPU stand-in with the marker Debian 12's python has
     let managed = Context::new("pep668-base");
     managed.write(
@@ -87,6 +81,9 @@ fn an_externally_managed_python_stops_the_step_with_what_to_do() {
 enum Installer {
     Uv,
     Pip,
+    /// uv first, on an index that answers HEAD with 501: the step falls
+    /// back to pip, which then meets the fault.
+    PipFallback,
     Conda,
 }
 
@@ -107,8 +104,9 @@ const TIMEOUT: &str = "2";
 fn under_fault(installer: Installer, n: usize, fault: &str) -> Outcome {
     let ctx = Context::new(&format!("fault-{installer:?}-{n}").to_lowercase());
     // a name no cache of an earlier run has (pip's wheelhouse, conda's
-    // package cache)
-    let n = format!("{n}x{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis());
+    // package cache), nor a test that starts in the same millisecond
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let n = format!("{}{n}x{millis}", format!("{installer:?}").to_lowercase());
     let served = ctx.dir().join("served");
     let (file, body) = match installer {
         Installer::Conda => {
@@ -129,7 +127,11 @@ fn under_fault(installer: Installer, n: usize, fault: &str) -> Outcome {
         }
     };
     let log = ctx.dir().join("faults.log");
-    let server = HostServer::faulty(&served, log.clone(), &format!("{{\"{file}\": {fault}}}"));
+    let faults = match installer {
+        Installer::PipFallback => format!(r#"{{"{file}": {fault}, "HEAD {file}": {{"kind": "status", "code": 501}}}}"#),
+        _ => format!("{{\"{file}\": {fault}}}"),
+    };
+    let server = HostServer::faulty(&served, log.clone(), &faults);
     ctx.write(
         "build.envd",
         &format!(
@@ -146,7 +148,12 @@ fn under_fault(installer: Installer, n: usize, fault: &str) -> Outcome {
     let started = std::time::Instant::now();
     let run = ctx.build_envd(&args);
     let seconds = started.elapsed().as_secs_f64();
-    let tries = std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| l.ends_with(&file)).count();
+    // the downloads of the file, not uv's HEAD requests
+    let tries = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.ends_with(&file) && !l.contains(" head-"))
+        .count();
     Outcome { run, seconds, tries }
 }
 
@@ -173,8 +180,7 @@ const FAULTS: [(&str, &str); 5] = [
 /// what went wrong. The table of outcomes and times goes to the test's
 /// output (the README's "When things fail" has it).
 fn faults_for(installer: Installer, expected: [Expect; 5]) {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let mut table = String::from(
         "| fault | installer | outcome | seconds | requests of the file |\n| --- | --- | --- | --- | --- |\n",
     );
@@ -209,13 +215,28 @@ fn uv_retries_transient_faults_and_fails_in_bounded_time_on_the_rest() {
 }
 
 /// pip tries a 5xx again; a download cut short it takes for a hash
-/// mismatch (the index's `#sha256=`), at once; a stalled index after its
-/// 5 retries.
+/// mismatch (the index's `#sha256=`), which envd's second run of pip
+/// mends; a file damaged every time fails with our sentence after that
+/// second run; a stalled index after pip's 5 retries.
 #[test]
 fn pip_retries_transient_faults_and_fails_in_bounded_time_on_the_rest() {
-    let damaged = Expect::Fails { what: "DO NOT MATCH THE HASHES", seconds: 60.0 };
+    let damaged = Expect::Fails { what: "on two tries: the server, or a proxy on the way", seconds: 60.0 };
     let stalled = Expect::Fails { what: "Read timed out", seconds: 60.0 };
-    faults_for(Installer::Pip, [Expect::Ok, damaged, damaged, damaged, stalled]);
+    faults_for(Installer::Pip, [Expect::Ok, Expect::Ok, damaged, damaged, stalled]);
+}
+
+/// A step that falls back from uv to pip (here: an index that refuses
+/// HEAD) meets the faults with pip: a download cut short is fetched again
+/// by the second run of pip, and the step succeeds.
+#[test]
+fn the_pip_fallback_fetches_a_download_cut_short_again() {
+    let _engine = ensure_env();
+    let o = under_fault(Installer::PipFallback, 0, FAULTS[1].1);
+    assert!(o.run.ok, "{}", o.run.stderr);
+    assert!(o.run.stderr.contains("envd: installing with pip: the index answers HEAD with 501"), "{}", o.run.stderr);
+    assert!(o.run.stderr.contains("envd runs pip once more"), "{}", o.run.stderr);
+    assert_eq!(o.tries, 2, "cut short once, fetched again once: {}", o.run.stderr);
+    eprintln!("| {} | PipFallback | ok | {:.1} | {} |", FAULTS[1].0, o.seconds, o.tries);
 }
 
 /// The conda installer tries a 5xx (its client) and a dropped download

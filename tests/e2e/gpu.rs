@@ -48,7 +48,7 @@ fn torch_of(ctx: &Context) -> String {
 
 #[test]
 fn torch_comes_in_the_variant_the_bases_cuda_runs_and_a_pin_is_kept_and_warned_about() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("gpu-torch");
     let server = indexes(&ctx);
     let port = server.port;
@@ -106,7 +106,7 @@ fn torch_comes_in_the_variant_the_bases_cuda_runs_and_a_pin_is_kept_and_warned_a
 
 #[test]
 fn the_outline_names_the_variant_and_bad_torch_args_are_refused() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("gpu-outline");
     ctx.write(
         "build.envd",

@@ -5,7 +5,7 @@ use envd_e2e::{cpu_base, docker_ok, ensure_env, failing_build, Context};
 
 #[test]
 fn a_wrong_call_shows_its_line_and_a_suggestion() {
-    ensure_env();
+    let _engine = ensure_env();
     let stderr = failing_build("lang-error", "    install.pythn_packages(name=[\"numpy\"])\n");
     assert!(stderr.contains("build.envd:3"), "{stderr}");
     assert!(stderr.contains(">>>     install.pythn_packages(name=[\"numpy\"])"), "{stderr}");
@@ -14,7 +14,7 @@ fn a_wrong_call_shows_its_line_and_a_suggestion() {
 
 #[test]
 fn a_path_outside_the_context_is_refused_at_its_line() {
-    ensure_env();
+    let _engine = ensure_env();
     let stderr = failing_build("lang-path", "\n    io.copy(src=\"../x\", dest=\"/x\")\n");
     assert!(stderr.contains("build.envd:4"), "{stderr}");
     assert!(stderr.contains("io.copy(src=) (\"../x\") leaves the build context"), "{stderr}");
@@ -22,7 +22,7 @@ fn a_path_outside_the_context_is_refused_at_its_line() {
 
 #[test]
 fn warnings_are_shown_by_buildx() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("lang-warn");
     ctx.write(
         "build.envd",
@@ -35,7 +35,7 @@ fn warnings_are_shown_by_buildx() {
 
 #[test]
 fn build_args_and_targets_steer_the_build() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("lang-args");
     ctx.write(
         "build.envd",
@@ -54,7 +54,7 @@ fn build_args_and_targets_steer_the_build() {
 
 #[test]
 fn a_loop_that_does_not_end_names_its_line() {
-    ensure_env();
+    let _engine = ensure_env();
     let stderr = failing_build("lang-loop", "    for i in range(100000000):\n        pass\n");
     assert!(stderr.contains("build.envd:3"), "{stderr}");
     assert!(stderr.contains(">>>     for i in range(100000000):"), "{stderr}");
@@ -68,7 +68,7 @@ fn a_loop_that_does_not_end_names_its_line() {
 
 #[test]
 fn a_bad_aiges_device_names_the_build_arg_before_anything_runs() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("lang-device");
     ctx.write("build.envd", "def build():\n    base(language=\"python3.9\")\n    run(commands=[\"true\"])\n");
     let r = ctx.build_envd(&["--build-arg", "AIGES_DEVICE=tpu"]);

@@ -2,19 +2,16 @@
 //! runner: `docker buildx prune -af` drops every cache mount and cache
 //! record, and the only memory left is a registry cache in the local
 //! registry. Real PyPI wheels, downloaded once on the host and served by a
-//! mirror whose log counts every wheel a build fetched. A binary of its
-//! own: it prunes the builder; and its tests take turns ([`ONE_AT_A_TIME`]),
-//! since one's prune would pull the rug from under the other's build.
+//! mirror whose log counts every wheel a build fetched. Each test prunes
+//! the builder, so it runs alone ([`engine_alone`]): a prune would pull the
+//! rug from under a build beside it.
 
 use std::collections::BTreeSet;
 
-use envd_e2e::{bases_env, cpu_base, docker, docker_ok, ensure_env, image_layers, substeps, Context, PypiMirror};
+use envd_e2e::{bases_env, cpu_base, docker, docker_ok, engine_alone, image_layers, substeps, Context, PypiMirror};
 
 const FIRST: &str = "numpy==1.26.4\nsix==1.16.0\npackaging==24.1\npyyaml==6.0.1\nidna==3.7\n";
 const ADDED: &str = "attrs==23.2.0";
-
-/// Held by each test: the tests of this file prune the builder.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn mirror() -> PypiMirror {
     PypiMirror::start("e2e-pypi", &format!("{FIRST}{ADDED}\nrequests==2.32.3\n"))
@@ -50,8 +47,7 @@ fn pushed_again(first: &str, second: &str) -> (u64, u64) {
 
 #[test]
 fn a_one_package_edit_on_a_fresh_runner_fetches_one_wheel_and_pushes_one_small_layer() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_env();
+    let _alone = engine_alone();
     let mirror = mirror();
     let registry = bases_env("REGISTRY");
     let pid = std::process::id();
@@ -91,8 +87,7 @@ fn a_one_package_edit_on_a_fresh_runner_fetches_one_wheel_and_pushes_one_small_l
 
 #[test]
 fn two_services_on_two_fresh_builders_share_the_layers_of_their_shared_packages() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_env();
+    let _alone = engine_alone();
     let mirror = mirror();
     let registry = bases_env("REGISTRY");
     let pid = std::process::id();
@@ -119,8 +114,7 @@ fn two_services_on_two_fresh_builders_share_the_layers_of_their_shared_packages(
 /// fixture's packages), whose server logs every archive a build fetched.
 #[test]
 fn a_conda_package_added_on_a_fresh_runner_fetches_its_archive_alone_and_layers_are_reproducible() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_env();
+    let _alone = engine_alone();
     let python = envd_conda_fixture::machine_python().expect("package this machine's python");
     // The channel lives outside the build context, as a real one would.
     let served = Context::new("conda-layers-channel");

@@ -30,7 +30,7 @@ fn aiges_sdk() -> Package {
 
 #[test]
 fn the_loader_serves_the_conda_environment_in_c_and_python_mode() {
-    ensure_env();
+    let _engine = ensure_env();
     let m = machine_python().expect("package this machine's python");
     let ctx = Context::new("loader");
     ctx.channel_with_python("channel", vec![aiges_sdk()]).write("wrapper.py", WRAPPER);

@@ -37,7 +37,7 @@ fn sh(tag: &str, script: &str) -> String {
 
 #[test]
 fn the_service_image_has_what_build_envd_asked_for() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("service");
     service(&ctx, "service");
     let r = ctx.build_envd(&[]);
@@ -81,7 +81,7 @@ fn the_service_image_has_what_build_envd_asked_for() {
 
 #[test]
 fn rebuilds_rerun_only_what_changed() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("rebuild");
     service(&ctx, "rebuild");
     let first = ctx.build_envd(&[]);
@@ -133,7 +133,7 @@ fn rebuilds_rerun_only_what_changed() {
 
 #[test]
 fn a_missing_copy_source_fails_at_its_line() {
-    ensure_env();
+    let _engine = ensure_env();
     let stderr = failing_build("missing-src", "    io.copy(src=\"nope\", dest=\"/nope\")\n");
     assert!(stderr.contains("build.envd:3"), "{stderr}");
     assert!(stderr.contains("nope"), "{stderr}");
@@ -141,7 +141,7 @@ fn a_missing_copy_source_fails_at_its_line() {
 
 #[test]
 fn bake_builds_cpu_and_gpu_from_one_build_envd() {
-    ensure_env();
+    let _engine = ensure_env();
     let r = bake("examples/aiges-service/docker-bake.hcl");
     assert!(r.ok, "bake failed:\n{}", r.stderr);
     for device in ["cpu", "gpu"] {
@@ -155,7 +155,7 @@ fn bake_builds_cpu_and_gpu_from_one_build_envd() {
 
 #[test]
 fn run_uses_bash_and_mount_host_sees_the_context_read_only() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("mount-host");
     ctx.write(
         "build.envd",
@@ -198,7 +198,7 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
 
 #[test]
 fn local_wheels_install_from_the_context() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("wheels");
     write_wheel(&ctx, "dist/demo_pkg-0.1-py3-none-any.whl");
     ctx.write(

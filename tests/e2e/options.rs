@@ -2,15 +2,7 @@
 //! applies to build.envd steps as it does to a Dockerfile's, or is refused
 //! by name with a sentence.
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, steps, Context, HostServer};
-
-/// `buildx prune` would pull the cache from under a build running beside
-/// it: the test that prunes runs alone.
-static PRUNE: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-fn beside_others() -> std::sync::RwLockReadGuard<'static, ()> {
-    PRUNE.read().unwrap_or_else(|e| e.into_inner())
-}
+use envd_e2e::{cpu_base, docker_ok, engine_alone, ensure_env, steps, Context, HostServer};
 
 fn run_build(name: &str, commands: &[&str]) -> Context {
     // Every test builds through here or `Context::new`.
@@ -25,8 +17,7 @@ fn run_build(name: &str, commands: &[&str]) -> Context {
 
 #[test]
 fn network_none_cuts_every_step_off() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let served = std::env::temp_dir().join(format!("envd-e2e-net-{}", std::process::id()));
     std::fs::create_dir_all(&served).unwrap();
     std::fs::write(served.join("ping"), "pong\n").unwrap();
@@ -62,8 +53,7 @@ http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_foreve
 
 #[test]
 fn proxy_args_reach_steps_and_stay_out_of_the_image_and_the_cache_key() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let dir = std::env::temp_dir().join(format!("envd-e2e-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("proxy.log");
@@ -100,8 +90,7 @@ fn proxy_args_reach_steps_and_stay_out_of_the_image_and_the_cache_key() {
 
 #[test]
 fn cache_mount_namespaces_do_not_share_the_pip_cache() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let ctx = Context::new("cache-ns");
     // Each build asks for six and one package of its own, so that the pip
     // step runs again without --no-cache (which starts cache mounts empty);
@@ -127,8 +116,7 @@ fn cache_mount_namespaces_do_not_share_the_pip_cache() {
 
 #[test]
 fn shm_size_and_ulimit_reach_every_step() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let ctx = run_build(
         "limits",
         &[
@@ -145,8 +133,7 @@ fn shm_size_and_ulimit_reach_every_step() {
 
 #[test]
 fn options_that_would_be_dropped_are_refused_by_name() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let ctx = run_build("refused", &["true"]);
     for (flags, sentence) in [
         (
@@ -174,8 +161,9 @@ fn options_that_would_be_dropped_are_refused_by_name() {
 
 #[test]
 fn the_image_is_dated_by_its_build_or_by_source_date_epoch() {
-    ensure_env();
-    let _alone = PRUNE.write().unwrap_or_else(|e| e.into_inner());
+    // It prunes the builder, which would pull the cache from under a build
+    // running beside it.
+    let _alone = engine_alone();
     let ctx = Context::new("dates");
     ctx.write(
         "build.envd",

@@ -23,7 +23,7 @@ fn in_image(reference: &str, platform: &str, script: &str) -> String {
 
 #[test]
 fn two_platforms_push_an_index_whose_arm64_image_is_arm64_throughout() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("platforms");
     ctx.archmark_channel("channel").write(
         "build.envd",

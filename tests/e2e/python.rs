@@ -10,11 +10,6 @@ use std::path::Path;
 
 use envd_e2e::{cpu_base, docker_ok, ensure_env, git, git_daemon, wheels, Context, HostServer, Run};
 
-/// GPU wheels that match the base (issue 26): in this binary, so that
-/// their builds run beside these.
-#[path = "gpu.rs"]
-mod gpu;
-
 /// uv's summary line for an installed package; pip says `Successfully installed`.
 const UV_INSTALLED: &str = " + ";
 
@@ -58,7 +53,7 @@ fn service(requirements: &str) -> String {
 
 #[test]
 fn index_options_hashes_and_markers_install_with_uv() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("uv-options");
     let served = ctx.dir().join("served");
     let hashes = wheels(
@@ -124,7 +119,7 @@ fn index_options_hashes_and_markers_install_with_uv() {
 
 #[test]
 fn nested_files_git_urls_and_local_wheels_install_with_uv() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("uv-nested");
     let served = ctx.dir().join("served");
     wheels(&served, &["one:envd-e2e-one:1.0", "one:envd-e2e-one:2.0"]);
@@ -168,7 +163,7 @@ fn nested_files_git_urls_and_local_wheels_install_with_uv() {
 
 #[test]
 fn what_uv_reads_differently_installs_with_pip_and_says_why() {
-    ensure_env();
+    let _engine = ensure_env();
     // known before the build: an option line uv would ignore
     let ctx = Context::new("uv-fallback");
     ctx.write("requirements.txt", "--pre\nsix==1.16.0\n").write("build.envd", &service("requirements.txt"));
@@ -236,7 +231,7 @@ fn what_uv_reads_differently_installs_with_pip_and_says_why() {
 
 #[test]
 fn envd_python_installer_pip_is_todays_pip_path() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("uv-off");
     ctx.write("requirements.txt", "six==1.16.0\n").write("build.envd", &service("requirements.txt"));
     let r = build(&ctx, &["--no-cache", "--build-arg", "ENVD_PYTHON_INSTALLER=pip"]);

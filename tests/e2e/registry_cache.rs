@@ -1,12 +1,12 @@
-//! CI pipelines share the build cache through a registry. This test has a
-//! binary of its own because it prunes the builder's cache, which would
-//! pull the rug from under builds running beside it.
+//! CI pipelines share the build cache through a registry. This test prunes
+//! the builder's cache, which would pull the rug from under builds running
+//! beside it, so it runs alone.
 
-use envd_e2e::{bases_env, cpu_base, docker_ok, ensure_env, steps, Context};
+use envd_e2e::{bases_env, cpu_base, docker_ok, engine_alone, steps, Context};
 
 #[test]
 fn a_registry_cache_makes_a_pruned_builder_rebuild_nothing() {
-    ensure_env();
+    let _alone = engine_alone();
     let ctx = Context::new("regcache");
     let marker = format!("{}", std::process::id());
     ctx.write(

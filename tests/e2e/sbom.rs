@@ -54,7 +54,7 @@ fn purls(spdx: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn an_sbom_names_every_conda_pip_and_apt_package_from_the_records_and_no_credential() {
-    ensure_env();
+    let _engine = ensure_env();
     let python = envd_conda_fixture::machine_python().expect("package this machine's python");
     let ctx = Context::new("sbom");
     let served = ctx.dir().join("served");
@@ -137,7 +137,7 @@ fn an_sbom_names_every_conda_pip_and_apt_package_from_the_records_and_no_credent
 /// records, and every build arg is in any provenance.
 #[test]
 fn credentials_the_provenance_would_record_are_warned_about() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("sbom-credentials");
     ctx.write(
         "build.envd",
@@ -164,7 +164,7 @@ fn credentials_the_provenance_would_record_are_warned_about() {
 
 #[test]
 fn each_platform_carries_its_own_sbom_with_its_conda_subdir() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("sbom-platforms");
     ctx.archmark_channel("channel").write(
         "build.envd",
@@ -194,7 +194,7 @@ fn each_platform_carries_its_own_sbom_with_its_conda_subdir() {
 /// Pushed to a registry, the SBOM is what `imagetools inspect` shows.
 #[test]
 fn imagetools_inspect_shows_the_sbom_of_a_pushed_image() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("sbom-pushed");
     ctx.write(
         "build.envd",
@@ -214,7 +214,7 @@ fn imagetools_inspect_shows_the_sbom_of_a_pushed_image() {
 
 #[test]
 fn sbom_options_the_frontend_cannot_honour_are_refused_with_the_reason() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("sbom-refused");
     ctx.write("build.envd", &format!("def build():\n    base(image=\"{}\")\n", cpu_base()));
     let r = ctx.build_envd(&["--build-arg", "BUILDKIT_SBOM_SCAN_STAGE=true", "--sbom=true"]);

@@ -69,7 +69,7 @@ fn sh(tag: &str, script: &str) -> String {
 
 #[test]
 fn a_private_index_installs_with_each_secret_and_fails_without_one() {
-    ensure_env();
+    let _engine = ensure_env();
     let pw = password();
     let ctx = Context::new("private-pypi");
     let served = secret_dir("pypi-served");
@@ -151,7 +151,7 @@ fn write_channel(dir: &Path) -> String {
 
 #[test]
 fn a_private_conda_channel_installs_with_netrc_or_conda_auth() {
-    ensure_env();
+    let _engine = ensure_env();
     let pw = password();
     let served = secret_dir("conda-served");
     let name = write_channel(&served);
@@ -198,7 +198,7 @@ fn a_private_conda_channel_installs_with_netrc_or_conda_auth() {
 
 #[test]
 fn credentials_written_in_build_envd_work_warn_and_stay_out_of_the_image() {
-    ensure_env();
+    let _engine = ensure_env();
     let pw = password();
     let served = secret_dir("inline-served");
     write_index(&served.join("pypi"));
@@ -269,7 +269,7 @@ rm -rf "$work"
 
 #[test]
 fn a_private_apt_repository_installs_with_the_netrc_secret() {
-    ensure_env();
+    let _engine = ensure_env();
     let pw = password();
     let served = secret_dir("apt-served");
     let key = write_apt_repo(&served);
@@ -379,7 +379,7 @@ impl Drop for SshGit {
 
 #[test]
 fn a_git_ssh_requirement_installs_through_the_forwarded_agent() {
-    ensure_env();
+    let _engine = ensure_env();
     let git = SshGit::start();
     let ctx = Context::new("ssh-git");
     ctx.write("known_hosts", &git.known_hosts());

@@ -23,7 +23,7 @@ fn assert_hello_image(tag: &str) {
 
 #[test]
 fn builds_with_buildkit_syntax_build_arg() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("syntax-arg");
     ctx.write("build.envd", &hello(&cpu_base()));
     let r = ctx.build_envd(&[]);
@@ -33,7 +33,7 @@ fn builds_with_buildkit_syntax_build_arg() {
 
 #[test]
 fn builds_with_a_syntax_first_line() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("syntax-line");
     ctx.write("build.envd", &format!("# syntax={}\n{}", envd_e2e::FRONTEND, hello(&cpu_base())));
     let file = ctx.dir().join("build.envd").to_string_lossy().into_owned();
@@ -44,7 +44,7 @@ fn builds_with_a_syntax_first_line() {
 
 #[test]
 fn a_second_identical_build_is_all_cached() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("cached");
     ctx.write("build.envd", &hello(&cpu_base()));
     let first = ctx.build_envd(&[]);
@@ -65,7 +65,7 @@ fn a_second_identical_build_is_all_cached() {
 
 #[test]
 fn a_syntax_error_names_build_envd_and_the_line() {
-    ensure_env();
+    let _engine = ensure_env();
     let stderr = failing_build("syntax-error", "    run(commands=[\"true\"]))\n");
     // buildx prints the file name and line, then the offending lines.
     assert!(stderr.contains("build.envd:3"), "no build.envd:3 in:\n{stderr}");
@@ -75,7 +75,7 @@ fn a_syntax_error_names_build_envd_and_the_line() {
 
 #[test]
 fn a_failing_run_step_points_at_its_line() {
-    ensure_env();
+    let _engine = ensure_env();
     let stderr = failing_build("failing-run", "\n    run(commands=[\"echo about to fail\", \"exit 7\"])\n");
     assert!(stderr.contains("build.envd:4"), "no build.envd:4 in:\n{stderr}");
     assert!(stderr.contains("exit code: 7"), "{stderr}");
@@ -95,7 +95,7 @@ fn a_failing_run_step_points_at_its_line() {
 
 #[test]
 fn an_unknown_target_lists_the_ones_that_exist() {
-    ensure_env();
+    let _engine = ensure_env();
     let ctx = Context::new("target");
     ctx.write("build.envd", &hello(&cpu_base()));
     let r = ctx.build_envd(&["--target", "gpu"]);
@@ -109,7 +109,7 @@ fn an_unknown_target_lists_the_ones_that_exist() {
 
 #[test]
 fn the_frontend_binary_is_static() {
-    ensure_env();
+    let _engine = ensure_env();
     let bin = repo().join("target/x86_64-unknown-linux-gnu/release/envd-frontend");
     let out = std::process::Command::new("ldd").arg(&bin).output().expect("ldd runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -118,7 +118,7 @@ fn the_frontend_binary_is_static() {
 
 #[test]
 fn bake_builds_the_hello_example() {
-    ensure_env();
+    let _engine = ensure_env();
     let r = bake("examples/hello/docker-bake.hcl");
     assert!(r.ok, "bake failed:\n{}", r.stderr);
     let text = docker_ok(&["run", "--rm", "envd-demo/hello:bake", "cat", "/home/aiges/hello.txt"]);

@@ -11,26 +11,25 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, prune_builder, wheels, Context, HostServer, FRONTEND};
-
-/// Faults of the network and of the base: in this binary, so that their
-/// builds run beside these (`make test`'s time).
-#[path = "faults.rs"]
-mod faults;
+use envd_e2e::{
+    cpu_base, docker_ok, engine_alone, ensure_env, overlap, prune_builder, wheels, Context, HostServer, FRONTEND,
+};
 
 /// Starts `docker buildx build` of `ctx`'s build.envd with `extra`, waits
 /// until `log` has a line that contains `seen`, then sends the client
 /// SIGINT; returns once the client has exited, with whether it failed.
+/// buildx's own output goes to [`progress`], which may be the `log`.
 fn interrupted_when(ctx: &Context, extra: &[&str], log: &std::path::Path, seen: &str) -> bool {
     let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");
     let file = ctx.dir().join("build.envd");
+    let output = std::fs::File::create(progress(ctx)).expect("create the progress log");
     let mut child = Command::new("docker")
         .args(["buildx", "build", "--progress=plain", "-t", &ctx.tag, "--build-arg", &syntax, "-f"])
         .arg(&file)
         .args(extra)
         .arg(ctx.dir())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(output)
         .spawn()
         .expect("docker runs");
     let started = Instant::now();
@@ -49,6 +48,11 @@ fn interrupted_when(ctx: &Context, extra: &[&str], log: &std::path::Path, seen: 
         assert!(waited.elapsed() < Duration::from_secs(60), "buildx did not stop after SIGINT");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Where [`interrupted_when`] writes what buildx prints.
+fn progress(ctx: &Context) -> std::path::PathBuf {
+    ctx.dir().join("progress.log")
 }
 
 fn sh(tag: &str, script: &str) -> String {
@@ -88,8 +92,7 @@ fn cancelled_then_built(ctx: &Context, log: &std::path::Path, seen: &str) {
 
 #[test]
 fn a_build_cancelled_during_the_conda_fetch_leaves_nothing_half_made() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let ctx = Context::new("cancel-conda");
     let name = unique("cancelled");
     let package = envd_conda_fixture::Package::new(&name, "1.0", "h0_0")
@@ -121,8 +124,7 @@ fn a_build_cancelled_during_the_conda_fetch_leaves_nothing_half_made() {
 
 #[test]
 fn a_build_cancelled_during_the_uv_fetch_leaves_nothing_half_made() {
-    ensure_env();
-    let _guard = beside_others();
+    let _engine = ensure_env();
     let ctx = Context::new("cancel-uv");
     let name = unique("envd-e2e-cancelled");
     let served = ctx.dir().join("served");
@@ -144,85 +146,45 @@ fn a_build_cancelled_during_the_uv_fetch_leaves_nothing_half_made() {
     assert!(sh(&ctx.tag, &check).contains("No broken requirements found"));
 }
 
-/// The four targets of the parallel builds, with what each must import.
-const TARGETS: [(&str, &str); 4] = [
-    ("conda_python", "import sys; assert sys.prefix == '/opt/conda', sys.prefix"),
-    ("conda_packages", "import pyfixture"),
-    ("pip_base", "import envd_e2e_par, sys; assert sys.prefix != '/opt/conda'"),
-    ("pip_conda", "import envd_e2e_par, sys; assert sys.prefix == '/opt/conda', sys.prefix"),
-];
-
-/// A build.envd whose targets overlap in what they install: conda's
-/// python alone, conda packages, pip on the base's python, and pip on
-/// conda's python, from a channel and a wheel directory in the context.
-fn overlapping_targets(ctx: &Context) {
-    ctx.channel_with_python("channel", Vec::new());
-    wheels(&ctx.dir().join("wheels"), &["local:envd-e2e-par:1.0"]);
-    ctx.write("requirements.txt", "--no-index\n--find-links ./wheels/local\nenvd-e2e-par==1.0\n");
-    let python = envd_conda_fixture::machine_python().expect("package this machine's python");
-    let channel = "    config.conda_channel(channel=\"channels: [defaults]\\ndefault_channels: [./channel]\\n\")\n";
-    let conda_base = format!("    base(image=\"{}\", language=\"python{}\")\n", cpu_base(), python.minor);
-    let base = format!("    base(image=\"{}\")\n", cpu_base());
-    ctx.write(
-        "build.envd",
-        &format!(
-            "def conda_python():\n{channel}{conda_base}    install.conda_packages(name=[\"python\"])\n\n\
-             def conda_packages():\n{channel}{conda_base}    install.conda_packages(name=[\"pyfixture\", \"zlib\"])\n\n\
-             def pip_base():\n{base}    install.python_packages(requirements=\"requirements.txt\")\n\n\
-             def pip_conda():\n{channel}{conda_base}    install.conda_packages(name=[\"python\"])\n    install.python_packages(requirements=\"requirements.txt\")\n"
-        ),
+/// Interrupted while `bytecode.py` writes the .pyc files of a wheel of
+/// 2,000 modules (it says so before it starts): the .pyc cache mount, which
+/// outlives the cancelled step, holds no half-written entry, so the next
+/// build writes whole .pyc files and every module imports from them.
+#[test]
+fn a_build_cancelled_while_writing_pyc_files_leaves_none_half_written() {
+    let _engine = ensure_env();
+    let ctx = Context::new("cancel-pyc");
+    let name = unique("envd-e2e-pyc");
+    let served = ctx.dir().join("served");
+    wheels(&served, &[&format!("one:{name}:1.0::2000")]);
+    let server = HostServer::faulty(&served, ctx.dir().join("http.log"), "{}");
+    let index = format!("config.pip_index(url=\"http://files.test:{}/one/simple\", trust=True)", server.port);
+    write_build(&ctx, &index, &format!("install.python_packages(name=[\"{name}==1.0\"])"));
+    assert!(interrupted_when(&ctx, &HOST, &progress(&ctx), "envd: compiling"), "SIGINT fails the build");
+    let r = ctx.build_envd(&HOST);
+    assert!(r.ok, "{}", r.stderr);
+    let module = name.replace('-', "_");
+    // every submodule from its .pyc (a truncated one fails marshal), and
+    // no temporary file left beside them
+    let check = format!(
+        "import importlib, os, sys, {module} as p\nd = os.path.dirname(p.__file__)\nfor i in range(2000):\n    m = importlib.import_module('{module}.m%d' % i)\n    assert m.__cached__ and os.path.exists(m.__cached__), m\nleft = [f for f in os.listdir(os.path.join(d, '__pycache__')) if not f.endswith('.pyc')]\nassert not left, left\nprint('whole')\n"
     );
-    let mut hcl = String::from("group \"default\" {\n  targets = [");
-    hcl.push_str(&TARGETS.iter().map(|(t, _)| format!("\"{t}\"")).collect::<Vec<_>>().join(", "));
-    hcl.push_str("]\n}\n");
-    for (target, _) in TARGETS {
-        hcl.push_str(&format!(
-            "target \"{target}\" {{\n  context = \".\"\n  dockerfile = \"build.envd\"\n  target = \"{target}\"\n  args = {{ BUILDKIT_SYNTAX = \"{FRONTEND}\" }}\n  tags = [\"{}-{target}\"]\n  output = [\"type=docker\"]\n}}\n",
-            ctx.tag.replace(':', "-"),
-        ));
-    }
-    ctx.write("docker-bake.hcl", &hcl);
-}
-
-/// The parallel test prunes the builder; the others build beside each other.
-static PRUNE: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-pub(crate) fn beside_others() -> std::sync::RwLockReadGuard<'static, ()> {
-    PRUNE.read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// `docker buildx bake` of `targets`; the seconds it took, for the log.
-fn bake(ctx: &Context, targets: &[&str]) -> f64 {
-    let started = Instant::now();
-    let out = Command::new("docker")
-        .args(["buildx", "bake", "--progress=plain", "-f", "docker-bake.hcl"])
-        .args(targets)
-        // the context is the bake file's directory, which buildx reads
-        // without asking for file-system entitlements
-        .current_dir(ctx.dir())
-        .output()
-        .expect("docker runs");
-    assert!(out.status.success(), "{targets:?}: {}", String::from_utf8_lossy(&out.stderr));
-    started.elapsed().as_secs_f64()
+    let out = docker_ok(&["run", "--rm", "--entrypoint", "python3", &ctx.tag, "-B", "-c", &check]);
+    assert_eq!(out.trim(), "whole");
 }
 
 #[test]
 fn four_overlapping_targets_built_at_once_on_cold_caches_all_come_out_whole() {
-    ensure_env();
+    // It prunes the builder: nothing builds beside it.
+    let _alone = engine_alone();
     let ctx = Context::new("parallel");
-    overlapping_targets(&ctx);
-    let _alone = PRUNE.write().unwrap_or_else(|e| e.into_inner());
+    overlap::write(&ctx);
     prune_builder();
-    let all: Vec<&str> = TARGETS.iter().map(|(t, _)| *t).collect();
-    let parallel = bake(&ctx, &all);
-    for (target, import) in TARGETS {
-        let tag = format!("{}-{target}", ctx.tag.replace(':', "-"));
-        docker_ok(&["run", "--rm", &tag, "python3", "-c", import]);
+    let all: Vec<&str> = overlap::TARGETS.iter().map(|(t, _)| *t).collect();
+    let parallel = overlap::bake(&ctx, &all);
+    for (target, import) in overlap::TARGETS {
+        docker_ok(&["run", "--rm", &overlap::tag(&ctx, target), "python3", "-c", import]);
     }
-    eprintln!("four targets on cold caches at once: {parallel:.1}s");
-    for (target, _) in TARGETS {
-        let _ = Command::new("docker")
-            .args(["image", "rm", "-f", &format!("{}-{target}", ctx.tag.replace(':', "-"))])
-            .output();
-    }
+    eprintln!("four targets on cold caches at once: {parallel:.1}s (make bench has the figures)");
+    overlap::remove_images(&ctx);
 }

@@ -4,12 +4,13 @@
 //! build contexts and looks at what came out.
 
 mod mirror;
+pub mod overlap;
 pub use mirror::PypiMirror;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -56,12 +57,38 @@ fn run_script(script: &str, args: &[&str]) {
 
 /// Sets up everything once per test binary: engine, registry, bases and
 /// the frontend image. Idempotent and quick when all is there.
-pub fn ensure_env() {
+fn ready() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         run_script("setup.sh", &["all"]);
         run_script("frontend-image.sh", &[]);
     });
+}
+
+/// The one engine every test builds on. Most tests only add to its cache
+/// and build side by side (they hold it for reading); a test that prunes
+/// the builder, restarts dockerd or counts what a shared cache mount
+/// fetched holds it for writing, so that nothing builds beside it. All the
+/// end-to-end tests are one binary, so this lock sees every one of them.
+static ENGINE: RwLock<()> = RwLock::new(());
+
+/// Sets up the engine (once) and shares it with the tests that run beside
+/// this one. Hold the guard for the whole test.
+#[must_use = "hold the guard for the whole test: `let _engine = ensure_env();`"]
+pub fn ensure_env() -> RwLockReadGuard<'static, ()> {
+    ready();
+    ENGINE.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Sets up the engine (once) and waits until no other test builds on it:
+/// for tests that prune the builder, restart dockerd, or count fetches
+/// through a cache mount that a build beside them could also fill. Hold
+/// the guard for the whole test; never call [`ensure_env`] while holding
+/// it.
+#[must_use = "hold the guard for the whole test: `let _alone = engine_alone();`"]
+pub fn engine_alone() -> RwLockWriteGuard<'static, ()> {
+    ready();
+    ENGINE.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The result of a command, with its output as text.

@@ -5,7 +5,10 @@ flaky indexes and channels.
 
 FAULTS is JSON: {"<path suffix>": {"kind": KIND, "times": N, ...}}. The
 first N requests (GET or HEAD) of a path that ends with the suffix meet the
-fault, the later ones are served (`times` left out: every request):
+fault, the later ones are served (`times` left out: every request). A key
+"HEAD <suffix>" matches only HEAD requests, and before the plain suffix:
+{"HEAD .whl": {"kind": "status", "code": 501}} is an index that implements
+only GET, as Python's own http.server does.
 
 - `status`: answer `code` (500, 502, 503, ...);
 - `drop`: send the headers and half the body, then close the connection;
@@ -39,10 +42,18 @@ def main():
             f.write("%.2f %s %s\n" % (time.monotonic() - start, what, path))
 
     class Handler(http.server.SimpleHTTPRequestHandler):
-        def fault(self):
+        def fault(self, head):
             path = self.path.split("?")[0]
-            for suffix, fault in faults.items():
-                if path.endswith(suffix):
+            keys = sorted(faults, key=lambda k: not k.startswith("HEAD "))
+            for suffix in keys:
+                fault = faults[suffix]
+                if suffix.startswith("HEAD "):
+                    if not head:
+                        continue
+                    match = path.endswith(suffix[len("HEAD ") :])
+                else:
+                    match = path.endswith(suffix)
+                if match:
                     with lock:
                         seen[suffix] = seen.get(suffix, 0) + 1
                         count = seen[suffix]
@@ -55,12 +66,12 @@ def main():
                 return f.read()
 
         def answer(self, head):
-            fault = self.fault()
+            fault = self.fault(head)
             if fault is None:
                 record("ok", self.path)
                 return super().do_HEAD() if head else super().do_GET()
             kind = fault["kind"]
-            record(kind, self.path)
+            record(("head-" if head else "") + kind, self.path)
             if kind == "status":
                 self.send_error(fault["code"])
                 return

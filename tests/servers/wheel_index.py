@@ -2,13 +2,15 @@
 
     wheel_index.py ROOT SPEC...
 
-Each SPEC is `PLACE:NAME:VERSION[:REQUIRES]`. PLACE `one` or `two` puts the
+Each SPEC is `PLACE:NAME:VERSION[:REQUIRES[:MODULES]]`. PLACE `one` or `two` puts the
 wheel on the simple index ROOT/PLACE/simple/NAME/; PLACE `links` on the
 flat find-links page ROOT/links/index.html; PLACE `local` only writes it,
 to ROOT/local/. A PLACE with a slash, such as `whl/cu116`, is an index in
 PyTorch's layout: ROOT/PLACE/NAME/, no `simple`, the wheel beside its page.
 VERSION may carry a local version (`1.13.1+cu116`). REQUIRES is a comma-separated list of requirements. Each
-wheel's module `NAME` (dashes as underscores) has VERSION and PLACE. The
+wheel's module `NAME` (dashes as underscores) has VERSION and PLACE; MODULES
+(a number) adds that many submodules `m0`, `m1`, ... of a hundred functions
+each, for a wheel whose .pyc files take a while to write. The
 wheels are byte-for-byte the same on every run. Prints one line per wheel:
 `PLACE NAME VERSION FILENAME SHA256`.
 """
@@ -19,6 +21,7 @@ pages = {}
 for spec in sys.argv[2:]:
     place, name, version, *rest = spec.split(":")
     requires = [r for r in (rest[0] if rest else "").split(",") if r]
+    modules = int(rest[1]) if len(rest) > 1 else 0
     module = name.replace("-", "_")
     wheel = "%s-%s-py3-none-any.whl" % (module, version)
     pytorch = "/" in place
@@ -33,6 +36,9 @@ for spec in sys.argv[2:]:
         % (name, version, "".join("Requires-Dist: %s\n" % r for r in requires)),
         "%s-%s.dist-info/WHEEL" % (module, version): "Wheel-Version: 1.0\nGenerator: envd-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
+    body = "".join("def f%d(x):\n    return [x * %d for _ in range(%d)]\n\n" % (i, i, i) for i in range(100))
+    for i in range(modules):
+        files["%s/m%d.py" % (module, i)] = "N = %d\n%s" % (i, body)
     record = "".join("%s,,\n" % f for f in files) + "%s-%s.dist-info/RECORD,,\n" % (module, version)
     files["%s-%s.dist-info/RECORD" % (module, version)] = record
     path = os.path.join(folder, wheel)
