@@ -163,19 +163,21 @@ mod tests {
 mod readme {
     use envd_lang::Rule;
 
-    /// Each rule's URL is an anchor of the README's rule list, where it has
-    /// a bad and a good example.
+    /// Each rule's URL is an anchor of docs/rules.md, where it has a bad
+    /// and a good example, and the README's table of rules links there.
     #[test]
-    fn every_rule_has_its_section_in_the_readme() {
+    fn every_rule_has_its_section_in_the_rules_doc() {
+        let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/rules.md")).unwrap();
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
         for rule in Rule::ALL {
-            let heading = format!("\n#### {}\n", rule.name());
-            let at = readme.find(&heading).unwrap_or_else(|| panic!("README.md has no {heading:?}"));
-            let section = &readme[at + heading.len()..];
-            let section =
-                &section[..section.find("\n#### ").or_else(|| section.find("\n## ")).unwrap_or(section.len())];
+            let heading = format!("\n## {}\n", rule.name());
+            let at = rules.find(&heading).unwrap_or_else(|| panic!("docs/rules.md has no {heading:?}"));
+            let section = &rules[at + heading.len()..];
+            let section = &section[..section.find("\n## ").unwrap_or(section.len())];
             assert!(section.contains("bad") && section.contains("good"), "{rule}: {section}");
-            assert!(rule.url().ends_with(&format!("#{}", rule.name().to_lowercase())));
+            let anchor = format!("docs/rules.md#{}", rule.name().to_lowercase());
+            assert!(rule.url().ends_with(&anchor), "{}", rule.url());
+            assert!(readme.contains(&format!("[{rule}]({anchor})")), "README.md's table has no row for {rule}");
         }
     }
 }

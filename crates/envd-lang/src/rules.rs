@@ -1,6 +1,6 @@
 //! The linter's rules: one list, so that a warning met while evaluating
 //! and one found afterwards by `envd-check` have the same names, the same
-//! descriptions and the same README anchors.
+//! descriptions and the same anchors in docs/rules.md.
 //!
 //! The names are CamelCase, as the Dockerfile linter's are, because
 //! buildx, `# check=skip=` and `ENVD_CHECK` use them as they are.
@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where the rule list lives; each rule is an anchor in it.
-pub const RULES_URL: &str = "https://github.com/aiges/envd-frontend/blob/main/README.md";
+pub const RULES_URL: &str = "https://github.com/aiges/envd-frontend/blob/main/docs/rules.md";
 
 /// A lint rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    /// Every rule, in the README's order.
+    /// Every rule, in the order of docs/rules.md.
     pub const ALL: &'static [Rule] = &[
         Rule::PipInstallInRun,
         Rule::AptInstallInRun,
@@ -149,7 +149,7 @@ impl Rule {
         }
     }
 
-    /// The README anchor of the rule, with its bad and good example.
+    /// The anchor of the rule in docs/rules.md, with its bad and good example.
     pub fn url(self) -> String {
         format!("{RULES_URL}#{}", self.name().to_ascii_lowercase())
     }
@@ -179,7 +179,7 @@ mod tests {
         assert_eq!(Rule::from_name("NoSuchRule"), None);
         assert_eq!(
             Rule::PipInstallInRun.url(),
-            "https://github.com/aiges/envd-frontend/blob/main/README.md#pipinstallinrun"
+            "https://github.com/aiges/envd-frontend/blob/main/docs/rules.md#pipinstallinrun"
         );
     }
 }
