@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 
-.PHONY: help demo test release-binaries test-binaries checks setup bases image unit e2e lint fmt golden bench fuzz fuzz-short
+.PHONY: help demo test test-build checks setup bases image unit e2e lint fmt golden bench fuzz fuzz-short
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -15,22 +15,20 @@ demo: bases image ## install what is missing, build the frontend image, build an
 	bash scripts/demo.sh
 
 test: ## every test: formatting, clippy, unit, a short fuzz run and end-to-end, in two lanes (below)
-	$(MAKE) -j3 --output-sync=target setup release-binaries test-binaries
+	$(MAKE) -j2 --output-sync=target setup test-build
 	$(MAKE) -j2 --output-sync=target e2e checks
 
 # The lanes of `make test` on 2 cores. The end-to-end builds spend much of
 # their time waiting on docker, the network and timeouts, so lint, unit
 # and the fuzz run go beside them (`checks`); before that, setup (apt,
 # debootstrap, docker import: mostly I/O) goes beside the compile of every
-# binary the tests run, the release ones beside the test ones (each cargo
-# leaves a core idle for part of its run, while one big crate compiles
-# alone). `checks` runs clippy last, so that it holds target/debug's lock
-# after the end-to-end lane's cargo has found its test binary built (cargo
-# holds no lock while tests run).
-release-binaries:
+# binary the tests run (`test-build`: CPU; the release binaries and the test
+# binaries one after the other, since compiling them at once took 75 s
+# longer on 2 cores). `checks` runs clippy last, so that it holds
+# target/debug's lock after the end-to-end lane's cargo has found its test
+# binary built (cargo holds no lock while tests run).
+test-build:
 	bash scripts/release-binaries.sh --quiet
-
-test-binaries:
 	$(CARGO) test --workspace --exclude envd-e2e --locked --no-run
 	$(CARGO) test -p envd-e2e --locked --no-run
 
