@@ -50,8 +50,11 @@ image: ## build the static binary and the aiges/envd-frontend:latest image
 unit: ## unit and in-process tests of every crate
 	$(CARGO) test --workspace --exclude envd-e2e --locked
 
+# Three at a time on 2 cores: a build mostly waits (on docker, the test
+# servers, timeouts), and the tests that must run alone say so
+# (tests/e2e/main.rs).
 e2e: setup image ## end-to-end tests: real docker buildx builds through the frontend image
-	$(CARGO) test -p envd-e2e --locked -- --test-threads=2
+	$(CARGO) test -p envd-e2e --locked -- --test-threads=3
 
 golden: ## regenerate the golden files (plans, LLB dumps); review the diff after
 	ENVD_UPDATE_GOLDEN=1 $(CARGO) test --workspace --exclude envd-e2e --locked golden

@@ -2,7 +2,8 @@
 //! image, on the engine, registry and bases that `scripts/setup.sh` makes.
 //!
 //! One test binary, one module per subject. One binary lets `cargo test
-//! --test-threads=2` keep both threads busy across subjects and links once;
+//! --test-threads=3` (the Makefile's) keep its threads busy across subjects
+//! and links once;
 //! the tests that must not share the engine (a prune, a dockerd restart, a
 //! count of fetches through a shared cache mount) say so with
 //! [`envd_e2e::engine_alone`], every other one shares it through
