@@ -22,7 +22,7 @@ pub const HEADING: &str = "## Builds at once on shared caches";
 pub fn run(md: &mut String, n: usize) {
     let ctx = Context::new("bench-parallel");
     overlap::write(&ctx);
-    let all: Vec<&str> = overlap::TARGETS.iter().map(|(t, _)| *t).collect();
+    let all = overlap::names();
     let mut wall = Figure::default();
     for i in 0..n {
         prune();

@@ -106,7 +106,7 @@ fn under_fault(installer: Installer, n: usize, fault: &str) -> Outcome {
     // a name no cache of an earlier run has (pip's wheelhouse, conda's
     // package cache), nor a test that starts in the same millisecond
     let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let n = format!("{}{n}x{millis}", format!("{installer:?}").to_lowercase());
+    let n = format!("{installer:?}{n}x{millis}").to_lowercase();
     let served = ctx.dir().join("served");
     let (file, body) = match installer {
         Installer::Conda => {

@@ -16,6 +16,11 @@ pub const TARGETS: [(&str, &str); 4] = [
     ("pip_conda", "import envd_e2e_par, sys; assert sys.prefix == '/opt/conda', sys.prefix"),
 ];
 
+/// The targets' names.
+pub fn names() -> Vec<&'static str> {
+    TARGETS.iter().map(|(t, _)| *t).collect()
+}
+
 /// Writes build.envd (a function per target), its channel, wheels and
 /// requirements, and `docker-bake.hcl` into `ctx`.
 pub fn write(ctx: &Context) {
@@ -36,7 +41,7 @@ pub fn write(ctx: &Context) {
         ),
     );
     let mut hcl = String::from("group \"default\" {\n  targets = [");
-    hcl.push_str(&TARGETS.iter().map(|(t, _)| format!("\"{t}\"")).collect::<Vec<_>>().join(", "));
+    hcl.push_str(&names().iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", "));
     hcl.push_str("]\n}\n");
     for (target, _) in TARGETS {
         hcl.push_str(&format!(
