@@ -1,8 +1,10 @@
 //! `envd-frontend check FILE [TARGET] [--llb]`: a build.envd checked on
 //! this machine, without BuildKit, through the same analysis a build
 //! takes, with context files read from the file's directory. `--llb` also
-//! lowers onto a stand-in base and prints the readable LLB. The fuzzer and
-//! pre-commit hooks drive it.
+//! lowers onto a stand-in base and prints the readable LLB, then the
+//! digest of the result's op, which names the whole graph: the same file
+//! gives the same digest on any machine (the arm64 image's test compares
+//! it with the amd64 one's). The fuzzer and pre-commit hooks drive it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -124,7 +126,8 @@ pub fn lower_locally(
     let inputs = Inputs { context_files: files.clone(), ..Inputs::local(source, base) };
     let lowered = envd_lower::lower(plan, &LowerConfig::local(), &inputs)?;
     let marshalled = lowered.state.marshal().map_err(|e| Diagnostic::nowhere(format!("internal error: {e}")))?;
-    Ok(envd_llb::dump::dump(&marshalled.definition))
+    let root = marshalled.root.as_deref().unwrap_or("none (an empty image)");
+    Ok(format!("{}digest {root}", envd_llb::dump::dump(&marshalled.definition)))
 }
 
 #[cfg(test)]
@@ -154,6 +157,8 @@ mod tests {
         let dump = lower_locally(&a.evaluated.plan, &a.needs, &a.files, &text).unwrap();
         assert!(dump.contains("name \"[3/8] install.conda_packages -f env.yaml -c pytorch\""), "{dump}");
         assert!(dump.contains("idna==3.7"), "the env file's pip section: {dump}");
+        let digest = dump.lines().last().and_then(|l| l.strip_prefix("digest sha256:")).expect("a digest line last");
+        assert_eq!(digest.len(), 64, "{dump}");
         let elsewhere = analyse(Path::new("/nonexistent/build.envd"), &text);
         let missing = lower_locally(&elsewhere.evaluated.plan, &elsewhere.needs, &elsewhere.files, &text).unwrap_err();
         assert_eq!(missing.message, "install.conda_packages: env_file \"env.yaml\" was not found in the build context");

@@ -15,6 +15,10 @@ pub struct LlbCaps {
 pub struct LowerConfig {
     /// The platform to build for.
     pub platform: Platform,
+    /// Which platform's frontend image the installing steps mount their
+    /// tools from (the conda installer, uv); the frontend decides it from
+    /// the builder (see `frontend_image`).
+    pub tools_platform: Platform,
     /// Daemon capabilities.
     pub caps: LlbCaps,
     /// Run every step even if cached (`--no-cache`).
@@ -71,11 +75,13 @@ pub struct LowerConfig {
 
 impl LowerConfig {
     /// The configuration of a lowering without BuildKit (`envd-frontend
-    /// check --llb`, tests, benchmarks): linux/amd64, merge and diff
-    /// available, session `local`.
+    /// check --llb`, tests, benchmarks): linux/amd64 on an amd64 builder,
+    /// whatever machine lowers it, merge and diff available, session
+    /// `local`.
     pub fn local() -> Self {
         Self {
             platform: Platform::parse("linux/amd64").expect("a platform"),
+            tools_platform: Platform::parse("linux/amd64").expect("a platform"),
             caps: LlbCaps { merge_diff: true },
             no_cache: false,
             labels: Vec::new(),

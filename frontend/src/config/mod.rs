@@ -152,6 +152,8 @@ pub struct Config {
     pub target: Option<String>,
     /// `--platform`s, or the worker's: one image each.
     pub platforms: Vec<Platform>,
+    /// The builder's own platform (its worker's first), if BuildKit said.
+    pub builder_platform: Option<Platform>,
     /// Whether buildx asked for an index even of one platform
     /// (`multi-platform`, `BUILDKIT_MULTI_PLATFORM`, several platforms).
     pub multi_platform: bool,
@@ -254,6 +256,7 @@ impl Config {
             session_id: env.session_id.clone(),
             target: opts.get(KEY_TARGET).filter(|t| !t.is_empty()).cloned(),
             platforms: parse_platforms(opts, &env.worker_platforms)?,
+            builder_platform: env.worker_platforms.first().and_then(|p| Platform::parse(p)),
             multi_platform: parse_multi_platform(opts),
             build_args,
             base_overrides,
@@ -287,6 +290,7 @@ impl Config {
     pub fn lower_config(&self, platform: &Platform, caps: LlbCaps) -> LowerConfig {
         LowerConfig {
             platform: platform.clone(),
+            tools_platform: tools_platform(platform, self.builder_platform.as_ref()),
             caps,
             no_cache: self.no_cache,
             labels: self.labels.clone(),
@@ -312,6 +316,30 @@ impl Config {
             http_timeout: self.http_timeout,
         }
     }
+}
+
+/// The architectures `aiges/envd-frontend` is published for: its index
+/// has a linux image of each.
+const PUBLISHED_ARCHITECTURES: [&str; 2] = ["amd64", "arm64"];
+
+/// Which platform's frontend image a step of `step` mounts its tools from
+/// (the conda installer and uv, static binaries):
+/// - the builder's own, where the index has it: the host runs those
+///   natively even in a step of another platform, which the step's own
+///   would run under emulation (an arm64 step on an amd64 builder, an
+///   amd64 one on Apple silicon);
+/// - else the step's, where the index has it;
+/// - else the running frontend's, which is there, since it runs.
+///
+/// Without BuildKit's word on the builder, the running frontend's is the
+/// builder's: BuildKit starts a frontend image for its own platform.
+fn tools_platform(step: &Platform, builder: Option<&Platform>) -> Platform {
+    let published = |p: &Platform| p.os == "linux" && PUBLISHED_ARCHITECTURES.contains(&p.architecture.as_str());
+    let own = Platform::native();
+    let builder = builder.unwrap_or(&own);
+    let chosen = [builder, step].into_iter().find(|p| published(p)).unwrap_or(&own);
+    // The index names linux/arm64 without arm64's default variant (v8).
+    Platform { os: "linux".into(), architecture: chosen.architecture.clone(), variant: String::new() }
 }
 
 fn prefixed<'a>(opts: &'a BTreeMap<String, String>, prefix: &'a str) -> impl Iterator<Item = (String, String)> + 'a {
@@ -521,6 +549,32 @@ mod tests {
             opts: opts.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             session_id: "s".into(),
             worker_platforms: vec!["linux/arm64".into()],
+        }
+    }
+
+    #[test]
+    fn steps_mount_the_tools_of_the_builders_own_platform() {
+        let p = |s: &str| Platform::parse(s).unwrap();
+        // An arm64 step on an amd64 builder: amd64 tools, run natively.
+        assert_eq!(tools_platform(&p("linux/arm64"), Some(&p("linux/amd64"))), p("linux/amd64"));
+        // An amd64 step on Apple silicon (the worker says linux/arm64/v8).
+        assert_eq!(tools_platform(&p("linux/amd64"), Some(&p("linux/arm64/v8"))), p("linux/arm64"));
+        assert_eq!(tools_platform(&p("linux/arm64"), Some(&p("linux/arm64"))), p("linux/arm64"));
+        // A builder the index has no image for: the step's platform.
+        assert_eq!(tools_platform(&p("linux/arm64"), Some(&p("linux/riscv64"))), p("linux/arm64"));
+        // Neither: the running frontend's own, which exists.
+        assert_eq!(tools_platform(&p("linux/s390x"), Some(&p("linux/riscv64"))), Platform::native());
+        // BuildKit did not say: the running frontend's platform is the builder's.
+        assert_eq!(tools_platform(&p("linux/arm64"), None), Platform::native());
+    }
+
+    #[test]
+    fn lowering_takes_the_tools_platform_from_the_worker() {
+        let c = Config::from_env(&env(&[("platform", "linux/amd64,linux/arm64")])).unwrap();
+        let caps = LlbCaps::default();
+        for platform in &c.platforms {
+            let lower = c.lower_config(platform, caps);
+            assert_eq!(lower.tools_platform, Platform::parse("linux/arm64").unwrap(), "{platform}: the worker's");
         }
     }
 
