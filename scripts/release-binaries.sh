@@ -8,12 +8,32 @@
 #   target/x86_64-unknown-linux-gnu/release/examples/write-channel
 #       the conda channel writer of envd-conda-fixture (the demo's channels)
 #
+# With --arm64 first, the arm64 image's frontend instead:
+#
+#   target/aarch64-unknown-linux-gnu/release/envd-frontend
+#       cross-compiled with what `scripts/setup.sh cross` installs; its
+#       build scripts and proc macros are the amd64 build's (target/release)
+#
 # crt-static with an explicit --target links statically without touching
 # build scripts and proc macros. Any other cargo invocation of these two
 # packages with other flags or another package set would compile the
 # shared dependencies a second time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --target x86_64-unknown-linux-gnu \
+# Plain rustc, whoever calls: `make test` lints its test build through
+# clippy-driver, which would make these binaries a compile of their own.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+export RUSTFLAGS="-C target-feature=+crt-static"
+if [ "${1:-}" = --arm64 ]; then
+    shift
+    # The linker and the C compiler of the -sys crates (zstd, aws-lc):
+    # Debian's cross gcc, whose sysroot has the static glibc.
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+    CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+    AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
+        cargo build --release --locked --target aarch64-unknown-linux-gnu \
+        -p envd-frontend --bin envd-frontend "$@"
+    exit
+fi
+cargo build --release --locked --target x86_64-unknown-linux-gnu \
     -p envd-frontend -p envd-conda-fixture --bin envd-frontend --example write-channel "$@"

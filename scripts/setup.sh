@@ -10,6 +10,8 @@
 #             scripts/aiges-standin/, import)
 #   platforms qemu-user-static in binfmt_misc, an arm64 stand-in and an
 #             amd64+arm64 index of the CPU stand-in in the registry
+#   cross     what the arm64 frontend binary is cross-compiled with: Debian's
+#             aarch64 gcc and static glibc, and rustup's aarch64 std
 #   all       all of the above, in that order
 #
 # Every step says what it does on stderr. The machine has no init system, so
@@ -456,11 +458,35 @@ ensure_test_tools() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The arm64 frontend binary is cross-compiled here, on x86_64: rustc's
+# aarch64 backend is built in, rustup's std for aarch64-unknown-linux-gnu
+# matches the toolchain exactly, and bookworm's gcc-aarch64-linux-gnu links
+# it with libc6-dev-arm64-cross's static glibc (crt-static, as on amd64).
+# All three are host packages (no arm64 dpkg architecture), so nothing of
+# the host's own libraries changes.
+ensure_cross() {
+    local missing=()
+    command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+    [ -f /usr/aarch64-linux-gnu/lib/libc.a ] || missing+=(libc6-dev-arm64-cross)
+    if [ ${#missing[@]} -gt 0 ]; then
+        need_root
+        apt_update_once
+        say "installing ${missing[*]} (to cross-compile the arm64 frontend)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    if [ ! -d "$(cd "$here/.." && rustc --print sysroot)/lib/rustlib/aarch64-unknown-linux-gnu/lib" ]; then
+        say "adding rustup's aarch64-unknown-linux-gnu std to $(cd "$here/.." && rustup show active-toolchain | cut -d' ' -f1)"
+        (cd "$here/.." && rustup target add aarch64-unknown-linux-gnu >/dev/null) \
+            || { echo "setup.sh: rustup could not add aarch64-unknown-linux-gnu (static.rust-lang.org unreachable?)" >&2; exit 1; }
+    fi
+}
+
 case "${1:-all}" in
     engine) start_engine ;;
     registry) start_registry ;;
     bases) start_engine; start_registry; ensure_bases ;;
     platforms) start_engine; start_registry; ensure_bases; ensure_platforms ;;
-    all) start_engine; start_registry; ensure_bases; ensure_platforms; ensure_test_tools ;;
-    *) echo "usage: setup.sh [engine|registry|bases|platforms|all]" >&2; exit 2 ;;
+    cross) ensure_cross ;;
+    all) start_engine; start_registry; ensure_bases; ensure_platforms; ensure_cross; ensure_test_tools ;;
+    *) echo "usage: setup.sh [engine|registry|bases|platforms|cross|all]" >&2; exit 2 ;;
 esac
