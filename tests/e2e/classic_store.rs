@@ -12,6 +12,8 @@ fn script(name: &str, classic: bool) -> bool {
     cmd.arg(repo().join("scripts").join(name));
     if name == "setup.sh" {
         cmd.arg("all");
+    } else {
+        cmd.args(["--platforms", envd_e2e::FRONTEND_PLATFORMS]);
     }
     if classic {
         cmd.env("ENVD_CLASSIC_STORE", "1");

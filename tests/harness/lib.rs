@@ -55,14 +55,39 @@ fn run_script(script: &str, args: &[&str]) {
     assert!(status.success(), "{script} {args:?} failed");
 }
 
+/// The platforms of the frontend image most tests build with: this
+/// machine's only. The arm64 half of the index is built where a test needs
+/// it ([`frontend_index`]): its cross-compile is minutes of CPU.
+pub const FRONTEND_PLATFORMS: &str = "linux/amd64";
+
 /// Sets up everything once per test binary: engine, registry, bases and
 /// the frontend image. Idempotent and quick when all is there.
 fn ready() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         run_script("setup.sh", &["all"]);
-        run_script("frontend-image.sh", &[]);
+        run_script("frontend-image.sh", &["--platforms", FRONTEND_PLATFORMS]);
     });
+}
+
+/// The frontend image as `make image` makes it, an index of linux/amd64
+/// and linux/arm64, pushed to the local registry; its name there. Returns
+/// with the engine shared, as [`ensure_env`] does.
+///
+/// The arm64 binary is compiled first, without the engine: `make test`
+/// compiles it beside the end-to-end lane, and cargo waits here for that
+/// compile instead of repeating it; until it is done, the tests that
+/// prune or restart the engine go on.
+pub fn frontend_index() -> (RwLockReadGuard<'static, ()>, String) {
+    static COMPILED: OnceLock<()> = OnceLock::new();
+    static BUILT: OnceLock<()> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        ready();
+        run_script("release-binaries.sh", &["--arm64", "--quiet"]);
+    });
+    let engine = ensure_env();
+    BUILT.get_or_init(|| run_script("frontend-image.sh", &["--platforms", "linux/amd64,linux/arm64"]));
+    (engine, format!("{}/aiges/envd-frontend:latest", bases_env("REGISTRY")))
 }
 
 /// The one engine every test builds on. Most tests only add to its cache
