@@ -7,8 +7,9 @@
 #   frontend-image.sh [--platforms LIST]
 #
 # LIST is linux/amd64,linux/arm64 (the default: an index of both, which is
-# also pushed to the local registry as $REGISTRY/aiges/envd-frontend:latest
-# for builders of either platform) or one of them. dockerd's classic image
+# also pushed to the local registry, as $REGISTRY/aiges/envd-frontend:latest
+# for builders of either platform) or one of them. ENVD_FRONTEND_IMAGE names
+# the image otherwise (the registry's copy then has that name too). dockerd's classic image
 # store holds one platform per tag, so there only this machine's (amd64) is
 # built and loaded.
 set -euo pipefail
@@ -93,7 +94,7 @@ for platform in "${list[@]}"; do
     say "$image $platform: $(docker image inspect --platform "$platform" -f '{{.Size}}' "$image") bytes"
 done
 if [ "${#list[@]}" -gt 1 ]; then
-    pushed=$REGISTRY/aiges/envd-frontend:latest
+    pushed=$REGISTRY/${image#docker.io/}
     say "pushing the index to $pushed"
     docker tag "$image" "$pushed"
     docker push --quiet "$pushed" >/dev/null

@@ -474,7 +474,9 @@ ensure_cross() {
         say "installing ${missing[*]} (to cross-compile the arm64 frontend)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
-    if [ ! -d "$(cd "$here/.." && rustc --print sysroot)/lib/rustlib/aarch64-unknown-linux-gnu/lib" ]; then
+    # (MAKEFLAGS unset: under `make -j` rustc would look for make's
+    # jobserver, whose descriptors a recipe's script does not have.)
+    if [ ! -d "$(cd "$here/.." && MAKEFLAGS= rustc --print sysroot)/lib/rustlib/aarch64-unknown-linux-gnu/lib" ]; then
         say "adding rustup's aarch64-unknown-linux-gnu std to $(cd "$here/.." && rustup show active-toolchain | cut -d' ' -f1)"
         (cd "$here/.." && rustup target add aarch64-unknown-linux-gnu >/dev/null) \
             || { echo "setup.sh: rustup could not add aarch64-unknown-linux-gnu (static.rust-lang.org unreachable?)" >&2; exit 1; }

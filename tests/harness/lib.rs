@@ -74,6 +74,10 @@ fn ready() {
 /// and linux/arm64, pushed to the local registry; its name there. Returns
 /// with the engine shared, as [`ensure_env`] does.
 ///
+/// Under a tag of its own, not [`FRONTEND`]: the tests beside it build
+/// through that, and a build whose frontend image changed digest between
+/// two builds would not be cached as they expect.
+///
 /// The arm64 binary is compiled first, without the engine: `make test`
 /// compiles it beside the end-to-end lane, and cargo waits here for that
 /// compile instead of repeating it; until it is done, the tests that
@@ -86,8 +90,17 @@ pub fn frontend_index() -> (RwLockReadGuard<'static, ()>, String) {
         run_script("release-binaries.sh", &["--arm64", "--quiet"]);
     });
     let engine = ensure_env();
-    BUILT.get_or_init(|| run_script("frontend-image.sh", &["--platforms", "linux/amd64,linux/arm64"]));
-    (engine, format!("{}/aiges/envd-frontend:latest", bases_env("REGISTRY")))
+    const TAG: &str = "aiges/envd-frontend:e2e-index";
+    BUILT.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(repo().join("scripts/frontend-image.sh"))
+            .args(["--platforms", "linux/amd64,linux/arm64"])
+            .env("ENVD_FRONTEND_IMAGE", TAG)
+            .status()
+            .expect("bash runs");
+        assert!(status.success(), "frontend-image.sh --platforms linux/amd64,linux/arm64 failed");
+    });
+    (engine, format!("{}/{TAG}", bases_env("REGISTRY")))
 }
 
 /// The one engine every test builds on. Most tests only add to its cache
