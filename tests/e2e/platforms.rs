@@ -151,6 +151,10 @@ fn the_frontend_image_is_an_index_whose_arm64_half_lowers_and_solves_as_the_amd6
     for (platform, size) in &images {
         assert!(*size <= 64 << 20, "{platform}: {size} bytes in the registry, more than 64 MiB");
     }
+    // A mirror made as the README says copies both.
+    let mirror = format!("{}/envd-e2e/frontend-mirror:{}", bases_env("REGISTRY"), std::process::id());
+    docker_ok(&["buildx", "imagetools", "create", "--tag", &mirror, &index]);
+    assert_eq!(images_of(&mirror), images, "the mirror of {index}");
 
     // Each image's binaries are static ones of its own architecture.
     const EM_X86_64: u16 = 62;
