@@ -20,9 +20,17 @@
 # shared dependencies a second time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# Plain rustc, whoever calls: `make test` lints its test build through
-# clippy-driver, which would make these binaries a compile of their own.
+# One environment, whoever calls, so that no call compiles anew what
+# another compiled: plain rustc (`make test` lints its test build through
+# clippy-driver), and none of the variables cargo sets for a test that
+# runs this script (ring's build script reruns when CARGO_MANIFEST_DIR
+# changes, and with it everything that links ring).
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+for var in $(compgen -e); do
+    case "$var" in
+        CARGO_MANIFEST_* | CARGO_PKG_* | CARGO_CRATE_NAME | CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | CARGO_BIN_* | OUT_DIR) unset "$var" ;;
+    esac
+done
 export RUSTFLAGS="-C target-feature=+crt-static"
 if [ "${1:-}" = --arm64 ]; then
     shift
