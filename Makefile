@@ -27,10 +27,11 @@ test: ## every test: formatting, clippy, unit, a short fuzz run and end-to-end, 
 test: export RUSTC_WORKSPACE_WRAPPER = $(shell rustup which clippy-driver)
 test: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
-# The lanes of `make test` on 2 cores. The end-to-end builds spend much of
-# their time waiting on docker, the network and timeouts, so the arm64
-# cross-compile (which only the frontend index's test needs), unit, the
-# fuzz run and the source checks go beside them (`checks`); before that,
+# The lanes of `make test` on 2 cores. Both cores stay busy nearly all the
+# way (vmstat every 10 s of a CI run), so the lanes share CPU rather than
+# fill idle time: the end-to-end tests, and beside them the arm64
+# cross-compile (which only the frontend index's test needs, and waits
+# for), unit, the fuzz run and the source checks (`checks`); before that,
 # setup (apt, debootstrap, docker import: mostly I/O) goes beside the
 # compile of every binary the other tests run (`test-build`: CPU; the
 # release binaries and the test binaries one after the other, since
