@@ -46,10 +46,11 @@ pub fn ubuntu_base() -> String {
     bases_env("BASE_UBUNTU_IMAGE")
 }
 
-fn run_script(script: &str, args: &[&str]) {
+fn run_script(script: &str, args: &[&str], env: &[(&str, &str)]) {
     let status = Command::new("bash")
         .arg(repo().join("scripts").join(script))
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
     assert!(status.success(), "{script} {args:?} failed");
@@ -65,8 +66,8 @@ pub const FRONTEND_PLATFORMS: &str = "linux/amd64";
 fn ready() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
-        run_script("setup.sh", &["all"]);
-        run_script("frontend-image.sh", &["--platforms", FRONTEND_PLATFORMS]);
+        run_script("setup.sh", &["all"], &[]);
+        run_script("frontend-image.sh", &["--platforms", FRONTEND_PLATFORMS], &[]);
     });
 }
 
@@ -87,18 +88,12 @@ pub fn frontend_index() -> (RwLockReadGuard<'static, ()>, String) {
     static BUILT: OnceLock<()> = OnceLock::new();
     COMPILED.get_or_init(|| {
         ready();
-        run_script("release-binaries.sh", &["--arm64", "--quiet"]);
+        run_script("release-binaries.sh", &["--arm64", "--quiet"], &[]);
     });
     let engine = ensure_env();
     const TAG: &str = "aiges/envd-frontend:e2e-index";
     BUILT.get_or_init(|| {
-        let status = Command::new("bash")
-            .arg(repo().join("scripts/frontend-image.sh"))
-            .args(["--platforms", "linux/amd64,linux/arm64"])
-            .env("ENVD_FRONTEND_IMAGE", TAG)
-            .status()
-            .expect("bash runs");
-        assert!(status.success(), "frontend-image.sh --platforms linux/amd64,linux/arm64 failed");
+        run_script("frontend-image.sh", &["--platforms", "linux/amd64,linux/arm64"], &[("ENVD_FRONTEND_IMAGE", TAG)])
     });
     (engine, format!("{}/{TAG}", bases_env("REGISTRY")))
 }
