@@ -240,7 +240,8 @@ impl Context {
     /// A build the engine fails because it lost a base's snapshot
     /// ([`ENGINE_LOST_SNAPSHOT`], dockerd 28 on the containerd store) is the
     /// engine's failure, not the build's: the bases are unpacked again and
-    /// the build runs once more, from the same state, and the log says so.
+    /// the build runs once more, and the log says so. The [`Run`] then holds
+    /// both attempts' progress (see [`BUILT_AGAIN`]).
     pub fn build_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Run {
         self.build_as(Some(&self.tag), extra, env)
     }
@@ -275,7 +276,8 @@ impl Context {
         }
         eprintln!("e2e: the engine lost a base snapshot building {}; unpacking the bases and building again", self.tag);
         unpack_bases();
-        run()
+        let again = run();
+        Run { stderr: format!("{}\n{BUILT_AGAIN}\n{}", first.stderr, again.stderr), ..again }
     }
 
     /// Builds `build.envd` with `BUILDKIT_SYNTAX` pointing at the frontend.
@@ -348,7 +350,24 @@ pub fn steps(progress: &str) -> Vec<(String, bool)> {
 /// `[internal]` ones, with whether it was CACHED. A vertex CANCELED in a
 /// build that succeeded did not run either: BuildKit found a later step
 /// in the cache (a registry cache, say) and stopped checking this one.
+///
+/// A build run again after the engine lost a snapshot ([`BUILT_AGAIN`])
+/// is one build: the vertices are the last attempt's, and one that an
+/// earlier attempt ran (DONE, not CACHED) did not come from the cache,
+/// although the last attempt found it there.
 fn vertices(progress: &str) -> Vec<(String, bool)> {
+    let mut attempts: Vec<Vec<(String, bool, bool)>> = progress.split(BUILT_AGAIN).map(attempt_vertices).collect();
+    let last = attempts.pop().unwrap_or_default();
+    last.into_iter()
+        .map(|(name, cached, _)| {
+            let ran_before = attempts.iter().flatten().any(|(n, c, done)| *n == name && *done && !c);
+            (name, cached && !ran_before)
+        })
+        .collect()
+}
+
+/// The vertices of one build's progress: (name, CACHED or CANCELED, DONE).
+fn attempt_vertices(progress: &str) -> Vec<(String, bool, bool)> {
     let mut names: Vec<(String, String)> = Vec::new();
     for line in progress.lines() {
         let Some(rest) = line.strip_prefix('#') else {
@@ -364,8 +383,9 @@ fn vertices(progress: &str) -> Vec<(String, bool)> {
     names
         .into_iter()
         .map(|(id, name)| {
-            let cached = progress.lines().any(|l| l == format!("#{id} CACHED") || l == format!("#{id} CANCELED"));
-            (name, cached)
+            let said = |what: &str| progress.lines().any(|l| l == format!("#{id} {what}"));
+            let done = progress.lines().any(|l| l.starts_with(&format!("#{id} DONE")));
+            (name, said("CACHED") || said("CANCELED"), done)
         })
         .collect()
 }
@@ -614,3 +634,40 @@ pub fn image_layers(reference: &str) -> Vec<(String, u64)> {
 /// What the engine says when it lost a snapshot that [`unpack_bases`]
 /// brings back.
 pub const ENGINE_LOST_SNAPSHOT: &str = "failed to prepare extraction snapshot";
+
+/// The line between a build's two attempts in [`Run::stderr`] when the
+/// engine lost a snapshot the first time ([`Context::build`]).
+pub const BUILT_AGAIN: &str = "e2e: the engine lost a snapshot exporting the image above; the build ran again:";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIRST: &str = "#1 [internal] load build definition\n#1 DONE 0.0s\n\n#5 [1/3] base x\n#5 DONE 0.1s\n\n#6 [2/3] install.system_packages hello\n#6 CACHED\n\n#7 [3/3] run echo one\n#7 0.2 one\n#7 DONE 0.3s\n\n#8 exporting to image\n#8 ERROR: failed to prepare extraction snapshot\n";
+    const SECOND: &str = "#1 [internal] load build definition\n#1 DONE 0.0s\n\n#4 [1/3] base x\n#4 DONE 0.1s\n\n#5 [2/3] install.system_packages hello\n#5 CACHED\n\n#6 [3/3] run echo one\n#6 CACHED\n\n#7 exporting to image\n#7 DONE 1.0s\n";
+
+    #[test]
+    fn a_step_is_cached_when_progress_says_so() {
+        assert_eq!(
+            steps(SECOND),
+            [
+                ("[1/3] base x".to_owned(), false),
+                ("[2/3] install.system_packages hello".to_owned(), true),
+                ("[3/3] run echo one".to_owned(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_step_that_ran_before_the_engine_lost_a_snapshot_is_not_cached() {
+        let both = format!("{FIRST}\n{BUILT_AGAIN}\n{SECOND}");
+        assert_eq!(
+            steps(&both),
+            [
+                ("[1/3] base x".to_owned(), false),
+                ("[2/3] install.system_packages hello".to_owned(), true),
+                ("[3/3] run echo one".to_owned(), false)
+            ]
+        );
+    }
+}
