@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 
-.PHONY: help demo test test-build checks setup bases image image-native unit e2e lint lint-source fmt golden bench fuzz fuzz-short
+.PHONY: help demo test test-build checks setup bases image image-native arm64-builder unit e2e lint lint-source fmt golden bench fuzz fuzz-short
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -62,6 +62,10 @@ image: ## build the static binaries (amd64, and arm64 cross-compiled) and the ai
 image-native: ## the aiges/envd-frontend:latest image of this machine's platform only (linux/amd64): half the compile
 	bash scripts/setup.sh engine
 	bash scripts/frontend-image.sh --platforms linux/amd64
+
+arm64-builder: image ## a real build through an arm64 BuildKit: an emulated arm64 VM's dockerd builds through the index's arm64 image (slow; not part of make test)
+	bash scripts/setup.sh platforms
+	bash scripts/arm64-builder.sh
 
 unit: ## unit and in-process tests of every crate
 	$(CARGO) test --workspace --exclude envd-e2e --locked

@@ -34,7 +34,7 @@ done
 export RUSTFLAGS="-C target-feature=+crt-static"
 if [ "${1:-}" = --arm64 ]; then
     shift
-    # The linker and the C compiler of the -sys crates (zstd, aws-lc):
+    # The linker and the C compiler of the -sys crates (zstd, ring):
     # Debian's cross gcc, whose sysroot has the static glibc.
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
