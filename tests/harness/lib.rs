@@ -438,11 +438,16 @@ pub fn git(dir: &Path, args: &[&str]) {
 
 /// `git daemon` serving the bare repositories under `root` on the
 /// bridge's gateway, as `git://GATEWAY:PORT/NAME.git`.
+///
+/// `git-daemon` itself, from git's exec path, not `git daemon`: that runs
+/// it as a child, which killing `git` leaves running after the test.
 pub fn git_daemon(root: &Path) -> HostServer {
     let base = root.to_owned();
+    let exec_path = Command::new("git").arg("--exec-path").output().expect("git runs");
+    let daemon = PathBuf::from(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
     HostServer::start(root.join("git-daemon.log"), move |gateway, port| {
-        let mut c = Command::new("git");
-        c.args(["daemon", "--export-all", "--reuseaddr", "--informative-errors"])
+        let mut c = Command::new(daemon);
+        c.args(["--export-all", "--reuseaddr", "--informative-errors"])
             .arg(format!("--base-path={}", base.display()))
             .arg(format!("--listen={gateway}"))
             .arg(format!("--port={port}"))
