@@ -72,9 +72,13 @@ unit: ## unit and in-process tests of every crate
 
 # Three at a time on 2 cores: a build mostly waits (on docker, the test
 # servers, timeouts), and the tests that must run alone say so
-# (tests/e2e/main.rs).
+# (tests/e2e/main.rs). image-native has just built the amd64 binaries, so
+# the tests' image builds take them as they are (ENVD_BINARIES_BUILT, see
+# scripts/frontend-image.sh) instead of waiting on cargo's lock while
+# `make test` cross-compiles arm64 beside them; the arm64 image's test
+# compiles (or waits for) the arm64 binary itself.
 e2e: setup image-native ## end-to-end tests: real docker buildx builds through the frontend image
-	$(CARGO) test -p envd-e2e --locked -- --test-threads=3
+	ENVD_BINARIES_BUILT=1 $(CARGO) test -p envd-e2e --locked -- --test-threads=3
 
 golden: ## regenerate the golden files (plans, LLB dumps); review the diff after
 	ENVD_UPDATE_GOLDEN=1 $(CARGO) test --workspace --exclude envd-e2e --locked golden

@@ -12,6 +12,12 @@
 # the image otherwise (the registry's copy then has that name too). dockerd's classic image
 # store holds one platform per tag, so there only this machine's (amd64) is
 # built and loaded.
+#
+# ENVD_BINARIES_BUILT=1 says the caller has just built the binaries from
+# this tree (the Makefile's e2e recipe, after image-native), so they are
+# taken as they are, without cargo: `make test` cross-compiles arm64 in
+# another lane, and cargo's lock on target/release would hold every
+# amd64 image build of the end-to-end tests until that compile is done.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/bases.env
@@ -64,9 +70,14 @@ stage() {
         arm64) triple=aarch64-unknown-linux-gnu flags=(--arm64) ;;
         *) die "no frontend build for linux/$arch (linux/amd64 and linux/arm64 are built)" ;;
     esac
-    say "building the static frontend binary for linux/$arch (scripts/release-binaries.sh ${flags[*]})"
-    bash scripts/release-binaries.sh "${flags[@]}"
     local bin=target/$triple/release/envd-frontend
+    if [ "${ENVD_BINARIES_BUILT:-}" = 1 ]; then
+        [ -x "$bin" ] || die "ENVD_BINARIES_BUILT=1, but there is no $bin (scripts/release-binaries.sh ${flags[*]} builds it)"
+        say "taking the static frontend binary for linux/$arch as built ($bin)"
+    else
+        say "building the static frontend binary for linux/$arch (scripts/release-binaries.sh ${flags[*]})"
+        bash scripts/release-binaries.sh "${flags[@]}"
+    fi
     # A dynamic executable names its interpreter (ld.so); readelf reads
     # either architecture's ELF.
     if readelf -lW "$bin" | grep -q 'program interpreter'; then
