@@ -168,6 +168,9 @@ pub struct Context {
     dir: PathBuf,
     /// A tag unique to this context.
     pub tag: String,
+    /// What [`Context::build_envd_pushed`] pushed: the docker driver keeps
+    /// a local copy of each too, which is removed with the tag.
+    pushed: std::sync::Mutex<Vec<String>>,
 }
 
 impl Context {
@@ -178,7 +181,7 @@ impl Context {
         let dir = std::env::temp_dir().join(format!("envd-e2e-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create context dir");
-        Self { dir, tag: format!("envd-e2e/{name}:{n}") }
+        Self { dir, tag: format!("envd-e2e/{name}:{n}"), pushed: Default::default() }
     }
 
     /// Writes a file (parents created).
@@ -249,6 +252,7 @@ impl Context {
     /// Builds `build.envd` and pushes the image as `reference` (to the
     /// local registry), with no local tag.
     pub fn build_envd_pushed(&self, reference: &str, extra: &[&str]) -> Run {
+        self.pushed.lock().unwrap_or_else(|e| e.into_inner()).push(reference.to_owned());
         let syntax = format!("BUILDKIT_SYNTAX={FRONTEND}");
         let file = self.dir.join("build.envd").to_string_lossy().into_owned();
         let output = format!("type=image,name={reference},push=true,registry.insecure=true");
@@ -298,7 +302,8 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = Command::new("docker").args(["image", "rm", "-f", &self.tag]).output();
+        let pushed = std::mem::take(self.pushed.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let _ = Command::new("docker").args(["image", "rm", "-f", &self.tag]).args(&pushed).output();
     }
 }
 
