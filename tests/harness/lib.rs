@@ -647,7 +647,7 @@ pub const ENGINE_LOST_SNAPSHOT: &str = "failed to prepare extraction snapshot";
 
 /// The line between a build's two attempts in [`Run::stderr`] when the
 /// engine lost a snapshot the first time ([`Context::build`]).
-pub const BUILT_AGAIN: &str = "e2e: the engine lost a snapshot exporting the image above; the build ran again:";
+pub const BUILT_AGAIN: &str = "e2e: the engine lost a snapshot in the build above; it ran again:";
 
 #[cfg(test)]
 mod tests {
