@@ -7,8 +7,8 @@
 # The VM has no binfmt_misc and no qemu-user, so an amd64 binary cannot run
 # in it at all: the build succeeding means the index's linux/arm64 image
 # served it, both as the frontend and as the conda installer it mounts into
-# the step. The build installs a package from a linux-aarch64 conda channel
-# written here and runs a step; the script also checks in the build's
+# the step. The build installs a conda package that the channel has for
+# both architectures and runs a step; the script also checks in the build's
 # progress that the VM pulled the arm64 image's layer and not the amd64
 # one, and fails unless the image's files say aarch64.
 #
@@ -96,34 +96,14 @@ SRC
     touch "$vm/ready"
 fi
 
-# The build: a conda package from a linux-aarch64 channel written here
-# (its one file says aarch64), and a run step.
+# The build: `archmark` from a channel with a build of it for each
+# architecture, whose one file says which (envd_conda_fixture::archmark,
+# written by the channel writer `make image` built), and a run step.
+write_channel=target/x86_64-unknown-linux-gnu/release/examples/write-channel
+[ -x "$write_channel" ] || die "no $write_channel: run make image first"
 ctx=$root/ctx
-rm -rf "$ctx" && mkdir -p "$ctx/channel/noarch" "$ctx/channel/linux-aarch64"
-python3 - "$ctx/channel" <<'PY'
-import hashlib, io, json, sys, tarfile
-channel = sys.argv[1]
-def add(tar, name, data):
-    info = tarfile.TarInfo(name); info.size = len(data); info.mtime = 0
-    tar.addfile(info, io.BytesIO(data))
-index = {"name": "archmark", "version": "1.0", "build": "h0_0", "build_number": 0,
-         "subdir": "linux-aarch64", "depends": [], "license": "MIT"}
-paths = {"paths": [{"_path": "share/archmark", "path_type": "hardlink", "size_in_bytes": 8,
-          "sha256": hashlib.sha256(b"aarch64\n").hexdigest()}], "paths_version": 1}
-buf = io.BytesIO()
-with tarfile.open(fileobj=buf, mode="w:bz2") as tar:
-    add(tar, "info/index.json", json.dumps(index).encode())
-    add(tar, "info/paths.json", json.dumps(paths).encode())
-    add(tar, "info/files", b"share/archmark\n")
-    add(tar, "share/archmark", b"aarch64\n")
-data = buf.getvalue()
-fn = "archmark-1.0-h0_0.tar.bz2"
-open(f"{channel}/linux-aarch64/{fn}", "wb").write(data)
-record = dict(index, md5=hashlib.md5(data).hexdigest(), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-for subdir, packages in (("linux-aarch64", {fn: record}), ("noarch", {})):
-    json.dump({"info": {"subdir": subdir}, "packages": packages, "packages.conda": {}},
-              open(f"{channel}/{subdir}/repodata.json", "w"))
-PY
+rm -rf "$ctx" && mkdir -p "$ctx"
+"$write_channel" "$ctx/channel" 0 archmark
 cat >"$ctx/build.envd" <<EOF
 # syntax=$frontend
 def build():

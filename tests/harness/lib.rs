@@ -210,21 +210,11 @@ impl Context {
         self
     }
 
-    /// [`Context::channel`] with `archmark`, one package name with a
-    /// build for each subdir (`linux-64`, `linux-aarch64`) whose
-    /// `share/archmark` says its architecture: each platform's solve must
-    /// take its own.
+    /// [`Context::channel`] with [`envd_conda_fixture::archmark`]: a build
+    /// of one package for each subdir, whose `share/archmark` says its
+    /// architecture.
     pub fn archmark_channel(&self, dir: &str) -> &Self {
-        let marker = |arch: &str| {
-            let p = envd_conda_fixture::Package::new("archmark", "1.0", "h0_0")
-                .file("share/archmark", envd_conda_fixture::Content::File(format!("{arch}\n")));
-            if arch == "aarch64" {
-                p.aarch64()
-            } else {
-                p
-            }
-        };
-        self.channel(dir, vec![marker("x86_64"), marker("aarch64")])
+        self.channel(dir, envd_conda_fixture::archmark())
     }
 
     /// The directory.

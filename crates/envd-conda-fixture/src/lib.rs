@@ -96,6 +96,15 @@ pub fn filler(n: usize) -> Vec<Package> {
         .collect()
 }
 
+/// `archmark`, one package name with a build for each subdir (`linux-64`,
+/// `linux-aarch64`) whose `share/archmark` says its architecture: each
+/// platform's solve must take its own, and the file shows which it took.
+pub fn archmark() -> Vec<Package> {
+    let marker =
+        |arch: &str| Package::new("archmark", "1.0", "h0_0").file("share/archmark", Content::File(format!("{arch}\n")));
+    vec![marker("x86_64"), marker("aarch64").aarch64()]
+}
+
 /// Writes `packages` as a channel at `dir` (`dir/linux-64`,
 /// `dir/linux-aarch64`, `dir/noarch`, each with its archives and
 /// `repodata.json`, empty where no package belongs).
