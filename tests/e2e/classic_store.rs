@@ -28,6 +28,7 @@ impl Drop for Restore {
     fn drop(&mut self) {
         assert!(script("setup.sh", false), "could not restore the containerd snapshotter");
         assert!(script("frontend-image.sh", false), "could not rebuild the frontend image");
+        envd_e2e::cache_bases();
     }
 }
 

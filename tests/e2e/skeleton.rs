@@ -50,6 +50,9 @@ fn a_second_identical_build_is_all_cached() {
     // test builds beside this one the same vertex, reported as that build
     // ran it (not CACHED), and names a shared vertex as the build that
     // asked first did (the base as `[1/3] base`, from a three-step file).
+    // The base is all it shares, and the builder has a record of it
+    // (`envd_e2e::cache_bases`), so a build beside it cannot make its
+    // step run again.
     let id = format!("echo {} {} > /id", ctx.tag, std::process::id());
     ctx.write(
         "build.envd",

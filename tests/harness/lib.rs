@@ -46,6 +46,11 @@ pub fn ubuntu_base() -> String {
     bases_env("BASE_UBUNTU_IMAGE")
 }
 
+/// The bases the tests build on.
+fn bases() -> [String; 3] {
+    [cpu_base(), gpu_base(), ubuntu_base()]
+}
+
 fn run_script(script: &str, args: &[&str], env: &[(&str, &str)]) {
     let status = Command::new("bash")
         .arg(repo().join("scripts").join(script))
@@ -68,6 +73,7 @@ fn ready() {
     READY.get_or_init(|| {
         run_script("setup.sh", &["all"], &[]);
         run_script("frontend-image.sh", &["--platforms", FRONTEND_PLATFORMS], &[]);
+        cache_bases();
     });
 }
 
@@ -594,6 +600,7 @@ with open(sys.argv[1], "rb") as f:
 pub fn prune_builder() {
     docker_ok(&["buildx", "prune", "-af"]);
     unpack_bases();
+    cache_bases();
 }
 
 /// Starts each base once, so that its snapshots are unpacked again: after
@@ -602,8 +609,51 @@ pub fn prune_builder() {
 /// "failed to prepare extraction snapshot … parent snapshot … does not
 /// exist" ([`ENGINE_LOST_SNAPSHOT`]).
 pub fn unpack_bases() {
-    for base in [cpu_base(), gpu_base(), ubuntu_base()] {
+    for base in bases() {
         docker_ok(&["run", "--rm", "--entrypoint", "/bin/true", &base]);
+    }
+}
+
+/// Builds each base alone (`FROM` it, cache only), so that the builder
+/// holds a cache record of it before tests build on it side by side. Call
+/// it with nothing else building: on a fresh engine ([`ready`]) and after
+/// a prune.
+///
+/// BuildKit before v0.32, dockerd 28.5's built-in one included, runs a
+/// cached step again when its base is shared with a build beside it
+/// (moby/buildkit pull 6954, fixed by commit 12d4b63 "solver: advertise
+/// committed cache keys after exec"). A base that a build *executed*,
+/// because the builder had no record of it, gives the builds that share
+/// it no cache key for as long as any build holds it, so the step on top
+/// finds no match. With three test threads some build nearly always holds
+/// the CPU base, and after a prune a second identical build ran its step
+/// again (CI: `skeleton::a_second_identical_build_is_all_cached`).
+/// Reproduced here with a base never built before: a long build on it,
+/// and beside it the same short build twice; the second ran its step every
+/// time, and was cached once the base had been built alone first (a base
+/// loaded from its record carries its key). Steps that tests share (an
+/// apt step, the frontend's helper files) can be held the same way, so a
+/// test that counts what a rebuild runs builds alone or shares nothing
+/// but a base.
+pub fn cache_bases() {
+    let builds: Vec<(String, std::process::Child)> = bases()
+        .into_iter()
+        .map(|base| {
+            let mut child = Command::new("docker")
+                .args(["buildx", "build", "--progress=plain", "--output", "type=cacheonly", "-"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("docker runs");
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            std::io::Write::write_all(&mut stdin, format!("FROM {base}\n").as_bytes()).expect("a Dockerfile on stdin");
+            (base, child)
+        })
+        .collect();
+    for (base, child) in builds {
+        let out = child.wait_with_output().expect("docker runs");
+        assert!(out.status.success(), "building {base} alone failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
