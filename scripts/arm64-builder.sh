@@ -65,6 +65,13 @@ if [ ! -f "$vm/ready" ]; then
     rm -rf "$vm" && mkdir -p "$vm"
     say "copying the arm64 root file system (scripts/setup.sh platforms made it)"
     cp -a "/var/lib/envd-frontend/rootfs-$BASE_SUITE-arm64" "$root"
+    # setup.sh unpacks the stand-in with debootstrap's first stage only;
+    # apt needs the packages configured.
+    if [ -d "$root/debootstrap" ]; then
+        say "configuring its packages: debootstrap's second stage (under qemu-user: about two minutes)"
+        chroot "$root" /debootstrap/debootstrap --second-stage >"$vm/debootstrap.log" 2>&1 \
+            || { tail -n 30 "$vm/debootstrap.log" >&2; die "debootstrap's second stage failed (log: $vm/debootstrap.log)"; }
+    fi
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     cat >"$root/etc/apt/sources.list.d/sid.sources" <<'SRC'
 Types: deb
