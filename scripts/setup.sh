@@ -415,8 +415,9 @@ ensure_emulation() {
 # required packages on this machine; the second, which runs their
 # maintainer scripts, would run arm64 dpkg under emulation: 120 s of CPU
 # on a fresh machine (138 s for both stages, 17 s for the first, measured
-# here), beside the compile of make test, for nothing the tests use. What they need of it is done here: /etc/passwd and /etc/group
-# (base-passwd's masters) and the CA bundle. The packages stay unpacked but
+# here), beside the compile of make test, for nothing the tests use. What
+# they need of it is done here: /etc/passwd and /etc/group (base-passwd's
+# masters) and the CA bundle. The packages stay unpacked but
 # unconfigured; /debootstrap and the downloaded .debs stay in the root for
 # scripts/arm64-builder.sh, which runs the second stage in its copy, and
 # out of the image (import_base). It has no python and no loader: the
