@@ -7,7 +7,7 @@
 use envd_conda_fixture::{machine_python, Content, MachinePython, Package};
 use envd_e2e::{
     cpu_base, docker_ok, engine_alone, ensure_env, git, git_daemon, image_config, repo, steps, ubuntu_base, Context,
-    HostServer,
+    HostServer, Scratch,
 };
 
 /// The python of the fixture channel: this machine's CPython.
@@ -516,8 +516,7 @@ fn a_conda_env_export_file_with_editable_pip_entries_builds() {
     let m = python();
     // The project the developer installed with `pip install -e git+...`,
     // served by a git daemon on the host.
-    let root = std::env::temp_dir().join(format!("envd-e2e-conda-export-git-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = Scratch::new("conda-export-git");
     let work = root.join("work");
     python_project(&work, "gitdemo", "1.0");
     git(&work, &["init", "-q"]);

@@ -2,7 +2,7 @@
 //! applies to build.envd steps as it does to a Dockerfile's, or is refused
 //! by name with a sentence.
 
-use envd_e2e::{cpu_base, docker_ok, engine_alone, ensure_env, steps, Context, HostServer};
+use envd_e2e::{cpu_base, docker_ok, engine_alone, ensure_env, steps, Context, HostServer, Scratch};
 
 fn run_build(name: &str, commands: &[&str]) -> Context {
     // Every test builds through here or `Context::new`.
@@ -18,8 +18,7 @@ fn run_build(name: &str, commands: &[&str]) -> Context {
 #[test]
 fn network_none_cuts_every_step_off() {
     let _engine = ensure_env();
-    let served = std::env::temp_dir().join(format!("envd-e2e-net-{}", std::process::id()));
-    std::fs::create_dir_all(&served).unwrap();
+    let served = Scratch::new("net");
     std::fs::write(served.join("ping"), "pong\n").unwrap();
     let server = HostServer::files(&served, served.join("http.log"));
     let fetch = format!(
@@ -54,8 +53,7 @@ http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_foreve
 #[test]
 fn proxy_args_reach_steps_and_stay_out_of_the_image_and_the_cache_key() {
     let _engine = ensure_env();
-    let dir = std::env::temp_dir().join(format!("envd-e2e-proxy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("proxy");
     let log = dir.join("proxy.log");
     std::fs::write(&log, "").unwrap();
     let log_arg = log.clone();

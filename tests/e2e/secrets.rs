@@ -5,9 +5,9 @@
 //! image, its history and inspect output, buildx's metadata file, the
 //! progress output, and `envd-frontend check --llb`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, image_leaks, repo, Context, HostServer, Run};
+use envd_e2e::{cpu_base, docker_ok, ensure_env, image_leaks, repo, Context, HostServer, Run, Scratch};
 
 const USER: &str = "envd-ci";
 
@@ -16,11 +16,10 @@ fn password() -> String {
     format!("pw-{}-Zq7xK", std::process::id())
 }
 
-/// A directory for secret files, outside every build context.
-fn secret_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("envd-e2e-secrets-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A directory for secret files, outside every build context, removed
+/// with the value.
+fn secret_dir(name: &str) -> Scratch {
+    Scratch::new(&format!("secrets-{name}"))
 }
 
 /// A PEP 503 index in `dir`: `demo-secret` 1.0, a pure-python wheel.
@@ -286,9 +285,10 @@ fn a_private_apt_repository_installs_with_the_netrc_secret() {
     );
     // apt sends credentials over plain http only to entries that name the
     // protocol; pip and conda read the same file and skip such entries.
-    let netrc = secret_dir("apt").join("netrc");
+    let secrets = secret_dir("apt");
+    let netrc = secrets.join("netrc");
     std::fs::write(&netrc, format!("machine http://apt.test:{} login {USER} password {pw}\n", server.port)).unwrap();
-    let metadata = secret_dir("apt").join("metadata.json");
+    let metadata = secrets.join("metadata.json");
     let meta = metadata.to_string_lossy().into_owned();
     let secret = format!("id=netrc,src={}", netrc.display());
     let r = ctx.build_envd(&["--add-host", "apt.test:host-gateway", "--metadata-file", &meta, "--secret", &secret]);
@@ -309,7 +309,7 @@ fn a_private_apt_repository_installs_with_the_netrc_secret() {
 struct SshGit {
     server: HostServer,
     agent: std::process::Child,
-    dir: PathBuf,
+    dir: Scratch,
 }
 
 impl SshGit {
@@ -317,7 +317,7 @@ impl SshGit {
         let dir = secret_dir("ssh");
         let run = |script: &str| {
             let ok =
-                std::process::Command::new("bash").args(["-c", script, "ssh"]).arg(&dir).status().unwrap().success();
+                std::process::Command::new("bash").args(["-c", script, "ssh"]).arg(&*dir).status().unwrap().success();
             assert!(ok, "{script}");
         };
         run(r#"set -eu; d=$1; rm -rf "$d"/*
@@ -329,7 +329,7 @@ printf '"""A package from a private git server."""\n__version__ = "2.0"\n' > "$d
 printf '[build-system]\nrequires = ["flit_core>=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n\n[project]\nname = "demo-ssh"\ndynamic = ["version", "description"]\n' > "$d/src/pyproject.toml"
 git -C "$d/src" init -q && git -C "$d/src" add -A && git -C "$d/src" -c user.email=e2e@envd.test -c user.name=e2e commit -qm demo
 git clone -q --bare "$d/src" "$d/repo.git""#);
-        let sshd_dir = dir.clone();
+        let sshd_dir = dir.to_path_buf();
         let server = HostServer::start(dir.join("sshd.log"), move |gateway, port| {
             let config = format!(
                 "Port {port}\nListenAddress {gateway}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nPidFile {d}/sshd.pid\n",

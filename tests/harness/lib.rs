@@ -169,6 +169,37 @@ pub fn image_config(tag: &str) -> serde_json::Value {
     serde_json::from_str(&out).expect("inspect prints JSON")
 }
 
+/// A directory of the host's own for one test (served files, secrets, a
+/// git remote), outside every build context, removed when dropped, also
+/// when the test fails: no run leaves files (some of them test passwords)
+/// in the temporary directory.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// `envd-e2e-{name}-{pid}-{n}` under the temporary directory, empty.
+    pub fn new(name: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("envd-e2e-{name}-{}-s{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a scratch dir");
+        Self(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A throw-away build context directory.
 pub struct Context {
     dir: PathBuf,

@@ -45,6 +45,14 @@ pub struct PypiMirror {
     pub dir: PathBuf,
 }
 
+/// The request log is per process, in the temporary directory; the wheels
+/// stay in `target/DIR` for the next run.
+impl Drop for PypiMirror {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.server.log);
+    }
+}
+
 impl PypiMirror {
     /// Serves the binary wheels of `requirements` (one a line) and their
     /// dependencies, downloaded into `target/<dir>` the first time.
