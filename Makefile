@@ -27,22 +27,25 @@ test: ## every test: formatting, clippy, unit, a short fuzz run and end-to-end, 
 test: export RUSTC_WORKSPACE_WRAPPER = $(shell rustup which clippy-driver)
 test: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
-# The lanes of `make test` on 2 cores. Both cores stay busy nearly all the
-# way (vmstat every 10 s of a CI run), so the lanes share CPU rather than
-# fill idle time: the end-to-end tests, and beside them the arm64
-# cross-compile (which only the frontend index's test needs, and waits
-# for), unit, the fuzz run and the source checks (`checks`); before that,
-# setup (apt, debootstrap, docker import: mostly I/O) goes beside the
-# compile of every binary the other tests run (`test-build`: CPU; the
-# release binaries and the test binaries one after the other, since
-# compiling them at once took 75 s longer on 2 cores).
+# The lanes of `make test` on 2 cores. The end-to-end tests leave about a
+# third of both cores idle when they run alone (they wait on servers,
+# retries and timeouts: 567 CPU-s in 408 s), and compiling leaves none, so
+# the tests start as early as they can and the compiles that only other
+# checks need fill their gaps: first setup (apt, debootstrap, docker
+# import: mostly I/O) beside the compile of what the end-to-end tests run
+# (`test-build`: the release binaries, then the e2e test binary); then the
+# end-to-end tests beside `checks`: the arm64 cross-compile (which only the
+# frontend index's test needs, and waits for), the unit tests' build and
+# run, the fuzz run and the source checks. Run one after the other, the
+# unit tests' build before the end-to-end tests, the same work took about
+# 200 s longer.
 test-build:
 	bash scripts/release-binaries.sh --quiet
-	$(CARGO) test --workspace --exclude envd-e2e --all-targets --locked --no-run
 	$(CARGO) test -p envd-e2e --all-targets --locked --no-run
 
 checks:
 	bash scripts/release-binaries.sh --arm64 --quiet
+	$(CARGO) test --workspace --exclude envd-e2e --all-targets --locked --no-run
 	$(MAKE) unit
 	$(MAKE) fuzz-short
 	$(MAKE) lint-source
