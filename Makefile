@@ -27,18 +27,18 @@ test: ## every test: formatting, clippy, unit, a short fuzz run and end-to-end, 
 test: export RUSTC_WORKSPACE_WRAPPER = $(shell rustup which clippy-driver)
 test: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
-# The lanes of `make test` on 2 cores. The end-to-end tests leave about a
-# third of both cores idle when they run alone (they wait on servers,
-# retries and timeouts: 567 CPU-s in 408 s), and compiling leaves none, so
-# the tests start as early as they can and the compiles that only other
-# checks need fill their gaps: first setup (apt, debootstrap, docker
-# import: mostly I/O) beside the compile of what the end-to-end tests run
-# (`test-build`: the release binaries, then the e2e test binary); then the
-# end-to-end tests beside `checks`: the arm64 cross-compile (which only the
-# frontend index's test needs, and waits for), the unit tests' build and
-# run, the fuzz run and the source checks. Run one after the other, the
-# unit tests' build before the end-to-end tests, the same work took about
-# 200 s longer.
+# The lanes of `make test` on 2 cores: first setup (apt, debootstrap,
+# docker import: mostly I/O) beside the compile of what the end-to-end
+# tests run (`test-build`: the release binaries, then the e2e test
+# binary); then the end-to-end tests beside `checks`: the arm64
+# cross-compile (which only the frontend index's test needs, and waits
+# for), the unit tests' build and run, the fuzz run and the source checks.
+# Alone, the end-to-end tests leave about a third of both cores idle (they
+# wait on servers, retries and timeouts: 567 CPU-s in 408 s), so they
+# start as early as they can and compiles fill their gaps. Both cores stay
+# busy: vmstat saw 2 % idle through a CI run here (4 % with the unit
+# tests' build before the end-to-end tests), so what makes `make test`
+# shorter is less CPU, not another order.
 test-build:
 	bash scripts/release-binaries.sh --quiet
 	$(CARGO) test -p envd-e2e --all-targets --locked --no-run
