@@ -169,40 +169,45 @@ pub fn image_config(tag: &str) -> serde_json::Value {
     serde_json::from_str(&out).expect("inspect prints JSON")
 }
 
-/// A directory of the host's own for one test (served files, secrets, a
-/// git remote), outside every build context, removed when dropped, also
-/// when the test fails: no run leaves files (some of them test passwords)
-/// in the temporary directory.
-pub struct Scratch(PathBuf);
+/// A directory of the host's own for one test, removed when dropped, also
+/// when the test fails, so that no run leaves files (some of them test
+/// passwords) in the temporary directory: a build context ([`Context`]),
+/// or what a test keeps outside every context (served files, secrets, a
+/// git remote).
+pub struct Scratch {
+    dir: PathBuf,
+    /// Unique among the scratch directories of this process.
+    n: u32,
+}
 
 impl Scratch {
     /// `envd-e2e-{name}-{pid}-{n}` under the temporary directory, empty.
     pub fn new(name: &str) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("envd-e2e-{name}-{}-s{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("envd-e2e-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create a scratch dir");
-        Self(dir)
+        Self { dir, n }
     }
 }
 
 impl std::ops::Deref for Scratch {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.0
+        &self.dir
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 /// A throw-away build context directory.
 pub struct Context {
-    dir: PathBuf,
+    dir: Scratch,
     /// A tag unique to this context.
     pub tag: String,
     /// What [`Context::build_envd_pushed`] pushed: the docker driver keeps
@@ -213,12 +218,9 @@ pub struct Context {
 impl Context {
     /// A new empty context; `name` keeps tags and directories readable.
     pub fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("envd-e2e-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create context dir");
-        Self { dir, tag: format!("envd-e2e/{name}:{n}"), pushed: Default::default() }
+        let dir = Scratch::new(name);
+        let tag = format!("envd-e2e/{name}:{}", dir.n);
+        Self { dir, tag, pushed: Default::default() }
     }
 
     /// Writes a file (parents created).
@@ -327,8 +329,8 @@ impl Context {
 }
 
 impl Drop for Context {
+    /// The directory goes with the field ([`Scratch`]).
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
         let pushed = std::mem::take(self.pushed.get_mut().unwrap_or_else(|e| e.into_inner()));
         let _ = Command::new("docker").args(["image", "rm", "-f", &self.tag]).args(&pushed).output();
     }
