@@ -66,15 +66,20 @@ fn run_script(script: &str, args: &[&str], env: &[(&str, &str)]) {
 /// it ([`frontend_index`]): its cross-compile is minutes of CPU.
 pub const FRONTEND_PLATFORMS: &str = "linux/amd64";
 
-/// Sets up everything once per test binary: engine, registry, bases and
-/// the frontend image. Idempotent and quick when all is there.
+/// Sets up everything once per test binary ([`set_up_engine`]).
 fn ready() {
     static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
-        run_script("setup.sh", &["all"], &[]);
-        run_script("frontend-image.sh", &["--platforms", FRONTEND_PLATFORMS], &[]);
-        cache_bases();
-    });
+    READY.get_or_init(set_up_engine);
+}
+
+/// The engine as every test expects it: dockerd on the containerd store,
+/// the registry, the bases (each with a cache record, [`cache_bases`]) and
+/// the frontend image. Idempotent and quick when all is there; a test that
+/// changed dockerd calls it to put it back.
+pub fn set_up_engine() {
+    run_script("setup.sh", &["all"], &[]);
+    run_script("frontend-image.sh", &["--platforms", FRONTEND_PLATFORMS], &[]);
+    cache_bases();
 }
 
 /// The frontend image as `make image` makes it, an index of linux/amd64
