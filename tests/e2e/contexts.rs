@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use envd_e2e::{cpu_base, docker_ok, ensure_env, git, git_daemon, gpu_base, Context, HostServer, FRONTEND};
+use envd_e2e::{cpu_base, docker_ok, ensure_env, git, git_daemon, gpu_base, Context, HostServer, Scratch, FRONTEND};
 
 /// An image like the GPU stand-in with a marker file, built by buildx
 /// from a Dockerfile: another local image, or (with `output`) an OCI
@@ -46,8 +46,8 @@ fn a_named_context_replaces_aiges_gpu_before_the_build_arg() {
 #[test]
 fn a_named_context_from_an_oci_layout_directory() {
     let _engine = ensure_env();
-    let layout = std::env::temp_dir().join(format!("envd-e2e-oci-layout-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&layout);
+    let scratch = Scratch::new("oci-layout");
+    let layout = scratch.join("layout");
     let dest = format!("type=oci,tar=false,dest={}", layout.display());
     let _alt = marked_gpu_base("oci-layout", &["--output", &dest]);
     let index: serde_json::Value =
@@ -58,7 +58,6 @@ fn a_named_context_from_an_oci_layout_directory() {
     let r = ctx.build_envd(&["--build-context", &named]);
     assert!(r.ok, "{}", r.stderr);
     assert_eq!(docker_ok(&["run", "--rm", &ctx.tag, "cat", "/home/aiges/seen"]), "oci-layout\n");
-    let _ = std::fs::remove_dir_all(&layout);
 }
 
 #[test]
@@ -90,8 +89,7 @@ fn named_contexts_that_cannot_be_a_base_are_refused_and_unused_ones_are_named() 
 #[test]
 fn a_git_repository_at_a_ref_and_subdirectory_is_the_context() {
     let _engine = ensure_env();
-    let root = std::env::temp_dir().join(format!("envd-e2e-git-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = Scratch::new("git");
     let work = root.join("work");
     std::fs::create_dir_all(work.join("svc")).unwrap();
     let service = |model: &str| {
@@ -142,14 +140,12 @@ fn a_git_repository_at_a_ref_and_subdirectory_is_the_context() {
         "without the subdirectory there is no build.envd at the root: {stderr}"
     );
     let _ = docker_ok(&["image", "rm", "-f", &tag]);
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn a_tarball_over_http_is_the_context() {
     let _engine = ensure_env();
-    let root = std::env::temp_dir().join(format!("envd-e2e-tarball-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = Scratch::new("tarball");
     let src = root.join("src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(
@@ -177,5 +173,4 @@ fn a_tarball_over_http_is_the_context() {
     assert!(server.requests().contains("GET /svc.tar.gz"), "BuildKit fetched it: {}", server.requests());
     assert_eq!(docker_ok(&["run", "--rm", &tag, "cat", "/home/aiges/model.txt"]), "from the tarball\n");
     let _ = docker_ok(&["image", "rm", "-f", &tag]);
-    let _ = std::fs::remove_dir_all(&root);
 }
